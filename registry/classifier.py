@@ -1,0 +1,143 @@
+"""The ``Classifier`` plugin kind: face crops in, probabilities over the 7 emotions out, batched.
+
+A classifier declares how its network wants its input (:class:`InputSpec`: size, gray or RGB,
+normalisation) and returns its ``nn.Module``; this base class does the rest the same way for every
+model: per-face resize, one forward pass per batch, softmax, and the mapping of the model's own
+labels onto :data:`~registry.emotions.EMOTIONS`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .emotions import EMOTIONS, LabelMapping
+from .errors import InputError
+from .plugin import Plugin
+
+__all__ = ["Classifier", "InputSpec"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the network expects: square side in pixels, channels, per-channel mean / std, and
+    the margin (a fraction of the detector's box side) the face crop should have."""
+
+    size: int
+    grayscale: bool = False
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
+    std: tuple[float, ...] = (0.5, 0.5, 0.5)
+    crop_margin: float = 0.1
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.grayscale else 3
+
+
+def _as_rgb_uint8(face: np.ndarray) -> np.ndarray:
+    face = np.asarray(face)
+    if face.ndim == 2:
+        face = np.repeat(face[:, :, None], 3, axis=2)
+    if face.ndim != 3 or face.shape[2] not in (1, 3, 4) or face.shape[0] == 0 or face.shape[1] == 0:
+        raise InputError(f"a face must be an HxWx3 RGB array, got shape {face.shape}")
+    if face.shape[2] == 1:
+        face = np.repeat(face, 3, axis=2)
+    if face.shape[2] == 4:
+        face = face[:, :, :3]
+    if face.dtype != np.uint8:
+        face = np.clip(face, 0, 255).astype(np.uint8)
+    return face
+
+
+class Classifier(Plugin):
+    """Base of emotion classifiers. Subclasses implement ``torch_module`` and ``input_spec``."""
+
+    kind: ClassVar[str] = "classifier"
+    #: Faces per forward pass in :meth:`predict`.
+    batch_size: ClassVar[int] = 64
+
+    @abc.abstractmethod
+    def torch_module(self) -> Any:
+        """The ``nn.Module`` mapping a (N, C, H, W) float batch to (N, len(labels)) logits."""
+
+    @abc.abstractmethod
+    def input_spec(self) -> InputSpec:
+        """Input size, channels and normalisation the module expects."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The module's output labels in index order; canonical emotions unless overridden."""
+        return EMOTIONS
+
+    @property
+    def label_mapping(self) -> LabelMapping:
+        mapping = getattr(self, "_label_mapping", None)
+        if mapping is None or mapping.source_labels != tuple(self.labels):
+            mapping = self._label_mapping = LabelMapping(self.labels)
+        return mapping
+
+    def checkpoint_labels(self) -> list[str]:
+        return list(self.labels)
+
+    # -- input transforms, shared by inference and the trainer ----------------------------------
+    def to_array(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB uint8 faces of any size -> a normalised float32 (N, C, H, W) batch."""
+        import cv2
+
+        spec = self.input_spec()
+        batch = np.empty((len(faces), spec.size, spec.size, spec.channels), dtype=np.float32)
+        for i, face in enumerate(faces):
+            face = _as_rgb_uint8(face)
+            if face.shape[0] != spec.size or face.shape[1] != spec.size:
+                shrink = face.shape[0] > spec.size
+                face = cv2.resize(
+                    face, (spec.size, spec.size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+                )
+            if spec.grayscale:
+                batch[i, :, :, 0] = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
+            else:
+                batch[i] = face
+        mean = np.asarray(spec.mean[: spec.channels], dtype=np.float32) * 255.0
+        std = np.asarray(spec.std[: spec.channels], dtype=np.float32) * 255.0
+        batch = (batch - mean) / std
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+    def eval_transform(self) -> Callable[[np.ndarray], Any]:
+        """One RGB uint8 face -> a (C, H, W) float tensor, as the module sees it at inference."""
+        import torch
+
+        return lambda face: torch.from_numpy(self.to_array([face])[0])
+
+    def train_transform(self) -> Callable[[np.ndarray], Any]:
+        """Same as :meth:`eval_transform`; augmentation is applied to the uint8 face beforehand."""
+        return self.eval_transform()
+
+    # -- inference --------------------------------------------------------------------------------
+    def predict_logits(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw (N, len(labels)) logits, batched by :attr:`batch_size`."""
+        import torch
+
+        module = self.torch_module()
+        module.eval()
+        device = next(module.parameters()).device
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(faces), self.batch_size):
+                chunk = torch.from_numpy(self.to_array(faces[start : start + self.batch_size])).to(device)
+                out.append(module(chunk).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
+
+    def predict(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 7) probabilities over :data:`EMOTIONS` for N RGB uint8 face crops."""
+        faces = list(faces)
+        if not faces:
+            return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
+        logits = self.predict_logits(faces)
+        logits = logits - logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return self.label_mapping.to_canonical(probs)
