@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from registry.emotions import EMOTION_COLORS, EMOTIONS
 
-__all__ = ["probability_bars", "save_figure"]
+__all__ = ["class_balance", "probability_bars", "save_figure"]
 
 
 def _rgb(name: str) -> tuple[float, float, float]:
@@ -61,4 +61,24 @@ def probability_bars(
         ax.set_title(titles[i] if titles else f"face {i + 1}", fontsize=10)
         if len(names) > 1:
             ax.legend(fontsize=7, loc="lower right")
+    return figure
+
+
+def class_balance(counts: Mapping[str, int], title: str = "Examples per emotion") -> Figure:
+    """Bar chart of how many examples each emotion has (a data set's or a split's balance).
+
+    ``counts`` maps an emotion to its count; emotions are drawn in :data:`EMOTIONS` order
+    (any absent one as 0), then any other keys in the order given.
+    """
+    names = list(EMOTIONS) + [name for name in counts if name not in EMOTIONS]
+    values = [int(counts.get(name, 0)) for name in names]
+    colors = [_rgb(name) if name in EMOTION_COLORS else (0.5, 0.5, 0.5) for name in names]
+    figure = Figure(figsize=(max(5.0, 0.75 * len(names)), 3.2), layout="constrained")
+    ax = figure.add_subplot()
+    bars = ax.bar(names, values, color=colors)
+    ax.bar_label(bars, fontsize=8)
+    ax.set_ylabel("examples")
+    ax.set_title(f"{title} (total {sum(values)})", fontsize=10)
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.margins(y=0.12)
     return figure
