@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-GOLDEN = ROOT.parent / "shared" / "golden" / "mini_xception_golden.npz"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "mini_xception_golden.npz"
 
 
 @pytest.fixture(scope="session")
