@@ -117,8 +117,8 @@ class Classifier(Plugin):
         return self.eval_transform()
 
     # -- inference --------------------------------------------------------------------------------
-    def predict_logits(self, faces: Sequence[np.ndarray]) -> np.ndarray:
-        """Raw (N, len(labels)) logits, batched by :attr:`batch_size`."""
+    def _forward_batches(self, faces: Sequence[np.ndarray], forward: Callable[[Any, Any], Any]) -> list[np.ndarray]:
+        """``forward(module, batch)`` on each :attr:`batch_size` chunk of ``faces``, as numpy."""
         import torch
 
         module = self.torch_module()
@@ -128,8 +128,48 @@ class Classifier(Plugin):
         with torch.inference_mode():
             for start in range(0, len(faces), self.batch_size):
                 chunk = torch.from_numpy(self.to_array(faces[start : start + self.batch_size])).to(device)
-                out.append(module(chunk).float().cpu().numpy())
+                out.append(forward(module, chunk).float().cpu().numpy())
+        return out
+
+    def predict_logits(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw (N, len(labels)) logits, batched by :attr:`batch_size`."""
+        out = self._forward_batches(faces, lambda module, batch: module(batch))
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
+
+    def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, D) float32 features of N RGB uint8 faces: this classifier's feature space.
+
+        The evaluation uses it as the judge's space for Frechet / kernel distances and diversity.
+        Default: the input of the last layer with weights that the forward pass runs (the
+        classification head), averaged over any spatial axes (N, D, H, W) or token axis
+        (N, T, D), captured with forward pre-hooks. Override where the plugin knows a better layer.
+        """
+        leaves = [
+            m for m in self.torch_module().modules()
+            if not any(True for _ in m.children()) and any(True for _ in m.parameters(recurse=False))
+        ]
+        captured: dict[str, Any] = {}
+
+        def remember(_module: Any, inputs: tuple) -> None:
+            captured["input"] = inputs[0]
+
+        def features(module: Any, batch: Any) -> Any:
+            captured.clear()
+            module(batch)
+            x = captured["input"]
+            if x.ndim == 4:
+                return x.mean(dim=(2, 3))
+            if x.ndim == 3:
+                return x.mean(dim=1)
+            return x.flatten(1)
+
+        handles = [leaf.register_forward_pre_hook(remember) for leaf in leaves]
+        try:
+            out = self._forward_batches(list(faces), features)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
     def predict(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 7) probabilities over :data:`EMOTIONS` for N RGB uint8 face crops."""
