@@ -13,8 +13,10 @@ import gradio as gr
 
 from preprocessing.images import MAX_FILE_BYTES
 from registry import Registry, default_registry
+from tabs import live as live_tab
 from tabs import plugins as plugins_tab
 from tabs import predict as predict_tab
+from tabs import video as video_tab
 
 __all__ = ["build_demo", "launch"]
 
@@ -32,10 +34,14 @@ QUEUE_SIZE = int(os.environ.get("FEXLAB_QUEUE_SIZE", "64"))
 def build_demo(registry: Registry | None = None) -> gr.Blocks:
     """Assemble the app over ``registry`` (default: every installed plugin)."""
     registry = registry or default_registry()
-    with gr.Blocks(title="fexlab") as demo:
+    with gr.Blocks(title="fexlab", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(HEADER)
         with gr.Tab("Predict", id="predict"):
             predict_tab.build(registry)
+        with gr.Tab("Live", id="live"):
+            live_tab.build(registry)
+        with gr.Tab("Video", id="video"):
+            video_tab.build(registry)
         with gr.Tab("Plugins", id="plugins"):
             plugins_tab.build(registry)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)

@@ -127,25 +127,21 @@ def _scaled_face(face, scale: float):
 
 
 def _predict_video(predictor, path: str, every: int, out_dir: Path | None) -> list[dict[str, Any]]:
-    from predict import annotate, video_fps
+    import contextlib
 
-    writer = None
+    from predict import VideoWriter, annotate, video_fps
+
     faces: list[dict[str, Any]] = []
-    try:
-        for frame in predictor.predict_video(path, every=every, keep_frames=out_dir is not None):
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if out_dir is not None:
+            target = out_dir / f"{Path(path).stem}.annotated.mp4"
+            writer = stack.enter_context(VideoWriter(target, video_fps(path) / every))
+        for frame in predictor.predict_video(path, every=every, keep_frames=writer is not None):
             for face in frame.faces:
                 faces.append({"frame": frame.index, "time": round(frame.time, 3), **face.to_dict()})
-            if out_dir is not None:
-                import cv2
-
-                if writer is None:
-                    height, width = frame.frame.shape[:2]
-                    target = str(out_dir / f"{Path(path).stem}.annotated.mp4")
-                    writer = cv2.VideoWriter(target, cv2.VideoWriter_fourcc(*"mp4v"), video_fps(path) / every, (width, height))
-                writer.write(cv2.cvtColor(annotate(frame.frame, frame.faces), cv2.COLOR_RGB2BGR))
-    finally:
-        if writer is not None:
-            writer.release()
+            if writer is not None:
+                writer.write(annotate(frame.frame, frame.faces))
     return faces
 
 

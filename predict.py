@@ -29,8 +29,12 @@ __all__ = [
     "FramePrediction",
     "ImagePrediction",
     "Predictor",
+    "VideoWriter",
     "annotate",
     "is_video",
+    "read_video",
+    "video_fps",
+    "video_frame_count",
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
@@ -202,6 +206,56 @@ def read_video(path: str | Path, *, every: int = 1, max_frames: int | None = Non
             index += 1
         if index == 0:
             raise InputError(f"{path}: no frame could be read; the video is empty or corrupt")
+    finally:
+        capture.release()
+
+
+#: Codec per output container: WebM/VP8 plays in browsers, MP4/mp4v in desktop players.
+_FOURCC = {".webm": "VP80", ".mp4": "mp4v", ".avi": "MJPG"}
+
+
+class VideoWriter:
+    """Writes RGB frames to a video file; the codec follows the suffix (.webm, .mp4, .avi).
+
+    The frame size is taken from the first frame. Use as a context manager.
+    """
+
+    def __init__(self, path: str | Path, fps: float):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in _FOURCC:
+            raise InputError(f"cannot write '{self.path.suffix}' videos; use one of {sorted(_FOURCC)}")
+        self.fps = fps
+        self._writer = None
+
+    def write(self, frame: np.ndarray) -> None:
+        import cv2
+
+        if self._writer is None:
+            height, width = frame.shape[:2]
+            fourcc = cv2.VideoWriter_fourcc(*_FOURCC[self.path.suffix.lower()])
+            self._writer = cv2.VideoWriter(str(self.path), fourcc, max(self.fps, 1.0), (width, height))
+            if not self._writer.isOpened():
+                raise InputError(f"cannot write the video {self.path}")
+        self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def video_frame_count(path: str | Path) -> int:
+    """Number of frames the video's header announces (0 when it does not say)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
     finally:
         capture.release()
 

@@ -18,7 +18,7 @@ def client(registry):
 
 def test_every_event_has_an_api_name(client):
     names = set(client.view_api(return_format="dict")["named_endpoints"])
-    assert {"/predict", "/plugins"} <= names
+    assert {"/predict", "/plugins", "/video", "/live"} <= names
 
 
 def test_real_photo_gets_a_box_and_happy(client, astronaut_path, hopper_path):
@@ -63,3 +63,15 @@ def test_plugins_table(client):
     table = client.predict(api_name="/plugins")
     rows = {row[1]: row for row in table["data"]}
     assert rows["mini_xception"][2] == "ready" and rows["haar"][0] == "detector"
+
+
+def test_video_endpoint(client, astronaut_path, tmp_path):
+    from preprocessing.images import load_image
+    from tests.videos import face_video
+
+    clip = face_video(tmp_path / "clip.mp4", load_image(astronaut_path), count=6)
+    annotated, table_file, table, message = client.predict(handle_file(str(clip)), ["mini_xception"], "haar", 2,
+                                                           api_name="/video")
+    assert "Analysed 3 frames" in message
+    assert {row[7] for row in table["data"]} == {"happy"}
+    assert str(annotated["video"] if isinstance(annotated, dict) else annotated).endswith(".webm")
