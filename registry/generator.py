@@ -7,6 +7,7 @@ allows it (the cGAN's latent, the diffusion noise) shows one identity across the
 from __future__ import annotations
 
 import abc
+import secrets
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -14,7 +15,7 @@ from .emotions import parse_emotions
 from .errors import InputError
 from .plugin import Plugin
 
-__all__ = ["Generator"]
+__all__ = ["Generator", "slerp"]
 
 
 class Generator(Plugin):
@@ -31,7 +32,10 @@ class Generator(Plugin):
 
     def check_inputs(self, emotions: str | Sequence[str], options: dict[str, Any]) -> list[str]:
         """Canonical emotions, or an :class:`InputError` quoting the bad emotion or option."""
-        names = parse_emotions(emotions)
+        try:
+            names = parse_emotions(emotions)
+        except ValueError as err:
+            raise InputError(str(err)) from None
         if not names:
             raise InputError("give at least one emotion to generate")
         unknown = sorted(set(options) - set(self.options))
@@ -39,6 +43,31 @@ class Generator(Plugin):
             raise InputError(f"{self.name} has no option(s) {unknown}; its options: {sorted(self.options)}")
         return names
 
+    @staticmethod
+    def resolve_seed(seed: int | None) -> int:
+        """``seed``, or a fresh random one when it is None (reported back so a face can be redrawn)."""
+        return secrets.randbelow(2**31) if seed is None else int(seed)
+
+    def interpolate(self, start: tuple[str, int], end: tuple[str, int], steps: int = 8, **options: Any) -> list:
+        """Images morphing from ``(emotion, seed)`` ``start`` to ``end``; not every model can."""
+        raise InputError(f"{self.name} cannot interpolate between faces")
+
     def generate_grid(self, emotions: Sequence[str], seeds: Sequence[int], **options: Any) -> list[list]:
         """Rows of images, one row per seed (identity), one column per emotion."""
         return [self.generate(emotions, seed=seed, **options) for seed in seeds]
+
+
+def slerp(a: Any, b: Any, t: float) -> Any:
+    """Spherical interpolation between two latent tensors (any shape), ``t`` in [0, 1].
+
+    Gaussian latents live near a sphere, so the great-circle path keeps every step a typical
+    latent where a straight line would pass through unlikely, low-norm ones.
+    """
+    import torch
+
+    flat_a, flat_b = a.reshape(-1).float(), b.reshape(-1).float()
+    cos = torch.dot(flat_a, flat_b) / (flat_a.norm() * flat_b.norm()).clamp_min(1e-8)
+    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+    if float(omega) < 1e-4:  # (almost) the same direction: the straight line is the same path
+        return (1 - t) * a + t * b
+    return ((torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)).to(a.dtype)

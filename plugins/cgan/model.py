@@ -1,0 +1,107 @@
+"""The class-conditional GAN's networks: a generator with class-conditional batch norm and a
+projection discriminator with spectral normalisation (Miyato & Koyama 2018).
+
+Both are deliberately small (DCGAN-sized) so that a model trains on a CPU in minutes. The class
+enters the generator only through the gains and biases of its batch norms, so the latent ``z``
+carries what the classes share (the identity) and the class carries the expression. A class may be
+given as indices or as soft class weights (rows summing to 1), which is how the plugin
+interpolates between two emotions.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+__all__ = ["ConditionalBatchNorm2d", "CGANGenerator", "ProjectionDiscriminator", "class_weights"]
+
+
+def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(N,) class indices -> (N, K) one-hot floats; (N, K) soft weights pass through."""
+    if labels.dim() == 1:
+        return F.one_hot(labels.long(), num_classes).float()
+    return labels.float()
+
+
+def _widths(base: int, resolution: int) -> list[int]:
+    """Channel widths at 4x4, 8x8, ... ``resolution``: ``8 * base`` halving per doubling, at least
+    ``base // 2`` (64x64 with base 32: 256, 128, 64, 32, 16)."""
+    doublings = resolution.bit_length() - 3
+    return [max(base * 8 >> j, base // 2) for j in range(doublings + 1)]
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose per-channel gain and bias are looked up from the class weights."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Parameter(torch.ones(num_classes, channels))
+        self.bias = nn.Parameter(torch.zeros(num_classes, channels))
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        gain = (weights @ self.gain)[:, :, None, None]
+        bias = (weights @ self.bias)[:, :, None, None]
+        return self.bn(x) * gain + bias
+
+
+class _UpBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, num_classes: int):
+        super().__init__()
+        self.norm = ConditionalBatchNorm2d(cin, num_classes)
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.norm(x, weights))
+        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class CGANGenerator(nn.Module):
+    """``(z, class) -> image`` in [-1, 1], ``channels`` x ``resolution`` x ``resolution``."""
+
+    def __init__(self, z_dim: int = 128, num_classes: int = 7, channels: int = 3, resolution: int = 64,
+                 width: int = 32):
+        super().__init__()
+        if resolution < 8 or resolution & (resolution - 1):
+            raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
+        self.z_dim, self.num_classes = z_dim, num_classes
+        widths = _widths(width, resolution)
+        self.stem = nn.Linear(z_dim, widths[0] * 16)
+        self.blocks = nn.ModuleList(
+            _UpBlock(cin, cout, num_classes) for cin, cout in zip(widths[:-1], widths[1:])
+        )
+        self.out_norm = ConditionalBatchNorm2d(widths[-1], num_classes)
+        self.out = nn.Conv2d(widths[-1], channels, 3, padding=1)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        weights = class_weights(labels, self.num_classes)
+        x = self.stem(z).view(z.shape[0], -1, 4, 4)
+        for block in self.blocks:
+            x = block(x, weights)
+        return torch.tanh(self.out(F.relu(self.out_norm(x, weights))))
+
+
+class ProjectionDiscriminator(nn.Module):
+    """Spectrally normalised conv net with a class projection: ``psi(h) + <embed(y), h>``."""
+
+    def __init__(self, num_classes: int = 7, channels: int = 3, resolution: int = 64, width: int = 32):
+        super().__init__()
+        self.num_classes = num_classes
+        widths = [width * 2 ** i for i in range(resolution.bit_length() - 3)]  # to 4x4
+        layers: list[nn.Module] = []
+        cin = channels
+        for i, cout in enumerate(widths):
+            if i >= len(widths) - 2:  # extra capacity where it is cheap: the two coarsest scales
+                layers += [spectral_norm(nn.Conv2d(cin, cin, 3, padding=1)), nn.LeakyReLU(0.1)]
+            layers += [spectral_norm(nn.Conv2d(cin, cout, 4, stride=2, padding=1)), nn.LeakyReLU(0.1)]
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.linear = spectral_norm(nn.Linear(cin, 1))
+        self.embed = spectral_norm(nn.Embedding(num_classes, cin))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = self.features(x).sum(dim=(2, 3))
+        projection = (class_weights(labels, self.num_classes) @ self.embed.weight * h).sum(dim=1)
+        return self.linear(h).squeeze(1) + projection
