@@ -28,6 +28,7 @@ __all__ = [
     "hub_offline",
     "is_hub_id",
     "read_checkpoint_config",
+    "replace_directory",
     "resolve_source",
     "source_available",
     "write_checkpoint_config",
@@ -49,16 +50,25 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
     try:
         yield tmp
-        if target.exists():
-            old = target.with_name(f".old-{target.name}-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        replace_directory(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_directory(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move the finished folder ``source`` to ``target``, replacing what was there, by renames.
+
+    ``target`` is never half-written: it is either the old folder or the new one.
+    """
+    source, target = Path(source), Path(target)
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(source, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(source, target)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -1,0 +1,102 @@
+"""Model cards and ``--push-to-hub``: a trained checkpoint folder published to a hub repo.
+
+The card says which data the model was trained on, plainly marking synthetic data, and gives the
+run's metrics; huggingface_hub writes its metadata header. Pushing happens after the run is saved
+locally, so a failure (no network, ``HF_HUB_OFFLINE=1``, no token) loses nothing: the error says
+where the run is and the command that pushes it later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from registry.checkpoint import hub_offline
+from registry.errors import FexlabError
+
+__all__ = ["PushError", "model_card", "push_folder", "write_model_card"]
+
+CARD_NAME = "README.md"
+
+
+class PushError(FexlabError):
+    """The local run is saved but could not be uploaded to the hub."""
+
+
+def _metrics_table(metrics: Mapping[str, Any]) -> str:
+    rows = [f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |"
+            for key, value in metrics.items()]
+    return "| metric | value |\n|---|---|\n" + "\n".join(rows) if rows else "No metrics were recorded."
+
+
+def model_card(*, plugin: str, kind: str, training_data: str, synthetic: bool, metrics: Mapping[str, Any],
+               config: Mapping[str, Any], base_model: str | None = None, tags: list[str] | None = None) -> str:
+    """The text of a model card (YAML header + Markdown) for a fexlab checkpoint."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    data = ModelCardData(
+        library_name="fexlab",
+        tags=["fexlab", kind, "facial-expression", *(["synthetic-data"] if synthetic else []), *(tags or [])],
+        base_model=base_model,
+        pipeline_tag="image-classification" if kind == "classifier" else None,
+    )
+    warning = (
+        "\n> **Trained on synthetic faces** drawn by fexlab's FACS-style renderer, not on photographs. "
+        "Its figures below say how well it separates rendered expressions; they are not comparable with "
+        "results on real-face data sets such as FER2013 or RAF-DB.\n"
+        if synthetic else ""
+    )
+    body = f"""
+# fexlab {kind}: {plugin}
+
+A `{plugin}` {kind} checkpoint for fexlab (facial expression lab). Load it with
+`fexlab predict --classifier {plugin} --checkpoint <this repo or folder> photo.jpg`, or in Python with
+`registry.default_registry().load("{kind}", "{plugin}:<this repo or folder>")`.
+{warning}
+## Training data
+
+{training_data}
+
+## Metrics
+
+{_metrics_table(metrics)}
+
+## Training configuration
+
+```json
+{json.dumps(dict(config), indent=2, default=str)}
+```
+"""
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").content
+
+
+def write_model_card(folder: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` as the folder's ``README.md`` (the card the hub shows)."""
+    path = Path(folder) / CARD_NAME
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def push_folder(folder: str | os.PathLike, repo_id: str, *, run_dir: str | os.PathLike | None = None,
+                private: bool = False, commit_message: str = "Upload fexlab checkpoint") -> str:
+    """Create ``repo_id`` if needed and upload ``folder``; returns the commit URL.
+
+    Any failure becomes a :class:`PushError` that says the local run is safe and how to retry.
+    """
+    from huggingface_hub import HfApi
+
+    where = Path(run_dir) if run_dir is not None else Path(folder)
+    try:
+        api = HfApi()
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=commit_message)
+    except Exception as err:  # offline, no token, no permission, bad name: all leave the run intact
+        reason = "HF_HUB_OFFLINE=1 is set" if hub_offline() else f"{type(err).__name__}: {str(err)[:200]}"
+        raise PushError(
+            f"could not push to the hub repo '{repo_id}' ({reason}); the run is saved in {where}. "
+            f"Push it later with `hf upload {repo_id} {folder}`"
+        ) from None
+    return str(getattr(info, "commit_url", info))
