@@ -6,15 +6,28 @@ worker threads); :func:`save_figure` writes one to PNG.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from registry.emotions import EMOTION_COLORS, EMOTIONS
+from registry.errors import InputError
 
-__all__ = ["class_balance", "probability_bars", "save_figure"]
+__all__ = [
+    "class_balance",
+    "confusion_heatmaps",
+    "per_class_f1",
+    "probability_bars",
+    "read_metrics_log",
+    "reliability_diagram",
+    "sample_grid",
+    "save_figure",
+    "training_curves",
+]
 
 
 def _rgb(name: str) -> tuple[float, float, float]:
@@ -81,4 +94,182 @@ def class_balance(counts: Mapping[str, int], title: str = "Examples per emotion"
     ax.set_title(f"{title} (total {sum(values)})", fontsize=10)
     ax.tick_params(axis="x", labelrotation=30)
     ax.margins(y=0.12)
+    return figure
+
+
+def confusion_heatmaps(
+    counts: Sequence[Sequence[int]], normalized: Sequence[Sequence[float]], *, title: str = "",
+    true_label: str = "true emotion", predicted_label: str = "predicted emotion",
+) -> Figure:
+    """Two seaborn heatmaps side by side: the confusion matrix in counts and row-normalised.
+
+    Rows are the true (or, for a generator, intended) emotion, columns the predicted one.
+    """
+    import seaborn as sns
+
+    counts, normalized = np.asarray(counts), np.asarray(normalized, dtype=float)
+    n = len(EMOTIONS)
+    if counts.shape != (n, n) or normalized.shape != (n, n):
+        raise InputError(f"confusion matrices must be {n}x{n}, got {counts.shape} and {normalized.shape}")
+    figure = Figure(figsize=(11.5, 4.6), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    sns.heatmap(counts, ax=left, annot=True, fmt="d", cmap="Blues", cbar=False, square=True,
+                xticklabels=EMOTIONS, yticklabels=EMOTIONS, annot_kws={"fontsize": 8})
+    sns.heatmap(normalized, ax=right, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True,
+                xticklabels=EMOTIONS, yticklabels=EMOTIONS, annot_kws={"fontsize": 8})
+    left.set_title("counts", fontsize=10)
+    right.set_title("row-normalised (recall on the diagonal)", fontsize=10)
+    for ax in (left, right):
+        ax.set_xlabel(predicted_label)
+        ax.set_ylabel(true_label)
+        ax.tick_params(axis="x", labelrotation=45)
+        ax.tick_params(axis="y", labelrotation=0)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def per_class_f1(per_class: Mapping[str, Mapping[str, Mapping[str, float]]], *, title: str = "F1 per emotion") -> Figure:
+    """Grouped bars of F1 per emotion, one bar colour per model.
+
+    ``per_class[model][emotion]["f1"]``: the ``per_class`` table of one or more results.
+    """
+    import seaborn as sns
+
+    rows = [
+        {"model": model, "emotion": emotion, "F1": float(table.get(emotion, {}).get("f1", 0.0))}
+        for model, table in per_class.items() for emotion in EMOTIONS
+    ]
+    figure = Figure(figsize=(max(6.5, 1.1 * len(EMOTIONS) + 0.35 * len(rows) / len(EMOTIONS)), 3.6), layout="constrained")
+    ax = figure.add_subplot()
+    if rows:
+        import pandas as pd
+
+        sns.barplot(pd.DataFrame(rows), x="emotion", y="F1", hue="model", ax=ax, order=list(EMOTIONS))
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    if len(per_class) > 1:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    elif ax.get_legend() is not None:
+        ax.get_legend().remove()
+    return figure
+
+
+def reliability_diagram(curves: Mapping[str, Any], *, title: str = "Reliability") -> Figure:
+    """Accuracy against confidence of the top label, per model, with the diagonal of perfect
+    calibration; marker area follows the number of items in a bin.
+
+    ``curves[model]`` has ``confidence``, ``accuracy``, ``count`` and ``ece`` (a
+    :class:`eval.classification.ReliabilityCurve` or its dict form from a result file).
+    """
+    figure = Figure(figsize=(4.4, 4.2), layout="constrained")
+    ax = figure.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="perfectly calibrated")
+    for model, curve in curves.items():
+        get = curve.get if isinstance(curve, Mapping) else lambda key, c=curve: getattr(c, key)
+        confidence, accuracy = np.asarray(get("confidence"), float), np.asarray(get("accuracy"), float)
+        count = np.asarray(get("count"), float)
+        area = 12 + 160 * count / count.max() if count.size else 12
+        ax.plot(confidence, accuracy, linewidth=1.2)
+        ax.scatter(confidence, accuracy, s=area, alpha=0.7, label=f"{model} (ECE {float(get('ece')):.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top emotion)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def sample_grid(
+    rows: Mapping[str, Sequence[Any]], column_labels: Sequence[str] | None = None, *, title: str = "",
+    cell: float = 1.1,
+) -> Figure:
+    """Generated faces in a grid: one row per emotion (``rows`` keys), one column per seed.
+
+    Each image is a PIL image or an RGB (or gray) array; ``column_labels`` name the columns
+    (e.g. ``"seed 3"``).
+    """
+    names = list(rows)
+    n_cols = max((len(images) for images in rows.values()), default=0)
+    if not names or n_cols == 0:
+        raise InputError("no generated images to show")
+    figure = Figure(figsize=(cell * n_cols + 0.9, cell * len(names) + (0.4 if title else 0.1)), layout="constrained")
+    axes = figure.subplots(len(names), n_cols, squeeze=False)
+    for r, name in enumerate(names):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(rows[name]):
+                image = np.asarray(rows[name][c])
+                ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=9)
+            if r == 0 and column_labels is not None and c < len(column_labels):
+                ax.set_title(column_labels[c], fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def read_metrics_log(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a run's ``metrics.jsonl`` (``path`` is the file or the run folder).
+
+    A last line cut short by a killed run is skipped; any other bad line is an error.
+    """
+    from trainers.run import METRICS_FILE
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS_FILE
+    if not path.is_file():
+        raise InputError(f"no training log at {path}: pass a run folder holding {METRICS_FILE}")
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise InputError(f"{path}, line {number} is not JSON: the training log is damaged") from None
+    return records
+
+
+#: Record keys that are positions or bookkeeping, not metrics to plot.
+_NOT_METRICS = {"epoch", "step", "split", "time"}
+
+
+def training_curves(
+    run: str | Path | Sequence[Mapping[str, Any]], metrics: Sequence[str] | None = None, *, x: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Training curves of a run (folder, ``metrics.jsonl`` or its records): one panel per metric,
+    one line per split, drawn by the trainers' :func:`trainers.curves.curves_figure`.
+
+    ``metrics`` defaults to every numeric key of the records (a classifier's ``loss`` and
+    ``accuracy``, a GAN's generator and discriminator losses, ...); ``x`` to ``epoch`` when the
+    records have it, else ``step``.
+    """
+    from trainers.curves import curves_figure
+
+    records = run if isinstance(run, Sequence) and not isinstance(run, str) else read_metrics_log(run)
+    if metrics is None:
+        metrics = list(dict.fromkeys(
+            key for record in records for key, value in record.items()
+            if key not in _NOT_METRICS and isinstance(value, (int, float)) and not isinstance(value, bool)
+        ))
+    if x is None:
+        x = "epoch" if any(isinstance(r.get("epoch"), (int, float)) for r in records) else "step"
+    if title is None:
+        title = "" if not isinstance(run, (str, Path)) else Path(run).name if Path(run).is_dir() else Path(run).parent.name
+    figure = curves_figure(records, metrics, x=x, title=title)
+    if figure is None:
+        raise InputError(f"the training log has none of the metrics {list(metrics)} to plot")
     return figure

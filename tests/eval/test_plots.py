@@ -1,0 +1,85 @@
+"""Plots return matplotlib figures drawn from the data given, and save as PNG."""
+
+import json
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from eval.plots import (
+    class_balance,
+    confusion_heatmaps,
+    per_class_f1,
+    read_metrics_log,
+    reliability_diagram,
+    sample_grid,
+    save_figure,
+    training_curves,
+)
+from registry import EMOTIONS, InputError
+
+
+def test_class_balance_draws_one_bar_per_emotion_in_label_order(tmp_path):
+    figure = class_balance({"sad": 3, "happy": 10})
+    heights = [bar.get_height() for bar in figure.axes[0].patches]
+    assert heights == [0, 0, 0, 10, 3, 0, 0]
+    assert "total 13" in figure.axes[0].get_title()
+    path = save_figure(figure, tmp_path / "sub" / "balance.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_confusion_heatmaps_write_the_counts_and_the_row_fractions():
+    counts = np.diag([5] * 7)
+    counts[0, 1] = 5
+    normalized = counts / counts.sum(axis=1, keepdims=True)
+    figure = confusion_heatmaps(counts, normalized, title="demo")
+    left, right = figure.axes[:2]
+    assert "5" in [t.get_text() for t in left.texts]
+    assert "0.50" in [t.get_text() for t in right.texts]
+    assert [t.get_text() for t in left.get_xticklabels()] == list(EMOTIONS)
+    with pytest.raises(InputError, match="7x7"):
+        confusion_heatmaps(np.eye(3), np.eye(3))
+
+
+def test_per_class_f1_has_a_bar_per_model_and_emotion():
+    table = {e: {"f1": i / 10} for i, e in enumerate(EMOTIONS)}
+    figure = per_class_f1({"a": table, "b": table})
+    heights = sorted(round(p.get_height(), 3) for p in figure.axes[0].patches if p.get_height() > 0)
+    assert heights == sorted([i / 10 for i in range(1, 7)] * 2)
+
+
+def test_reliability_diagram_plots_each_curve_and_names_its_ece():
+    curve = {"confidence": [0.3, 0.9], "accuracy": [0.25, 0.6], "count": [10, 30], "ece": 0.2}
+    figure = reliability_diagram({"model": curve})
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "model (ECE 0.200)" in labels
+    assert isinstance(figure, Figure)
+
+
+def test_sample_grid_is_emotions_by_seeds():
+    rows = {e: [np.full((8, 8, 3), 10 * i, np.uint8) for i in range(3)] for e in EMOTIONS[:2]}
+    figure = sample_grid(rows, ["seed 0", "seed 1", "seed 2"])
+    assert len(figure.axes) == 6
+    assert figure.axes[0].get_ylabel() == "angry" and figure.axes[2].get_title() == "seed 2"
+    with pytest.raises(InputError):
+        sample_grid({})
+
+
+def test_training_curves_read_a_run_log_classifier_or_gan(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    records = [{"split": s, "epoch": e, "step": 10 * e, "loss": 1 / (e + 1), "accuracy": e / 5, "time": e}
+               for e in range(4) for s in ("train", "val")]
+    # a killed run may leave half a line at the end
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + '\n{"split": "tr')
+    assert read_metrics_log(run) == records
+    figure = training_curves(run)
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "accuracy"]
+    assert figure.axes[0].get_xlabel() == "epoch" and len(figure.axes[0].get_lines()) == 2
+
+    gan = [{"split": "train", "step": s, "g_loss": 2.0 - s / 10, "d_loss": 0.7} for s in range(5)]
+    figure = training_curves(gan)
+    assert [ax.get_title() for ax in figure.axes] == ["g_loss", "d_loss"]
+    assert figure.axes[0].get_xlabel() == "step"
+    with pytest.raises(InputError, match="no training log"):
+        training_curves(tmp_path / "missing")
