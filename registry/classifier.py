@@ -54,19 +54,33 @@ def _as_rgb_uint8(face: np.ndarray) -> np.ndarray:
 
 
 class Classifier(Plugin):
-    """Base of emotion classifiers. Subclasses implement ``torch_module`` and ``input_spec``."""
+    """Base of emotion classifiers. Subclasses implement ``torch_module``.
+
+    :meth:`input_spec` reads the config's ``input_size``, ``grayscale`` and ``crop_margin``
+    fields, and its ``image_mean`` / ``image_std`` if it has them (a hub model's preprocessor
+    values), else the class's :attr:`input_mean` / :attr:`input_std`.
+    """
 
     kind: ClassVar[str] = "classifier"
     #: Faces per forward pass in :meth:`predict`.
     batch_size: ClassVar[int] = 64
+    #: RGB mean / std of the network's normalisation; a gray input uses their averages.
+    input_mean: ClassVar[tuple[float, ...]] = (0.5, 0.5, 0.5)
+    input_std: ClassVar[tuple[float, ...]] = (0.5, 0.5, 0.5)
 
     @abc.abstractmethod
     def torch_module(self) -> Any:
         """The ``nn.Module`` mapping a (N, C, H, W) float batch to (N, len(labels)) logits."""
 
-    @abc.abstractmethod
     def input_spec(self) -> InputSpec:
         """Input size, channels and normalisation the module expects."""
+        cfg = self.config
+        gray = bool(cfg.grayscale)
+        mean = tuple(getattr(cfg, "image_mean", None) or self.input_mean)
+        std = tuple(getattr(cfg, "image_std", None) or self.input_std)
+        if gray:
+            mean, std = (sum(mean) / len(mean),), (sum(std) / len(std),)
+        return InputSpec(int(cfg.input_size), gray, mean, std, float(getattr(cfg, "crop_margin", 0.1)))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -75,10 +89,30 @@ class Classifier(Plugin):
 
     @property
     def label_mapping(self) -> LabelMapping:
+        """The module's labels -> :data:`EMOTIONS`, with the config's ``label_overrides`` if any.
+
+        Labels that cannot be mapped without ambiguity raise :class:`InputError`, never a
+        silently misaligned mapping.
+        """
+        overrides = dict(getattr(self.config, "label_overrides", None) or {})
         mapping = getattr(self, "_label_mapping", None)
-        if mapping is None or mapping.source_labels != tuple(self.labels):
-            mapping = self._label_mapping = LabelMapping(self.labels)
+        if mapping is None or mapping.source_labels != tuple(self.labels) or mapping.overrides != overrides:
+            try:
+                mapping = self._label_mapping = LabelMapping(self.labels, overrides)
+            except ValueError as err:
+                raise InputError(
+                    f"{self.name}: {err}; map them with label_overrides, e.g. {{\"LABEL_0\": \"angry\"}}"
+                ) from None
         return mapping
+
+    def init_for_training(self) -> str:
+        """Load the weights a fresh model starts training from; return one line saying which.
+
+        The default keeps the random initialisation of :meth:`from_config`; a plugin with a
+        pretrained backbone (ImageNet ConvNeXt) loads it here, so loading a checkpoint never
+        downloads weights it would overwrite.
+        """
+        return "random initialisation"
 
     def checkpoint_labels(self) -> list[str]:
         return list(self.labels)

@@ -85,9 +85,15 @@ class LabelMapping:
     def __init__(self, source_labels: Sequence[str], overrides: Mapping[str, str | None] | None = None):
         overrides = dict(overrides or {})
         self.source_labels = tuple(str(label) for label in source_labels)
+        self.overrides = overrides
         targets: list[int] = []
         for label in self.source_labels:
-            name = overrides[label] if label in overrides else canonical_emotion(label)
+            if label in overrides and overrides[label] is not None:
+                name = canonical_emotion(overrides[label])
+                if name is None:
+                    raise ValueError(f"label override {label!r} -> {overrides[label]!r} is not one of {list(EMOTIONS)}")
+            else:
+                name = None if label in overrides else canonical_emotion(label)
             targets.append(EMOTIONS.index(name) if name is not None else -1)
         self._targets = np.array(targets, dtype=np.int64)
         if (self._targets >= 0).sum() == 0:

