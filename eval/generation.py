@@ -65,8 +65,10 @@ def resize_faces(faces: Sequence[np.ndarray], size: int) -> np.ndarray:
 class JudgeFeatures(nn.Module):
     """The torchmetrics ``feature=`` module: uint8 (N, 3, H, W) images -> (N, D) judge features.
 
-    ``num_features`` is set so torchmetrics needs no dummy forward. The features of the most
-    recent batch are kept, so the FID and KID metrics updated with the same tensor embed it once.
+    ``num_features`` is set so torchmetrics needs no dummy forward. :meth:`embed_all` embeds a
+    whole image tensor in the judge's own batches once; afterwards a slice of that tensor along
+    its first axis (what the per-emotion metrics are updated with) is answered from those
+    features instead of running the judge again.
     """
 
     def __init__(self, judge: Classifier):
@@ -74,16 +76,30 @@ class JudgeFeatures(nn.Module):
         self.judge = judge
         size = judge.input_spec().size
         self.num_features = int(judge.embed([np.zeros((size, size, 3), np.uint8)]).shape[1])
-        self._last: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._known: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def _check(self, images: torch.Tensor) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
             raise InputError(f"judge features need uint8 (N, 3, H, W) images, got {images.dtype} {tuple(images.shape)}")
-        if self._last is not None and self._last[0] is images:
-            return self._last[1]
-        features = torch.from_numpy(self.judge.embed(list(images.permute(0, 2, 3, 1).cpu().numpy()))).double()
-        self._last = (images, features)
+
+    def _compute(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.judge.embed(list(images.permute(0, 2, 3, 1).cpu().numpy()))).double()
+
+    def embed_all(self, images: torch.Tensor) -> torch.Tensor:
+        """Embed a contiguous image tensor once and remember its features for its slices."""
+        self._check(images)
+        images = images.contiguous()
+        features = self._compute(images)
+        self._known[images.untyped_storage().data_ptr()] = (images, features)
         return features
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self._check(images)
+        known = self._known.get(images.untyped_storage().data_ptr())
+        if known is not None and images.is_contiguous() and images.shape[1:] == known[0].shape[1:]:
+            start = images.storage_offset() // images[0].numel() if len(images) else 0
+            return known[1][start : start + len(images)]
+        return self._compute(images)
 
 
 @dataclass
@@ -103,11 +119,6 @@ def _seeded_torch(seed: int) -> Iterator[None]:
         yield
 
 
-def _batches(images: np.ndarray, size: int) -> Iterator[torch.Tensor]:
-    for start in range(0, len(images), size):
-        yield torch.from_numpy(np.ascontiguousarray(images[start : start + size].transpose(0, 3, 1, 2)))
-
-
 def feature_distances(
     real: Mapping[str, Sequence[np.ndarray]], fake: Mapping[str, Sequence[np.ndarray]], judge: Classifier, *,
     seed: int = 0, kid_subsets: int = 100,
@@ -115,17 +126,26 @@ def feature_distances(
     """FID and KID between ``real[g]`` and ``fake[g]`` for every group ``g`` (e.g. an emotion),
     and between all real and all fake faces ("overall"), in ``judge``'s feature space.
 
-    Each face is embedded once. KID's random subsets (of at most 1000 faces) are drawn from
+    Each face is embedded once, in the judge's batches. KID's random subsets (of at most 1000 faces) are drawn from
     ``seed``, so results repeat.
     """
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
     extractor = JudgeFeatures(judge)
-    size, batch = judge.input_spec().size, judge.batch_size
+    size = judge.input_spec().size
     groups = [g for g in fake if g in real]
-    resized = {g: (resize_faces(real[g], size), resize_faces(fake[g], size)) for g in groups}
-    counts = {g: min(len(r), len(f)) for g, (r, f) in resized.items()}
+    stacked, bounds = {}, {}
+    for kind, faces in (("real", real), ("fake", fake)):  # every group's faces in one tensor, group by group
+        arrays = [resize_faces(faces[g], size) for g in groups]
+        ends = np.cumsum([len(a) for a in arrays])
+        bounds[kind] = {g: (int(e - len(a)), int(e)) for g, a, e in zip(groups, arrays, ends)}
+        whole = np.concatenate(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8)
+        stacked[kind] = torch.from_numpy(np.ascontiguousarray(whole.transpose(0, 3, 1, 2)))
+        if len(whole):
+            extractor.embed_all(stacked[kind])
+    counts = {g: min(bounds["real"][g][1] - bounds["real"][g][0], bounds["fake"][g][1] - bounds["fake"][g][0])
+              for g in groups}
     counts["overall"] = sum(counts.values())
     with warnings.catch_warnings():  # KID warns that it keeps every feature: a few thousand here
         warnings.simplefilter("ignore", UserWarning)
@@ -136,12 +156,13 @@ def feature_distances(
             )
             for g, n in counts.items()
         }
-    for group in groups:
-        for faces, is_real in zip(resized[group], (True, False)):
-            for chunk in _batches(faces, batch):  # embedded once, then served from the extractor's memo
-                for name in (group, "overall"):
-                    fids[name].update(chunk, real=is_real)
-                    kids[name].update(chunk, real=is_real)
+    for kind, is_real in (("real", True), ("fake", False)):
+        slices = {g: stacked[kind][a:b] for g, (a, b) in bounds[kind].items() if b > a}
+        if len(stacked[kind]):
+            slices["overall"] = stacked[kind]
+        for group, images in slices.items():
+            fids[group].update(images, real=is_real)
+            kids[group].update(images, real=is_real)
     fake_features = {
         g: torch.cat(kids[g].fake_features).numpy() if kids[g].fake_features else np.zeros((0, extractor.num_features))
         for g in groups

@@ -82,21 +82,22 @@ def smooth_faces(n, seed=0, side=48):
     return [cv2.GaussianBlur(face, (7, 7), 2.0) for face in noise]
 
 
+@pytest.mark.slow
 def test_frechet_and_kernel_distances_of_a_set_with_itself_are_zero_and_grow_with_noise():
     from plugins.mini_xception import MiniXception
 
     judge = MiniXception.from_config()  # the real architecture with seeded random weights
-    faces = smooth_faces(40)
+    faces = smooth_faces(24)
     rng = np.random.default_rng(1)
     fid, kid = {}, {}
-    for sigma in (0, 8, 25, 60):
+    for sigma in (0, 10, 40):
         noisy = [np.clip(f + rng.normal(0, sigma, f.shape), 0, 255).astype(np.uint8) for f in faces] if sigma else faces
         d = feature_distances({"all": faces}, {"all": noisy}, judge, kid_subsets=20)
         fid[sigma], kid[sigma] = d.fid["all"], d.kid["all"][0]
         assert d.fid["overall"] == pytest.approx(d.fid["all"])
-    assert abs(fid[0]) < 1e-4 * fid[8]
-    assert fid[0] < fid[8] < fid[25] < fid[60]
-    assert abs(kid[0]) < 1e-3 * kid[60] and kid[8] < kid[60]
+    assert abs(fid[0]) < 1e-4 * fid[10]
+    assert fid[0] < fid[10] < fid[40]
+    assert abs(kid[0]) < 1e-2 * kid[40] and kid[10] < kid[40]  # unbiased KID of a set with itself is ~0, not exactly 0
 
 
 def test_judge_features_want_uint8_images(judge):

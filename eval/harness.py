@@ -1,0 +1,273 @@
+"""The evaluation harness: every chosen classifier and generator scored on one split of one data set.
+
+Classifiers see every face of the split, in chunks decoded once and shared by all classifiers;
+generators draw ``n_per_emotion`` faces per emotion from seeds derived from ``seed`` (one seed
+gives one face per emotion, so identity consistency can be measured), and a judge classifier
+scores them against the same number of real faces per emotion from the split. Everything is
+seeded, so the same call gives the same numbers. Each model gets one JSON result in
+``out/results``; the leaderboard (``out/leaderboard.md`` / ``.csv``) is rebuilt from every result
+in that folder, earlier runs included; plots go to ``out/plots``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from registry.emotions import EMOTIONS
+from registry.errors import InputError
+from registry.registry import Registry, default_registry, parse_spec
+
+from .classification import classification_metrics, mcnemar, reliability_curve
+from .generation import generator_metrics
+from .results import slugify, write_leaderboard, write_result
+
+__all__ = ["DEFAULT_JUDGE", "EvaluationReport", "ProgressCallback", "evaluate"]
+
+#: Called as ``progress(fraction_done, message)``; ``gr.Progress`` objects fit.
+ProgressCallback = Callable[[float, str], Any]
+#: The judge used when generators are evaluated and neither a judge nor a classifier is named.
+DEFAULT_JUDGE = "mini_xception"
+_CHUNK = 256
+_GRID_SEEDS = 8
+_LATENCY_REPEATS = 3
+
+
+@dataclass
+class EvaluationReport:
+    """What :func:`evaluate` wrote: the results of this call, their files, plots and the leaderboard
+    (a pandas DataFrame over every result in the folder)."""
+
+    results: list[dict[str, Any]]
+    result_files: list[Path]
+    plots: dict[str, Path] = field(default_factory=dict)
+    leaderboard: Any = None
+    markdown: Path | None = None
+    csv: Path | None = None
+
+
+class _Progress:
+    def __init__(self, callback: ProgressCallback | None, total: float):
+        self.callback, self.total, self.done = callback, max(total, 1.0), 0.0
+
+    def advance(self, units: float, message: str) -> None:
+        self.done = min(self.total, self.done + units)
+        if self.callback is not None:
+            self.callback(self.done / self.total, message)
+
+
+def _parameters(plugin: Any) -> int | None:
+    module = plugin.torch_module()
+    return int(sum(p.numel() for p in module.parameters())) if module is not None else None
+
+
+def _model_record(kind: str, spec: str, plugin: Any) -> dict[str, Any]:
+    name, tag, checkpoint = parse_spec(spec)
+    return {
+        "kind": kind, "model": spec, "plugin": type(plugin).name or name, "plugin_version": type(plugin).version,
+        "tag": tag, "checkpoint": checkpoint or plugin.metadata.get("source"),
+        "training_data": plugin.metadata.get("training_data"), "parameters": _parameters(plugin),
+    }
+
+
+def _title(text: str) -> str:
+    return textwrap.fill(text, 100)
+
+
+def evaluate(
+    classifiers: Sequence[str] = (), generators: Sequence[str] = (), *, data: Any, out: str | Path,
+    judge: str | None = None, split: str = "test", n_per_emotion: int = 100, seed: int = 0,
+    registry: Registry | None = None, progress: ProgressCallback | None = None, n_resamples: int = 1000,
+    kid_subsets: int = 100, plots: bool = True,
+) -> EvaluationReport:
+    """Score ``classifiers`` and ``generators`` (``name[.tag][:checkpoint]`` specs, checkpoint
+    folders and training-run folders included) on ``split`` of ``data`` and write the results.
+
+    ``data`` is a source string for :func:`preprocessing.readers.open_dataset` or a FaceDataset.
+    Generators are judged by ``judge`` (default: the first classifier, else mini_xception).
+    """
+    from preprocessing.readers import open_dataset
+
+    if not classifiers and not generators:
+        raise InputError("nothing to evaluate: name at least one --classifier or --generator")
+    if n_per_emotion < 2 and generators:
+        raise InputError(f"n_per_emotion must be at least 2 to compare generated with real faces, got {n_per_emotion}")
+    registry = registry or default_registry()
+    out = Path(out)
+    try:
+        (out / "results").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot write to the output folder {out}: {err.strerror or err}") from None
+
+    dataset = open_dataset(data) if isinstance(data, (str, Path)) else data
+    part = dataset.split(split)
+    if len(part) == 0:
+        raise InputError(f"the {split} split of {dataset.name} is empty; choose another --split")
+    data_record = {"source": str(data) if isinstance(data, (str, Path)) else None, "name": dataset.name,
+                   "synthetic": bool(dataset.synthetic), "split": split, "n": len(part)}
+
+    loaded_classifiers = {spec: registry.classifier(spec) for spec in classifiers}
+    loaded_generators = {spec: registry.generator(spec) for spec in generators}
+    judge_spec = judge or (classifiers[0] if classifiers else DEFAULT_JUDGE)
+    judge_plugin = registry.classifier(judge_spec) if generators else None
+
+    ticker = _Progress(progress, len(classifiers) * len(part) + len(generators) * (n_per_emotion + 2))
+    report = EvaluationReport([], [])
+    plot_dir = out / "plots"
+    if plots:
+        report.plots.update(_data_plot(part, plot_dir))
+    if loaded_classifiers:
+        results = _evaluate_classifiers(loaded_classifiers, part, seed, n_resamples, ticker)
+        for result in results:
+            report.results.append({**result, "data": data_record, "seed": seed})
+    for spec, generator in loaded_generators.items():
+        result = _evaluate_generator(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples,
+                                     kid_subsets, ticker)
+        report.results.append({**result, "data": data_record, "seed": seed, "judge": judge_spec})
+    for result in report.results:
+        arrays = result.pop("_arrays", {})
+        report.result_files.append(write_result(result, out / "results"))
+        if plots:
+            report.plots.update(_model_plots(result, arrays, plot_dir))
+    if plots and len(loaded_classifiers) > 0:
+        report.plots.update(_comparison_plots([r for r in report.results if r["kind"] == "classifier"], plot_dir))
+    report.leaderboard, report.markdown, report.csv = write_leaderboard(out / "results", out)
+    ticker.advance(0, "done")
+    return report
+
+
+# -- classifiers -------------------------------------------------------------------------------------
+def _evaluate_classifiers(classifiers: dict[str, Any], part: Any, seed: int, n_resamples: int,
+                          ticker: _Progress) -> list[dict[str, Any]]:
+    labels = part.labels()
+    probs = {spec: [] for spec in classifiers}
+    seconds = dict.fromkeys(classifiers, 0.0)
+    first_face = None
+    for start in range(0, len(part), _CHUNK):
+        faces = part.images(range(start, min(start + _CHUNK, len(part))))
+        first_face = first_face if first_face is not None else faces[0]
+        for spec, classifier in classifiers.items():
+            began = time.perf_counter()
+            probs[spec].append(classifier.predict(faces))
+            seconds[spec] += time.perf_counter() - began
+            ticker.advance(len(faces), f"{spec}: {min(start + _CHUNK, len(part))}/{len(part)} faces")
+    results, predictions = [], {}
+    for spec, classifier in classifiers.items():
+        p = np.concatenate(probs[spec])
+        predictions[spec] = p.argmax(axis=1)
+        metrics = classification_metrics(labels, p, seed=seed, n_resamples=n_resamples)
+        curve = reliability_curve(labels, p)
+        latency = _latency(lambda c=classifier: c.predict([first_face]))
+        results.append({
+            **_model_record("classifier", spec, classifier),
+            "metrics": {**metrics.as_dict(), "reliability": {
+                "confidence": curve.confidence, "accuracy": curve.accuracy, "count": curve.count, "ece": curve.ece}},
+            "speed": {"latency_ms": 1000 * latency, "throughput_per_s": len(part) / max(seconds[spec], 1e-9),
+                      "batch_size": int(getattr(classifier, "batch_size", 0)) or None, "device": "cpu"},
+        })
+    for result in results:  # McNemar against every other classifier of this run, on the same faces
+        result["metrics"]["mcnemar"] = {
+            other: vars(mcnemar(labels, predictions[result["model"]], predictions[other]))
+            for other in predictions if other != result["model"]
+        }
+    return results
+
+
+def _latency(call: Callable[[], Any]) -> float:
+    """Median seconds of one call after a warm-up call."""
+    call()
+    times = []
+    for _ in range(_LATENCY_REPEATS):
+        began = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+# -- generators --------------------------------------------------------------------------------------
+def _real_faces(part: Any, n_per_emotion: int, seed: int) -> dict[str, list[np.ndarray]]:
+    """Up to ``n_per_emotion`` faces of each emotion from the split, drawn with ``seed``."""
+    rng = np.random.default_rng([seed, 1])
+    labels = part.labels()
+    real = {}
+    for index, emotion in enumerate(EMOTIONS):
+        candidates = np.flatnonzero(labels == index)
+        chosen = np.sort(rng.permutation(candidates)[:n_per_emotion])
+        real[emotion] = part.images(chosen) if len(chosen) else []
+    return real
+
+
+def _evaluate_generator(spec: str, generator: Any, judge: Any, part: Any, n_per_emotion: int, seed: int,
+                        n_resamples: int, kid_subsets: int, ticker: _Progress) -> dict[str, Any]:
+    seeds = np.random.default_rng([seed, 2]).choice(2**31 - 1, size=n_per_emotion, replace=False).tolist()
+    generated: dict[str, list[np.ndarray]] = {e: [] for e in EMOTIONS}
+    call_seconds = []
+    for k, face_seed in enumerate(seeds):
+        began = time.perf_counter()
+        images = generator.generate(list(EMOTIONS), seed=int(face_seed))
+        call_seconds.append(time.perf_counter() - began)
+        for emotion, image in zip(EMOTIONS, images):
+            generated[emotion].append(np.asarray(image.convert("RGB") if hasattr(image, "convert") else image))
+        ticker.advance(1, f"{spec}: generated {k + 1}/{n_per_emotion} faces per emotion")
+    real = _real_faces(part, n_per_emotion, seed)
+    ticker.advance(1, f"{spec}: judging {7 * n_per_emotion} faces")
+    metrics = generator_metrics(generated, real, judge, seed=seed, kid_subsets=kid_subsets, n_resamples=n_resamples)
+    ticker.advance(1, f"{spec}: scored")
+    per_image = [s / len(EMOTIONS) for s in call_seconds]
+    return {
+        **_model_record("generator", spec, generator),
+        "metrics": metrics,
+        "seeds": seeds,
+        "speed": {"latency_ms": 1000 * statistics.median(per_image),
+                  "throughput_per_s": len(EMOTIONS) * len(seeds) / max(sum(call_seconds), 1e-9), "device": "cpu"},
+        "_arrays": {"grid": {e: generated[e][:_GRID_SEEDS] for e in EMOTIONS}, "seeds": seeds[:_GRID_SEEDS]},
+    }
+
+
+# -- plots -------------------------------------------------------------------------------------------
+def _data_plot(part: Any, folder: Path) -> dict[str, Path]:
+    from .plots import class_balance, save_figure
+
+    figure = class_balance(part.class_counts(), title=_title(f"Faces per emotion: {part.name}"))
+    return {"data balance": save_figure(figure, folder / "data-balance.png")}
+
+
+def _model_plots(result: dict[str, Any], arrays: dict[str, Any], folder: Path) -> dict[str, Path]:
+    from .plots import confusion_heatmaps, sample_grid, save_figure
+
+    stem, metrics = slugify(result["model"]), result["metrics"]
+    where = f"{result['data']['name']} [{result['data']['split']}]"
+    written = {}
+    if result["kind"] == "classifier":
+        figure = confusion_heatmaps(metrics["confusion"], metrics["confusion_normalized"],
+                                    title=_title(f"{result['model']} on {where}"))
+        written[f"{result['model']} confusion"] = save_figure(figure, folder / f"{stem}-confusion.png")
+    else:
+        expression = metrics["expression"]
+        figure = confusion_heatmaps(expression["confusion"], expression["confusion_normalized"],
+                                    title=_title(f"{result['model']} judged by {result['judge']}"),
+                                    true_label="intended emotion", predicted_label="recognised emotion")
+        written[f"{result['model']} judge confusion"] = save_figure(figure, folder / f"{stem}-judge-confusion.png")
+        grid = sample_grid(arrays["grid"], [f"seed {s}" for s in arrays["seeds"]],
+                           title=f"{result['model']}: one seed per column")
+        written[f"{result['model']} samples"] = save_figure(grid, folder / f"{stem}-samples.png")
+    return written
+
+
+def _comparison_plots(results: list[dict[str, Any]], folder: Path) -> dict[str, Path]:
+    from .plots import per_class_f1, reliability_diagram, save_figure
+
+    where = f"{results[0]['data']['name']} [{results[0]['data']['split']}]"
+    f1 = per_class_f1({r["model"]: r["metrics"]["per_class"] for r in results}, title=_title(f"F1 per emotion: {where}"))
+    reliability = reliability_diagram({r["model"]: r["metrics"]["reliability"] for r in results})
+    return {
+        "classifiers F1": save_figure(f1, folder / "classifiers-f1.png"),
+        "classifiers reliability": save_figure(reliability, folder / "classifiers-reliability.png"),
+    }

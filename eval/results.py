@@ -1,0 +1,195 @@
+"""The results store: one JSON file per evaluated model, and the leaderboard built from them all.
+
+A result records what was measured and on what: model spec, plugin and version, checkpoint,
+the data set (its description and whether it is synthetic), split, seed, metrics, speed and the
+package versions. Files are named by kind, model, data, split and seed, so re-running the same
+evaluation replaces its file while every other result in the folder stays on the leaderboard.
+The leaderboard is a pandas DataFrame (for the app), a CSV and markdown (for people).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import re
+from collections.abc import Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from registry.checkpoint import atomic_write_text
+from registry.errors import InputError
+
+__all__ = [
+    "CLASSIFIER_COLUMNS",
+    "GENERATOR_COLUMNS",
+    "RESULT_SCHEMA",
+    "leaderboard",
+    "leaderboard_markdown",
+    "load_results",
+    "package_versions",
+    "result_filename",
+    "slugify",
+    "write_leaderboard",
+    "write_result",
+]
+
+RESULT_SCHEMA = 1
+_PACKAGES = ("fexlab", "torch", "numpy", "scikit-learn", "scipy", "torchmetrics", "timm", "transformers", "diffusers")
+
+#: Leaderboard columns shown for classifiers and for generators, after the common ones.
+CLASSIFIER_COLUMNS = ("accuracy", "accuracy_ci", "balanced_accuracy", "macro_f1", "macro_f1_ci", "weighted_f1",
+                      "top2_accuracy", "ece")
+GENERATOR_COLUMNS = ("judge", "expression_accuracy", "expression_macro_f1", "fid", "kid", "diversity",
+                     "identity_consistency")
+_COMMON = ("kind", "model", "data", "synthetic", "split", "n", "seed")
+_SPEED = ("latency_ms", "throughput_per_s", "parameters", "created", "file")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages a result depends on (absent ones are skipped)."""
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def slugify(text: str) -> str:
+    """A file-name-safe form of ``text`` (letters, digits, dots; anything else becomes "-")."""
+    return re.sub(r"[^A-Za-z0-9.]+", "-", str(text)).strip("-")[:80] or "x"
+
+
+def result_filename(result: Mapping[str, Any]) -> str:
+    """``{kind}--{model}--{data}--{split}--seed{seed}.json`` with unsafe characters replaced."""
+    data = result["data"]
+    parts = [result["kind"], result["model"], data.get("source") or data["name"], data["split"], f"seed{result['seed']}"]
+    return "--".join(slugify(p) for p in parts) + ".json"
+
+
+def write_result(result: Mapping[str, Any], folder: str | Path) -> Path:
+    """Write one result (atomically) into ``folder``; adds schema, time and versions if missing."""
+    payload = {"schema": RESULT_SCHEMA, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+               "versions": package_versions(), **result}
+    path = Path(folder) / result_filename(payload)
+    atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def load_results(folder: str | Path) -> list[dict[str, Any]]:
+    """Every result file in ``folder`` (oldest first); files that are not results are skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    results = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(payload, dict) and payload.get("schema") == RESULT_SCHEMA and payload.get("kind") in (
+            "classifier", "generator"
+        ):
+            payload["file"] = path.name
+            results.append(payload)
+    return sorted(results, key=lambda r: (str(r.get("created")), r["file"]))
+
+
+def _row(result: Mapping[str, Any]) -> dict[str, Any]:
+    data, metrics, speed = result["data"], result.get("metrics", {}), result.get("speed", {})
+    row: dict[str, Any] = {
+        "kind": result["kind"], "model": result["model"], "data": data["name"], "synthetic": bool(data["synthetic"]),
+        "split": data["split"], "n": data.get("n"), "seed": result["seed"],
+    }
+    if result["kind"] == "classifier":
+        row.update({key: metrics.get(key) for key in CLASSIFIER_COLUMNS if not key.endswith("_ci")})
+        row["accuracy_ci"] = _interval(metrics.get("accuracy_ci"))
+        row["macro_f1_ci"] = _interval(metrics.get("macro_f1_ci"))
+    else:
+        identity = metrics.get("identity") or {}
+        kid = (metrics.get("kid") or {}).get("overall")
+        row.update({
+            "judge": result.get("judge"),
+            "expression_accuracy": metrics.get("expression_accuracy"),
+            "expression_macro_f1": metrics.get("expression_macro_f1"),
+            "fid": (metrics.get("fid") or {}).get("overall"),
+            "kid": kid[0] if kid else None,
+            "diversity": (metrics.get("diversity") or {}).get("overall"),
+            "identity_consistency": identity.get("consistency"),
+        })
+    row.update({
+        "latency_ms": speed.get("latency_ms"), "throughput_per_s": speed.get("throughput_per_s"),
+        "parameters": result.get("parameters"), "created": result.get("created"), "file": result.get("file"),
+    })
+    return row
+
+
+def _interval(value: Any) -> str | None:
+    return f"[{value[0]:.3f}, {value[1]:.3f}]" if value else None
+
+
+def leaderboard(results: str | Path | Iterable[Mapping[str, Any]]):
+    """A pandas DataFrame with one row per result (a results folder or loaded results).
+
+    Classifiers come first, best accuracy first within each data set and split; then generators,
+    best expression accuracy first. Columns that do not apply to a kind are empty.
+    """
+    import pandas as pd
+
+    items = load_results(results) if isinstance(results, (str, Path)) else list(results)
+    columns = list(_COMMON) + list(CLASSIFIER_COLUMNS) + list(GENERATOR_COLUMNS) + list(_SPEED)
+    frame = pd.DataFrame([_row(r) for r in items], columns=columns)
+    if frame.empty:
+        return frame
+    frame["_order"] = frame["kind"].map({"classifier": 0, "generator": 1})
+    frame["_score"] = frame["accuracy"].fillna(frame["expression_accuracy"]).fillna(-1.0)
+    frame = frame.sort_values(["_order", "data", "split", "_score"], ascending=[True, True, True, False])
+    return frame.drop(columns=["_order", "_score"]).reset_index(drop=True)
+
+
+_SHOWN = {
+    "classifier": ["model", "accuracy", "accuracy_ci", "balanced_accuracy", "macro_f1", "macro_f1_ci", "weighted_f1",
+                   "top2_accuracy", "ece", "latency_ms", "throughput_per_s", "parameters"],
+    "generator": ["model", "judge", "expression_accuracy", "expression_macro_f1", "fid", "kid", "diversity",
+                  "identity_consistency", "latency_ms", "throughput_per_s", "parameters"],
+}
+
+
+def leaderboard_markdown(frame) -> str:
+    """Markdown: one table per kind and data set / split, each headed by the data it came from."""
+    if frame.empty:
+        return "No results yet.\n"
+    parts = []
+    for kind, title in (("classifier", "Classifiers"), ("generator", "Generators (scored by the judge)")):
+        rows = frame[frame["kind"] == kind]
+        for (data, split, synthetic), group in rows.groupby(["data", "split", "synthetic"], sort=False):
+            note = " (SYNTHETIC faces, not comparable with real-photo results)" if synthetic else ""
+            parts.append(f"### {title}: {data}, split {split}{note}\n")
+            shown = group[_SHOWN[kind]].copy()
+            shown["parameters"] = shown["parameters"].map(lambda v: f"{int(v):,}" if v == v and v is not None else "")
+            parts.append(shown.to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")
+    return "\n".join(parts)
+
+
+def write_leaderboard(results_folder: str | Path, out: str | Path) -> tuple[Any, Path, Path]:
+    """Build the leaderboard of every result in ``results_folder``; write ``out``/leaderboard.md
+    and leaderboard.csv. Returns (DataFrame, markdown path, CSV path)."""
+    out = Path(out)
+    frame = leaderboard(results_folder)
+    if frame.empty:
+        raise InputError(f"no results in {results_folder} to build a leaderboard from")
+    md, csv = out / "leaderboard.md", out / "leaderboard.csv"
+    atomic_write_text(md, "# Leaderboard\n\n" + leaderboard_markdown(frame))
+    atomic_write_text(csv, frame.to_csv(index=False))
+    return frame, md, csv

@@ -1,0 +1,43 @@
+"""``fexlab evaluate``: leaderboard printed and written; a bad --out fails before any work."""
+
+import pytest
+
+import cli
+
+
+@pytest.fixture(scope="module")
+def vit_checkpoint(tmp_path_factory):
+    import torch
+
+    from plugins.vit import ViT
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("vit") / "ckpt"
+    ViT.from_config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32).save_pretrained(path)
+    return path
+
+
+def test_evaluate_prints_and_writes_the_leaderboard(vit_checkpoint, tmp_path, capsys):
+    out = tmp_path / "eval"
+    status = cli.main(["evaluate", "--classifier", f"vit:{vit_checkpoint}", "--data", "synthetic:n=140,size=48",
+                       "--out", str(out), "--no-plots"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert f"vit:{vit_checkpoint}" in printed and "SYNTHETIC" in printed
+    assert (out / "leaderboard.md").read_text().count(f"vit:{vit_checkpoint}") == 1
+    assert (out / "leaderboard.csv").is_file() and len(list((out / "results").glob("*.json"))) == 1
+    assert not (out / "plots").exists()
+
+
+def test_an_unwritable_out_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    import eval.harness
+
+    monkeypatch.setattr(eval.harness, "evaluate", lambda *a, **k: pytest.fail("evaluation started"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    status = cli.main(["evaluate", "--classifier", "mini_xception", "--data", "synthetic",
+                       "--out", str(blocker / "out")])
+    assert status == 2
+    assert "cannot write to the output folder" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--data", "synthetic", "--out", str(tmp_path / "x")]) == 2
+    assert "nothing to evaluate" in capsys.readouterr().err

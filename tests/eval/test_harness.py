@@ -1,0 +1,106 @@
+"""The harness end to end on the synthetic set: two classifiers, one generator, results, leaderboard."""
+
+import json
+
+import numpy as np
+import pytest
+
+from eval.harness import evaluate
+from eval.results import leaderboard, load_results
+from registry import EMOTIONS, InputError, Registry
+
+DATA = "synthetic:n=280,size=48"  # 28 test faces, 4 per emotion
+FAST = {"n_resamples": 100, "kid_subsets": 10}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A tiny ViT and a cGAN with seeded random weights, saved as fexlab checkpoints."""
+    import torch
+
+    from plugins.cgan import CGAN
+    from plugins.vit import ViT
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    torch.manual_seed(0)
+    vit = ViT.from_config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    vit.save_pretrained(root / "vit", training_data="none: random initialisation")
+    CGAN.from_config(g_width=8).save_pretrained(root / "cgan")
+    return {"vit": f"vit:{root / 'vit'}", "cgan": f"cgan:{root / 'cgan'}"}
+
+
+@pytest.fixture(scope="module")
+def first_run(checkpoints, tmp_path_factory):
+    out = tmp_path_factory.mktemp("evaluation")
+    calls = []
+    report = evaluate(
+        ["mini_xception", checkpoints["vit"]], [checkpoints["cgan"]], data=DATA, out=out, n_per_emotion=3,
+        seed=0, registry=Registry(), progress=lambda fraction, message: calls.append((fraction, message)), **FAST,
+    )
+    return out, report, calls
+
+
+@pytest.mark.slow
+def test_the_harness_scores_two_classifiers_and_a_generator_on_the_synthetic_set(first_run, checkpoints):
+    out, report, calls = first_run
+    by_model = {r["model"]: r for r in load_results(out / "results")}
+    assert set(by_model) == {"mini_xception", checkpoints["vit"], checkpoints["cgan"]}
+    for result in by_model.values():
+        assert result["data"]["synthetic"] is True and "SYNTHETIC" in result["data"]["name"]
+        assert result["data"]["split"] == "test" and result["data"]["n"] == 28 and result["seed"] == 0
+        assert {"torch", "scikit-learn", "torchmetrics", "fexlab"} <= set(result["versions"])
+        assert result["speed"]["throughput_per_s"] > 0 and result["parameters"] > 0
+
+    mini = by_model["mini_xception"]
+    assert mini["training_data"].startswith("FER2013")
+    assert np.sum(mini["metrics"]["confusion"]) == 28
+    assert 0 <= mini["metrics"]["accuracy"] <= 1
+    low, high = mini["metrics"]["accuracy_ci"]
+    assert low <= mini["metrics"]["accuracy"] <= high
+    assert set(mini["metrics"]["mcnemar"]) == {checkpoints["vit"]}
+    assert by_model[checkpoints["vit"]]["checkpoint"].endswith("vit")
+
+    gan = by_model[checkpoints["cgan"]]
+    assert gan["judge"] == "mini_xception" and gan["metrics"]["n_generated"] == 21
+    assert np.sum(gan["metrics"]["expression"]["confusion"]) == 21
+    assert set(gan["metrics"]["fid"]) == set(EMOTIONS) | {"overall"}
+    assert gan["metrics"]["fid"]["overall"] > 0 and len(gan["seeds"]) == 3
+
+    # leaderboard files and plots
+    text = (out / "leaderboard.md").read_text()
+    assert "SYNTHETIC" in text and "mini_xception" in text and checkpoints["cgan"] in text
+    assert len((out / "leaderboard.csv").read_text().strip().splitlines()) == 4
+    for name in ("mini-xception-confusion.png", "classifiers-f1.png", "classifiers-reliability.png", "data-balance.png"):
+        assert (out / "plots" / name).read_bytes()[:4] == b"\x89PNG"
+    assert any(p.name.endswith("-samples.png") for p in report.plots.values())
+
+    # progress only moves forward and ends at 1
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0) and len(calls) > 5
+
+
+@pytest.mark.slow
+def test_a_rerun_repeats_the_numbers_and_earlier_results_stay_on_the_leaderboard(first_run, checkpoints, tmp_path):
+    out, report, _ = first_run
+    again = evaluate([], [checkpoints["cgan"]], judge="mini_xception", data=DATA, out=tmp_path, n_per_emotion=3,
+                     seed=0, registry=Registry(), plots=False, **FAST)
+    before = next(r for r in report.results if r["kind"] == "generator")["metrics"]
+    after = again.results[0]["metrics"]
+    assert json.dumps(after, sort_keys=True, default=str) == json.dumps(before, sort_keys=True, default=str)
+
+    evaluate(["mini_xception"], data=DATA, out=out, seed=1, registry=Registry(), plots=False, **FAST)
+    board = leaderboard(out / "results")
+    assert len(board) == 4
+    assert sorted(board[board["model"] == "mini_xception"]["seed"]) == [0, 1]
+    assert list(board["kind"]) == ["classifier"] * 3 + ["generator"]
+
+
+def test_bad_requests_fail_before_any_work(tmp_path):
+    with pytest.raises(InputError, match="nothing to evaluate"):
+        evaluate([], [], data=DATA, out=tmp_path)
+    with pytest.raises(InputError, match="split"):
+        evaluate(["mini_xception"], data=DATA, split="holdout", out=tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(InputError, match="cannot write"):
+        evaluate(["mini_xception"], data=DATA, out=blocker / "sub")
