@@ -1,1 +1,13 @@
-"""Evaluation: metrics for classifiers and generators, the harness, the results store, plots."""
+"""Evaluation: metrics for classifiers and generators, the harness, the results store, plots.
+
+- :mod:`eval.classification`: accuracy, F1, confusion matrices, calibration, bootstrap intervals,
+  McNemar's test (scikit-learn, torchmetrics, scipy);
+- :mod:`eval.generation`: judge-based expression scores, Frechet / kernel distances in the judge's
+  feature space (torchmetrics), diversity and identity consistency;
+- :mod:`eval.harness`: :func:`~eval.harness.evaluate`, the one entry point of ``fexlab evaluate``
+  and the app's Evaluate tab;
+- :mod:`eval.results`: one JSON file per evaluated model and the leaderboard built from them;
+- :mod:`eval.plots`: matplotlib / seaborn figures.
+
+Submodules are imported on use, so ``import eval`` stays light.
+"""
