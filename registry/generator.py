@@ -48,7 +48,7 @@ class Generator(Plugin):
         """``seed``, or a fresh random one when it is None (reported back so a face can be redrawn)."""
         return secrets.randbelow(2**31) if seed is None else int(seed)
 
-    def interpolate(self, start: tuple[str, int], end: tuple[str, int], steps: int = 8, **options: Any) -> list:
+    def interpolate(self, start: tuple[str, int], end: tuple[str, int], frames: int = 8, **options: Any) -> list:
         """Images morphing from ``(emotion, seed)`` ``start`` to ``end``; not every model can."""
         raise InputError(f"{self.name} cannot interpolate between faces")
 

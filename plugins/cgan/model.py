@@ -1,5 +1,6 @@
 """The class-conditional GAN's networks: a generator with class-conditional batch norm and a
-projection discriminator with spectral normalisation (Miyato & Koyama 2018).
+projection discriminator with spectral normalisation (Miyato & Koyama 2018), optionally with an
+auxiliary classifier head (AC-GAN, Odena et al. 2017) that makes the class signal stronger.
 
 Both are deliberately small (DCGAN-sized) so that a model trains on a CPU in minutes. The class
 enters the generator only through the gains and biases of its batch norms, so the latent ``z``
@@ -86,7 +87,8 @@ class CGANGenerator(nn.Module):
 class ProjectionDiscriminator(nn.Module):
     """Spectrally normalised conv net with a class projection: ``psi(h) + <embed(y), h>``."""
 
-    def __init__(self, num_classes: int = 7, channels: int = 3, resolution: int = 64, width: int = 32):
+    def __init__(self, num_classes: int = 7, channels: int = 3, resolution: int = 64, width: int = 32,
+                 aux_classifier: bool = False):
         super().__init__()
         self.num_classes = num_classes
         widths = [width * 2 ** i for i in range(resolution.bit_length() - 3)]  # to 4x4
@@ -100,8 +102,16 @@ class ProjectionDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.linear = spectral_norm(nn.Linear(cin, 1))
         self.embed = spectral_norm(nn.Embedding(num_classes, cin))
+        #: Optional AC-GAN head: class logits from the same features, a stronger class signal.
+        self.classifier = spectral_norm(nn.Linear(cin, num_classes)) if aux_classifier else None
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, *, with_logits: bool = False):
+        """Realness scores (N,); with ``with_logits``, also the auxiliary class logits (N, K)."""
         h = self.features(x).sum(dim=(2, 3))
         projection = (class_weights(labels, self.num_classes) @ self.embed.weight * h).sum(dim=1)
-        return self.linear(h).squeeze(1) + projection
+        score = self.linear(h).squeeze(1) + projection
+        if not with_logits:
+            return score
+        if self.classifier is None:
+            raise ValueError("this discriminator was built without aux_classifier")
+        return score, self.classifier(h)

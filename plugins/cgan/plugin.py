@@ -63,10 +63,10 @@ class CGAN(Generator):
     def torch_module(self) -> CGANGenerator:
         return self.module
 
-    def build_discriminator(self) -> ProjectionDiscriminator:
+    def build_discriminator(self, aux_classifier: bool = False) -> ProjectionDiscriminator:
         """A fresh discriminator matching this generator, for training."""
         cfg = self.config
-        return ProjectionDiscriminator(cfg.num_classes, self.channels, cfg.resolution, cfg.d_width)
+        return ProjectionDiscriminator(cfg.num_classes, self.channels, cfg.resolution, cfg.d_width, aux_classifier)
 
     # -- latents and sampling ---------------------------------------------------------------------
     def latent(self, seed: int, truncation: float = 1.0) -> torch.Tensor:
@@ -103,9 +103,9 @@ class CGAN(Generator):
         classes = torch.tensor([emotion_index(n) for n in names])
         return [Image.fromarray(a) for a in self.sample(z, classes)]
 
-    def interpolate(self, start: tuple[str, int], end: tuple[str, int], steps: int = 8,
+    def interpolate(self, start: tuple[str, int], end: tuple[str, int], frames: int = 8,
                     **options: Any) -> list:
-        """Faces morphing from ``(emotion, seed)`` ``start`` to ``end`` in ``steps`` images.
+        """Faces morphing from ``(emotion, seed)`` ``start`` to ``end`` in ``frames`` images.
 
         The latent moves along the great circle between the two identities (slerp) while the
         class weights blend linearly from one emotion to the other; equal seeds keep the
@@ -113,13 +113,13 @@ class CGAN(Generator):
         """
         from PIL import Image
 
-        if steps < 2:
-            raise InputError(f"interpolation needs at least 2 steps, got {steps}")
+        if frames < 2:
+            raise InputError(f"interpolation needs at least 2 frames, got {frames}")
         (emo_a, seed_a), (emo_b, seed_b) = start, end
         self.check_inputs([emo_a, emo_b], options)
         truncation = float(options.get("truncation", self.options["truncation"]))
         za, zb = self.latent(seed_a, truncation), self.latent(seed_b, truncation)
-        t = torch.linspace(0, 1, steps)
+        t = torch.linspace(0, 1, frames)
         z = torch.stack([slerp(za, zb, float(v)) for v in t])
         onehot = torch.eye(self.config.num_classes)
         weights = (1 - t)[:, None] * onehot[emotion_index(emo_a)] + t[:, None] * onehot[emotion_index(emo_b)]
