@@ -176,6 +176,57 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- fexlab generate -------------------------------------------------------------------------------
+def add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate faces showing emotions; one seed keeps one identity")
+    p.add_argument("--plugin", default="cgan", metavar="NAME[.TAG][:CHECKPOINT]", help="generator plugin (default cgan)")
+    p.add_argument("--emotion", action="append", metavar="EMOTION",
+                   help="emotion to generate (repeat for several; 'all' for the seven; default all)")
+    p.add_argument("--n", type=int, default=1, help="faces per emotion, from seeds SEED, SEED+1, ... (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="first seed; the same arguments give the same files (default 0)")
+    p.add_argument("--checkpoint", metavar="DIR", help="checkpoint or run folder of the generator")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="generator option, e.g. truncation=0.7 or steps=30 (repeat; `fexlab plugins` lists them)")
+    p.add_argument("--image", metavar="PATH", help="a face to edit toward each emotion (generators with an image option)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (PLUGIN_EMOTION_seedN.png)")
+    p.set_defaults(func=run_generate)
+
+
+def _generator_options(generator: Any, pairs: Sequence[str], image: str | None) -> dict[str, Any]:
+    """``["truncation=0.7"]`` -> ``{"truncation": 0.7}``, typed by the option's default."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key.strip() not in generator.options:
+            raise InputError(f"--option takes KEY=VALUE with KEY one of {sorted(generator.options)}, got '{pair}'")
+        default = generator.options[key.strip()]
+        try:
+            options[key.strip()] = type(default)(text) if isinstance(default, (int, float)) else text
+        except ValueError:
+            raise InputError(f"--option {key.strip()} must be a {type(default).__name__}, got '{text}'") from None
+    if image is not None:
+        if "image" not in generator.options:
+            raise InputError(f"{generator.name} cannot edit an image; drop --image")
+        options["image"] = image
+    return options
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise InputError(f"--n must be at least 1, got {args.n}")
+    out = check_output_dir(args.out)
+    generator = default_registry().generator(args.plugin, checkpoint=args.checkpoint)
+    options = _generator_options(generator, args.option, args.image)
+    emotions = generator.check_inputs(args.emotion or ["all"], options)
+    name = args.plugin.split(":")[0]
+    for seed in range(args.seed, args.seed + args.n):
+        for emotion, image in zip(emotions, generator.generate(emotions, seed=seed, **options)):
+            path = out / f"{name}_{emotion}_seed{seed}.png"
+            image.save(path)
+            print(path)
+    return 0
+
+
 # -- fexlab evaluate -------------------------------------------------------------------------------
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score classifiers and generators on one data split; write a leaderboard")
@@ -222,7 +273,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 # -- entry point -----------------------------------------------------------------------------------
-COMMANDS = [add_predict, add_plugins, add_serve, add_evaluate]
+COMMANDS = [add_predict, add_plugins, add_serve, add_evaluate, add_generate]
 
 
 def build_parser() -> argparse.ArgumentParser:
