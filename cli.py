@@ -272,8 +272,90 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- fexlab prepare / synth / augment-preview --------------------------------------------------------
+def add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare", help="turn photos or any data set into class-per-folder face crops")
+    p.add_argument("source", metavar="SOURCE",
+                   help="class-per-folder photos, a FER2013 .csv, a Hugging Face save_to_disk folder, hf:owner/name "
+                        "or synthetic[:n=...]")
+    p.add_argument("out", metavar="OUT", help="output folder (gets SPLIT/EMOTION/*.png and report.json)")
+    p.add_argument("--detect", action="store_true", help="find the face with the Haar detector (else: whole image)")
+    p.add_argument("--align", action="store_true", help="rotate so the eyes are level before cropping")
+    p.add_argument("--size", type=int, default=64, help="side of the square crops in pixels (default 64)")
+    p.add_argument("--gray", action="store_true", help="write one-channel gray crops")
+    p.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions where the source has no splits")
+    p.add_argument("--seed", type=int, default=0, help="seed of those splits")
+    p.add_argument("--image-column", help="Hugging Face data sets: the image column")
+    p.add_argument("--label-column", help="Hugging Face data sets: the label column")
+    p.add_argument("--labels", help="order of numeric labels: rafdb, affectnet or fer2013")
+    p.set_defaults(func=run_prepare)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from preprocessing.prepare import REPORT_NAME, prepare
+
+    out = check_output_dir(args.out)
+    columns = {k: v for k, v in (("image_column", args.image_column), ("label_column", args.label_column),
+                                 ("labels", args.labels)) if v}
+    report = prepare(args.source, out, detect=args.detect, align=args.align, size=args.size, gray=args.gray,
+                     split=args.split, seed=args.seed, **columns)
+    print(f"{report['faces']} faces from {report['images']} images written to {out} "
+          f"({len(report['no_face'])} without a face, {len(report['failed'])} failed); see {out / REPORT_NAME}")
+    for failure in report["failed"][:5]:
+        _err(f"skipped {failure['path']}: {failure['error']}")
+    return 0
+
+
+def add_synth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="write the SYNTHETIC FACS-style face set as class-per-folder PNGs")
+    p.add_argument("out", metavar="OUT", help="output folder")
+    p.add_argument("--n", type=int, default=7000, help="number of faces (default 7000)")
+    p.add_argument("--size", type=int, default=64, help="side in pixels, 48 to 256 (default 64)")
+    p.add_argument("--gray", action="store_true", help="one-channel gray faces")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_synth)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from preprocessing.prepare import prepare
+
+    out = check_output_dir(args.out)
+    source = f"synthetic:n={args.n},size={args.size},seed={args.seed},gray={int(args.gray)}"
+    report = prepare(source, out, size=args.size, gray=args.gray)
+    print(f"{report['faces']} SYNTHETIC faces written to {out} (identity-disjoint train / val / test)")
+    return 0
+
+
+def add_augment_preview(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("augment-preview", help="one face under N training augmentations, as a PNG grid")
+    p.add_argument("image", metavar="IMAGE", help="a photo (its largest face is used) or a face crop")
+    p.add_argument("out", metavar="OUT.png")
+    p.add_argument("--n", type=int, default=15, help="number of augmentations (default 15)")
+    p.add_argument("--size", type=int, default=128, help="face side in pixels (default 128)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="augmentation option, e.g. --set rotation=25 --set erase_p=0 (repeatable)")
+    p.set_defaults(func=run_augment_preview)
+
+
+def run_augment_preview(args: argparse.Namespace) -> int:
+    from preprocessing.augment import Augmenter, save_preview
+
+    options = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        try:
+            options[key.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"--set takes KEY=NUMBER, got '{item}'") from None
+    check_output_dir(Path(args.out).parent)
+    path = save_preview(args.image, args.out, Augmenter(options, seed=args.seed), count=args.n, size=args.size)
+    print(f"wrote {path}")
+    return 0
+
+
 # -- entry point -----------------------------------------------------------------------------------
-COMMANDS = [add_predict, add_plugins, add_serve, add_evaluate, add_generate]
+COMMANDS = [add_predict, add_plugins, add_serve, add_evaluate, add_generate, add_prepare, add_synth, add_augment_preview]
 
 
 def build_parser() -> argparse.ArgumentParser:

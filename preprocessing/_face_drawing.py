@@ -24,7 +24,7 @@ IDENTITY_RANGES: dict[str, tuple[float, float]] = {
     "skin": (0.0, 1.0), "skin_tint": (-1.0, 1.0),
     "eye_sep": (0.38, 0.46), "eye_w": (0.17, 0.21), "eye_h": (0.075, 0.1), "eye_y": (-0.12, -0.04),
     "eye_tilt": (-0.03, 0.03), "iris_ratio": (1.25, 1.45), "iris": (0.0, 1.0),
-    "brow_gap": (0.2, 0.26), "brow_th": (0.06, 0.09), "brow_arch": (0.0, 0.05), "brow_slant": (-0.025, 0.025),
+    "brow_gap": (0.2, 0.26), "brow_th": (0.07, 0.1), "brow_arch": (0.0, 0.05), "brow_slant": (-0.025, 0.025),
     "nose_y": (0.27, 0.35), "nose_w": (0.09, 0.13),
     "mouth_y": (0.6, 0.68), "mouth_w": (0.32, 0.42), "lip_th": (0.04, 0.065), "mouth_rest": (-0.02, 0.02),
     "lip": (0.0, 1.0), "hair_style": (0.0, 1.0), "hair": (0.0, 1.0), "hairline": (0.0, 1.0),
@@ -34,10 +34,10 @@ IDENTITY_RANGES: dict[str, tuple[float, float]] = {
 
 #: Per-image factors (pose, lighting, blur, noise); angles in degrees, shifts in image fractions.
 NUISANCE_RANGES: dict[str, tuple[float, float]] = {
-    "yaw": (-14.0, 14.0), "pitch": (-8.0, 8.0), "roll": (-12.0, 12.0), "scale": (0.88, 1.08),
+    "yaw": (-12.0, 12.0), "pitch": (-8.0, 8.0), "roll": (-10.0, 10.0), "scale": (0.9, 1.08),
     "tx": (-0.05, 0.05), "ty": (-0.04, 0.05),
     "light_angle": (0.0, 2 * np.pi), "light": (0.0, 0.45), "brightness": (0.78, 1.15), "contrast": (0.75, 1.15),
-    "cast_r": (-0.06, 0.06), "cast_b": (-0.06, 0.06), "blur": (0.0, 1.0), "noise": (0.0, 9.0),
+    "cast_r": (-0.06, 0.06), "cast_b": (-0.06, 0.06), "blur": (0.0, 0.7), "noise": (0.0, 7.0),
 }
 
 _SKIN = np.array([(62, 40, 30), (110, 72, 50), (160, 112, 80), (205, 155, 120), (232, 190, 160), (246, 214, 190)], np.float32)
@@ -102,7 +102,7 @@ class _Projector:
         self.yaw = np.radians(nuisance["yaw"])[:, None]
         self.pitch = np.radians(nuisance["pitch"])[:, None]
         roll = np.radians(nuisance["roll"])[:, None]
-        unit = 0.29 * canvas * nuisance["scale"][:, None]
+        unit = 0.31 * canvas * nuisance["scale"][:, None]
         self.a, self.b = unit * np.cos(roll), unit * np.sin(roll)
         self.cx = (0.5 + nuisance["tx"][:, None]) * canvas
         self.cy = (0.5 + nuisance["ty"][:, None]) * canvas
@@ -222,9 +222,9 @@ def _geometry(ident: dict[str, np.ndarray], au: np.ndarray, proj: _Projector) ->
     for side in (-1, 1):
         cx = side * ident["eye_sep"]
         inner = _pt(cx - side * (ident["eye_w"] + 0.02 + 0.05 * a["AU4"]),
-                    brow_y + ident["brow_slant"] - 0.13 * a["AU1"] + 0.14 * a["AU4"], n)
-        middle = _pt(cx + side * 0.02, brow_y - ident["brow_arch"] - 0.05 * a["AU1"] - 0.09 * a["AU2"] + 0.07 * a["AU4"], n)
-        outer = _pt(cx + side * (ident["eye_w"] + 0.1), brow_y + 0.02 - 0.12 * a["AU2"] + 0.03 * a["AU4"] - 0.03 * a["AU1"], n)
+                    brow_y + ident["brow_slant"] - 0.16 * a["AU1"] + 0.16 * a["AU4"], n)
+        middle = _pt(cx + side * 0.02, brow_y - ident["brow_arch"] - 0.06 * a["AU1"] - 0.12 * a["AU2"] + 0.08 * a["AU4"], n)
+        outer = _pt(cx + side * (ident["eye_w"] + 0.1), brow_y + 0.02 - 0.15 * a["AU2"] + 0.03 * a["AU4"] - 0.03 * a["AU1"], n)
         center = _through(inner, middle, outer, 10)
         taper = np.linspace(1.0, 0.45, 10, dtype=np.float32)[None, :] * ident["brow_th"][:, None]
         upper, lower = center.copy(), center.copy()

@@ -281,7 +281,7 @@ def open_dataset(source: str | Path, **options: Any) -> FaceDataset:
     if text == "synthetic" or text.startswith("synthetic:"):
         from .synthetic import synthetic_dataset
 
-        return synthetic_dataset(**{**_parse_inline(text.partition(":")[2]), **options})
+        return synthetic_dataset(**{**options, **_parse_inline(text.partition(":")[2])})  # the source string wins
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
         raise InputError(f"unknown data set option(s) {unknown}; known: {sorted(_OPTIONS)}")

@@ -21,8 +21,10 @@ import numpy as np
 
 from registry.emotions import EMOTIONS, parse_emotions
 from registry.errors import InputError
+from registry.plugin import make_config
 
 from ._face_drawing import AU_INDEX, IDENTITY_RANGES, NUISANCE_RANGES, draw_faces, scale_uniforms
+from .readers import FaceDataset, parse_fractions
 
 __all__ = [
     "ACTION_UNITS",
@@ -30,6 +32,7 @@ __all__ = [
     "SYNTHETIC_NOTE",
     "SyntheticSpec",
     "render_identity",
+    "render_morph",
     "render_samples",
     "synthetic_dataset",
 ]
@@ -79,11 +82,12 @@ class SyntheticSpec:
     seed: int = 0
     gray: bool = False
     per_identity: int = 14
-    min_intensity: float = 0.35
-    stray: float = 0.3
+    min_intensity: float = 0.4
+    stray: float = 0.2
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "split_fractions", parse_fractions(self.split_fractions))
         if self.n < 1:
             raise InputError(f"synthetic: n must be >= 1, got {self.n}")
         if not 48 <= self.size <= 256:
@@ -164,11 +168,9 @@ def identity_splits(spec: SyntheticSpec) -> np.ndarray:
     return split_of_identity[np.arange(spec.n) // spec.per_identity].astype(str)
 
 
-def synthetic_dataset(spec: SyntheticSpec | None = None, **options):
+def synthetic_dataset(spec: SyntheticSpec | None = None, **options) -> FaceDataset:
     """The synthetic set as a :class:`~preprocessing.readers.FaceDataset`, rendered lazily."""
-    from .readers import FaceDataset
-
-    spec = spec or SyntheticSpec(**options)
+    spec = spec or make_config(SyntheticSpec, options)
     identity, slot = np.divmod(np.arange(spec.n), spec.per_identity)
     source_ids = [f"synthetic/seed{spec.seed}/id{i:05d}/{k:02d}" for i, k in zip(identity, slot)]
     return FaceDataset(
@@ -181,6 +183,26 @@ def synthetic_dataset(spec: SyntheticSpec | None = None, **options):
     )
 
 
+def _check_render(size: int, intensity: float, variation: float) -> None:
+    if not 48 <= size <= 256:
+        raise InputError(f"size must be between 48 and 256 pixels, got {size}")
+    if not 0.0 <= intensity <= 1.0 or not 0.0 <= variation <= 1.0:
+        raise InputError(f"intensity and variation must lie in [0, 1], got {intensity} and {variation}")
+
+
+def _identity_uniforms(seed: int) -> np.ndarray:
+    return np.random.default_rng([int(seed), _GENERATOR_IDENTITY, 1]).random(len(IDENTITY_RANGES))
+
+
+def _render_rows(identities: np.ndarray, aus: np.ndarray, seed: int, size: int, gray: bool, variation: float) -> list[np.ndarray]:
+    """Faces of (N, D) identity uniforms with (N, 12) AUs, all in the one pose / light of ``seed``."""
+    count = len(aus)
+    nuisance = {k: np.repeat(v, count) for k, v in _nuisance_values([np.random.default_rng([int(seed), 4])], variation).items()}
+    noise = [np.random.default_rng([int(seed), 5]).standard_normal((size, size, 3), dtype=np.float32)] * count
+    ident = scale_uniforms(identities, IDENTITY_RANGES)
+    return list(_finish(draw_faces(ident, aus.astype(np.float32), nuisance, noise, size), gray))
+
+
 def render_identity(
     emotions: str | Sequence[str], seed: int, *, size: int = 128, gray: bool = False,
     intensity: float = 1.0, variation: float = 0.0,
@@ -191,14 +213,25 @@ def render_identity(
     set's full random range (1); the same pose is kept across the emotions of one call.
     """
     names = parse_emotions(emotions)
-    if not 48 <= size <= 256:
-        raise InputError(f"size must be between 48 and 256 pixels, got {size}")
-    if not 0.0 <= intensity <= 1.0 or not 0.0 <= variation <= 1.0:
-        raise InputError(f"intensity and variation must lie in [0, 1], got {intensity} and {variation}")
-    count = len(names)
-    rng = [np.random.default_rng([int(seed), 4])]
-    nuisance = {k: np.repeat(v, count) for k, v in _nuisance_values(rng, variation).items()}
-    noise = [np.random.default_rng([int(seed), 5]).standard_normal((size, size, 3), dtype=np.float32)] * count
+    _check_render(size, intensity, variation)
     aus = _PROTOTYPE_MATRIX[[EMOTIONS.index(e) for e in names]] * np.float32(intensity)
-    ident = _identity_values([(int(seed), _GENERATOR_IDENTITY)] * count)
-    return list(_finish(draw_faces(ident, aus, nuisance, noise, size), gray))
+    return _render_rows(np.repeat(_identity_uniforms(seed)[None], len(names), 0), aus, seed, size, gray, variation)
+
+
+def render_morph(
+    start: tuple[str, int], end: tuple[str, int], frames: int = 8, *, size: int = 128, gray: bool = False,
+    intensity: float = 1.0, variation: float = 0.0,
+) -> list[np.ndarray]:
+    """``frames`` faces morphing from (emotion, seed) ``start`` to ``end``.
+
+    Action units blend linearly; the identity's factors blend too (discrete ones such as the
+    hair style switch half-way); pose and light stay those of the start seed.
+    """
+    if frames < 2:
+        raise InputError(f"a morph needs at least 2 frames, got {frames}")
+    _check_render(size, intensity, variation)
+    (e0,), (e1,) = parse_emotions(start[0]), parse_emotions(end[0])
+    t = np.linspace(0.0, 1.0, frames, dtype=np.float32)[:, None]
+    a0, a1 = _PROTOTYPE_MATRIX[EMOTIONS.index(e0)], _PROTOTYPE_MATRIX[EMOTIONS.index(e1)]
+    identities = (1 - t) * _identity_uniforms(start[1]) + t * _identity_uniforms(end[1])
+    return _render_rows(identities, ((1 - t) * a0 + t * a1) * intensity, start[1], size, gray, variation)

@@ -88,12 +88,12 @@ class HaarCascade(FaceDetector):
             score = float(n) / (float(n) + max(cfg.min_neighbors, 1))
             face = Face((int(x), int(y), int(w), int(h)), score).scaled(1.0 / factor)
             if cfg.eyes:
-                face = Face(face.box, face.score, self._eyes(image, face.box))
+                face = Face(face.box, face.score, self.find_eyes(image, face.box))
             faces.append(face)
         faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
         return faces
 
-    def _eyes(self, image: np.ndarray, box: tuple[int, int, int, int]) -> dict[str, tuple[float, float]] | None:
+    def find_eyes(self, image: np.ndarray, box: tuple[int, int, int, int]) -> dict[str, tuple[float, float]] | None:
         """Centres of the two eyes in the face's upper half, or None if not both are found."""
         import cv2
 
