@@ -7,6 +7,7 @@ worker threads); :func:`save_figure` writes one to PNG.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -242,8 +243,8 @@ def read_metrics_log(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-#: Record keys that are positions or bookkeeping, not metrics to plot.
-_NOT_METRICS = {"epoch", "step", "split", "time"}
+#: Record keys that are positions, counts or bookkeeping, not metrics to plot.
+_NOT_METRICS = {"epoch", "step", "split", "time", "n"}
 
 
 def training_curves(
@@ -253,18 +254,19 @@ def training_curves(
     """Training curves of a run (folder, ``metrics.jsonl`` or its records): one panel per metric,
     one line per split, drawn by the trainers' :func:`trainers.curves.curves_figure`.
 
-    ``metrics`` defaults to every numeric key of the records (a classifier's ``loss`` and
-    ``accuracy``, a GAN's generator and discriminator losses, ...); ``x`` to ``epoch`` when the
+    ``metrics`` defaults to every numeric key logged more than once (a classifier's ``loss``,
+    ``lr``, ``accuracy`` and ``macro_f1``, a GAN's generator and discriminator losses, ...); ``x`` to ``epoch`` when the
     records have it, else ``step``.
     """
     from trainers.curves import curves_figure
 
     records = run if isinstance(run, Sequence) and not isinstance(run, str) else read_metrics_log(run)
-    if metrics is None:
-        metrics = list(dict.fromkeys(
+    if metrics is None:  # numeric keys logged more than once (a single final test figure is no curve)
+        counts = Counter(
             key for record in records for key, value in record.items()
             if key not in _NOT_METRICS and isinstance(value, (int, float)) and not isinstance(value, bool)
-        ))
+        )
+        metrics = [key for key, count in counts.items() if count > 1]
     if x is None:
         x = "epoch" if any(isinstance(r.get("epoch"), (int, float)) for r in records) else "step"
     if title is None:

@@ -70,6 +70,8 @@ def test_training_curves_read_a_run_log_classifier_or_gan(tmp_path):
     run.mkdir()
     records = [{"split": s, "epoch": e, "step": 10 * e, "loss": 1 / (e + 1), "accuracy": e / 5, "time": e}
                for e in range(4) for s in ("train", "val")]
+    # the trainer's final test record: its single figures (and its count n) are not curves
+    records.append({"split": "test", "epoch": 3, "accuracy": 0.7, "balanced_accuracy": 0.7, "n": 100})
     # a killed run may leave half a line at the end
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + '\n{"split": "tr')
     assert read_metrics_log(run) == records
