@@ -3,8 +3,9 @@ projection discriminator with spectral normalisation (Miyato & Koyama 2018), opt
 auxiliary classifier head (AC-GAN, Odena et al. 2017) that makes the class signal stronger.
 
 Both are deliberately small (DCGAN-sized) so that a model trains on a CPU in minutes. The class
-enters the generator only through the gains and biases of its batch norms, so the latent ``z``
-carries what the classes share (the identity) and the class carries the expression. A class may be
+enters the generator through an embedding concatenated to ``z`` and through the gains and biases
+of its batch norms; ``z`` alone is drawn from the seed, so it carries what the classes share (the
+identity) and the class carries the expression. A class may be
 given as indices or as soft class weights (rows summing to 1), which is how the plugin
 interpolates between two emotions.
 """
@@ -30,7 +31,7 @@ def _widths(base: int, resolution: int) -> list[int]:
     """Channel widths at 4x4, 8x8, ... ``resolution``: ``8 * base`` halving per doubling, at least
     ``base // 2`` (64x64 with base 32: 256, 128, 64, 32, 16)."""
     doublings = resolution.bit_length() - 3
-    return [max(base * 8 >> j, base // 2) for j in range(doublings + 1)]
+    return [max(base * 8 >> j, base // 2, 8) for j in range(doublings + 1)]
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -69,7 +70,9 @@ class CGANGenerator(nn.Module):
             raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
         self.z_dim, self.num_classes = z_dim, num_classes
         widths = _widths(width, resolution)
-        self.stem = nn.Linear(z_dim, widths[0] * 16)
+        #: Class embedding concatenated to z: a direct path for the class from the first layer.
+        self.class_embed = nn.Linear(num_classes, z_dim, bias=False)
+        self.stem = nn.Linear(2 * z_dim, widths[0] * 16)
         self.blocks = nn.ModuleList(
             _UpBlock(cin, cout, num_classes) for cin, cout in zip(widths[:-1], widths[1:])
         )
@@ -78,7 +81,7 @@ class CGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         weights = class_weights(labels, self.num_classes)
-        x = self.stem(z).view(z.shape[0], -1, 4, 4)
+        x = self.stem(torch.cat([z, self.class_embed(weights)], dim=1)).view(z.shape[0], -1, 4, 4)
         for block in self.blocks:
             x = block(x, weights)
         return torch.tanh(self.out(F.relu(self.out_norm(x, weights))))

@@ -179,7 +179,7 @@ class SDLoRA(Generator):
 
     def add_lora(self) -> list[Any]:
         """Add fresh, trainable LoRA adapters (shape from the config); returns their parameters."""
-        from peft import LoraConfig
+        from peft import LoraConfig, inject_adapter_in_model
 
         cfg = self.config
         pipe = self.pipeline()
@@ -187,8 +187,13 @@ class SDLoRA(Generator):
         if cfg.train_text_encoder:
             modules.append((pipe.text_encoder, TEXT_ENCODER_TARGETS))
         for module, targets in modules:
-            module.add_adapter(LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, init_lora_weights="gaussian",
-                                          target_modules=list(targets)))
+            lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, init_lora_weights="gaussian",
+                              target_modules=list(targets))
+            if module is pipe.unet:
+                module.add_adapter(lora)  # diffusers' peft integration
+            else:  # peft itself: transformers' add_adapter may ask for a newer peft than the one installed
+                inject_adapter_in_model(lora, module, adapter_name="default")
+                module.peft_config = {"default": lora}
         self._adapters_added = True
         return [p for module, _ in modules for p in module.parameters() if p.requires_grad]
 
