@@ -317,12 +317,17 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    from eval.plots import save_figure
     from preprocessing.prepare import prepare
+    from preprocessing.synthetic import SyntheticSpec, preview_grid
 
     out = check_output_dir(args.out)
+    spec = SyntheticSpec(n=args.n, size=args.size, seed=args.seed, gray=args.gray)
     source = f"synthetic:n={args.n},size={args.size},seed={args.seed},gray={int(args.gray)}"
     report = prepare(source, out, size=args.size, gray=args.gray)
-    print(f"{report['faces']} SYNTHETIC faces written to {out} (identity-disjoint train / val / test)")
+    save_figure(preview_grid(spec), out / "grid.png")
+    print(f"{report['faces']} SYNTHETIC faces written to {out} (identity-disjoint train / val / test); "
+          f"a preview is in {out / 'grid.png'}")
     return 0
 
 

@@ -128,123 +128,138 @@ def _shade(color: np.ndarray, amount) -> np.ndarray:
     return color * (1.0 - np.clip(np.asarray(amount, np.float32), 0.0, 0.95)).reshape(-1, 1)
 
 
-def _geometry(ident: dict[str, np.ndarray], au: np.ndarray, proj: _Projector) -> list[tuple]:
-    """Every shape of every face, in drawing order: (kind, pixels (N, K, 2), colours (N, 3), thickness)."""
-    n = au.shape[0]
-    a = {name: au[:, i] for name, i in AU_INDEX.items()}
-    skin = _palette(_SKIN, ident["skin"], smooth=True)
-    skin = np.clip(skin * (1 + 0.05 * ident["skin_tint"][:, None] * np.array([1.0, 0.2, -0.8])), 0, 255)
-    hair = _palette(_HAIR, ident["hair"], smooth=False) * (0.85 + 0.3 * ident["lines"][:, None])
-    lip = skin * np.array([0.78, 0.5, 0.5]) + np.array([40, 5, 10]) * (0.5 + ident["lip"][:, None])
-    dark = np.zeros((n, 3), np.float32) + 25
-    teeth = np.zeros((n, 3), np.float32) + np.array([235, 232, 220], np.float32)
-    clothes = _palette(_CLOTHES, ident["clothes"], smooth=False)
-    style = np.floor(ident["hair_style"] * 5).astype(int)  # 0 short, 1 long, 2 shaved, 3 fringe, 4 curly
-    aspect, shapes = ident["aspect"], []
+def _down(offset) -> np.ndarray:
+    """A per-face vertical shift, broadcastable onto (N, K, 2) points."""
+    return np.asarray(offset, np.float32).reshape(-1, 1, 1) * np.array([0.0, 1.0], np.float32)
 
-    def add(kind: str, pts: np.ndarray, color: np.ndarray, th: int = 0, depth: float | None = 0.0, when=None) -> None:
-        """Queue a filled polygon ("poly") or a polyline ("line" of ``th`` strokes), drawn where ``when``."""
-        visible = np.ones(n, bool) if when is None else np.asarray(when, bool)
-        shapes.append((kind, proj(pts, depth), np.asarray(color, np.float32), th, visible))
 
-    # shoulders, long hair behind the head, ears, neck
-    add("poly", _ellipse(0, aspect + 1.05, 2.1, 0.75, n, 24), clothes, depth=None)
-    long_hair = style == 1
+class _Shapes:
+    """The shapes of a batch of faces in drawing order, with the colours and AUs they share."""
+
+    def __init__(self, ident: dict[str, np.ndarray], au: np.ndarray, proj: _Projector):
+        self.n, self.ident, self.proj, self.items = au.shape[0], ident, proj, []
+        self.au = {name: au[:, i] for name, i in AU_INDEX.items()}
+        skin = _palette(_SKIN, ident["skin"], smooth=True)
+        self.skin = np.clip(skin * (1 + 0.05 * ident["skin_tint"][:, None] * np.array([1.0, 0.2, -0.8])), 0, 255)
+        self.hair = _palette(_HAIR, ident["hair"], smooth=False) * (0.85 + 0.3 * ident["lines"][:, None])
+        self.lip = self.skin * np.array([0.78, 0.5, 0.5]) + np.array([40, 5, 10]) * (0.5 + ident["lip"][:, None])
+        self.dark = np.full((self.n, 3), 25.0, np.float32)
+        self.white = np.zeros((self.n, 3), np.float32) + np.array([235, 232, 220], np.float32)
+        self.style = np.floor(ident["hair_style"] * 5).astype(int)  # 0 short, 1 long, 2 shaved, 3 fringe, 4 curly
+        self.brow_y = ident["eye_y"] - ident["brow_gap"]
+
+    def add(self, kind: str, pts: np.ndarray, color: np.ndarray, th: int = 0, depth: float | None = 0.0, when=None) -> None:
+        """Queue a filled polygon ("poly") or a polyline ("line", ``th`` strokes wide), drawn where ``when``."""
+        visible = np.ones(self.n, bool) if when is None else np.asarray(when, bool)
+        self.items.append((kind, self.proj(pts, depth), np.asarray(color, np.float32), th, visible))
+
+    def pt(self, x, y) -> np.ndarray:
+        return _pt(x, y, self.n)
+
+
+def _head(f: _Shapes) -> None:
+    """Shoulders, long hair behind, ears, neck, the face, forehead and frown lines, hair on top."""
+    n, ident, a, skin, hair = f.n, f.ident, f.au, f.skin, f.hair
+    aspect = ident["aspect"]
+    f.add("poly", _ellipse(0, aspect + 1.05, 2.1, 0.75, n, 24), _palette(_CLOTHES, ident["clothes"], smooth=False), depth=None)
     back = np.concatenate([_ellipse(0, -0.05, 1.22, aspect + 0.08, n, 20, np.pi, 2 * np.pi),
-                           _pt([1.3], aspect + 0.45, n)[:, None], _pt([-1.3], aspect + 0.45, n)[:, None]], 1)
-    add("poly", back, hair, depth=None, when=long_hair)
+                           f.pt(1.3, aspect + 0.45)[:, None], f.pt(-1.3, aspect + 0.45)[:, None]], 1)
+    f.add("poly", back, hair, depth=None, when=f.style == 1)
     for side in (-1, 1):
-        add("poly", _ellipse(side * 0.98, ident["eye_y"] + 0.22, 0.13, 0.22, n, 16), _shade(skin, 0.12), depth=None)
-    add("poly", np.stack([_pt(-0.46, aspect * 0.5, n), _pt(0.46, aspect * 0.5, n),
-                          _pt(0.52, aspect + 0.6, n), _pt(-0.52, aspect + 0.6, n)], 1), _shade(skin, 0.15), depth=None)
+        f.add("poly", _ellipse(side * 0.98, ident["eye_y"] + 0.22, 0.13, 0.22, n, 16), _shade(skin, 0.12), depth=None)
+    neck = [f.pt(-0.46, aspect * 0.5), f.pt(0.46, aspect * 0.5), f.pt(0.52, aspect + 0.6), f.pt(-0.52, aspect + 0.6)]
+    f.add("poly", np.stack(neck, 1), _shade(skin, 0.15), depth=None)
 
-    # face outline: an ellipse whose lower half narrows to the jaw and lengthens as the jaw drops
+    # the outline: an ellipse whose lower half narrows to the jaw and lengthens as the jaw drops
     t = np.linspace(0, 2 * np.pi, 48, dtype=np.float32)[None, :]
     lower = np.sin(t) > 0
     width = np.where(lower, 1 - (1 - ident["jaw"][:, None]) * np.clip(np.sin(t), 0, 1) ** (2 - ident["chin"][:, None]), 1.0)
     height = aspect[:, None] * np.where(lower, 1 + 0.12 * a["AU26"][:, None], 1.0)
-    add("poly", np.stack([width * np.cos(t), height * np.sin(t)], -1), skin, depth=None)
+    f.add("poly", np.stack([width * np.cos(t), height * np.sin(t)], -1), skin, depth=None)
 
-    # hair on top of the head, down to a hairline
-    hairline = -aspect * (0.52 + 0.12 * ident["hairline"]) + np.where(style == 3, 0.2, 0.0)
-    cap = _ellipse(0, -0.06, 1.07, aspect + 0.06, n, 24, np.pi * 0.97, np.pi * 2.03)
-    line = _through(cap[:, -1], _pt(0, hairline, n), cap[:, 0], 12)
-    cap_color = np.where((style == 2)[:, None], skin * 0.75 + hair * 0.25, hair)
-    add("poly", np.concatenate([cap, line], 1), cap_color, depth=None)
-    for angle in np.linspace(np.pi * 1.05, np.pi * 1.95, 6):
-        cx, cy = 1.02 * np.cos(angle), (aspect + 0.05) * np.sin(angle) - 0.05
-        add("poly", _ellipse(cx, cy, 0.24, 0.2, n, 12), hair, depth=None, when=style == 4)
-
-    # forehead lines (AU1 inner / AU2 outer brow raise), frown lines (AU4)
-    brow_y = ident["eye_y"] - ident["brow_gap"]
-    raise_ = np.clip(0.6 * a["AU1"] + 0.5 * a["AU2"], 0, 1)
+    # forehead lines (AU1 inner / AU2 outer brow raise) and frown lines (AU4), under any fringe
+    raised = np.clip(0.6 * a["AU1"] + 0.5 * a["AU2"], 0, 1)
+    span = 0.18 + 0.25 * np.clip(a["AU2"] / (a["AU1"] + a["AU2"] + 1e-3), 0, 1)
     for k in range(3):
-        y = brow_y - 0.14 - 0.07 * k
-        span = 0.18 + 0.25 * np.clip(a["AU2"] / (a["AU1"] + a["AU2"] + 1e-3), 0, 1)
-        curve = _through(_pt(-span, y + 0.015, n), _pt(0, y - 0.02 * a["AU1"], n), _pt(span, y + 0.015, n), 9)
-        add("line", curve, _shade(skin, 0.05 + 0.28 * raise_ * (raise_ > 0.2)), 1)
+        y = f.brow_y - 0.14 - 0.07 * k
+        curve = _through(f.pt(-span, y + 0.015), f.pt(0, y - 0.02 * a["AU1"]), f.pt(span, y + 0.015), 9)
+        f.add("line", curve, _shade(skin, 0.05 + 0.28 * raised * (raised > 0.2)), 1)
     for side in (-1, 1):
         x = side * (0.05 + 0.015 * a["AU4"])
-        add("line", np.stack([_pt(x, brow_y + 0.0, n), _pt(x * 0.8, brow_y + 0.13, n)], 1),
-            _shade(skin, 0.04 + 0.35 * a["AU4"] * (a["AU4"] > 0.2)), 1)
+        f.add("line", np.stack([f.pt(x, f.brow_y), f.pt(x * 0.8, f.brow_y + 0.13)], 1),
+              _shade(skin, 0.04 + 0.35 * a["AU4"] * (a["AU4"] > 0.2)), 1)
 
-    # eyes: white, iris, lids (AU5 raise the upper lid, AU6/AU7 push the lower lid up)
-    eh, ew = ident["eye_h"], ident["eye_w"]
+    hairline = -aspect * (0.52 + 0.12 * ident["hairline"]) + np.where(f.style == 3, 0.2, 0.0)
+    cap = _ellipse(0, -0.06, 1.07, aspect + 0.06, n, 24, np.pi * 0.97, np.pi * 2.03)
+    edge = _through(cap[:, -1], f.pt(0, hairline), cap[:, 0], 12)
+    f.add("poly", np.concatenate([cap, edge], 1), np.where((f.style == 2)[:, None], skin * 0.75 + hair * 0.25, hair), depth=None)
+    for angle in np.linspace(np.pi * 1.05, np.pi * 1.95, 6):
+        cx, cy = 1.02 * np.cos(angle), (aspect + 0.05) * np.sin(angle) - 0.05
+        f.add("poly", _ellipse(cx, cy, 0.24, 0.2, n, 12), hair, depth=None, when=f.style == 4)
+
+
+def _eyes(f: _Shapes) -> None:
+    """White, iris and lids: AU5 raises the upper lid, AU6 / AU7 push the lower lid up; AU6 crow's feet."""
+    n, ident, a, skin = f.n, f.ident, f.au, f.skin
+    eh, ew, eye_y = ident["eye_h"], ident["eye_w"], ident["eye_y"]
     up = eh * (1 + 1.1 * a["AU5"] - 0.45 * a["AU7"] - 0.3 * a["AU6"])
     lo = eh * 0.75 * (1 - 0.55 * a["AU6"] - 0.5 * a["AU7"] + 0.15 * a["AU5"])
-    iris_r = eh * ident["iris_ratio"]
-    iris_c = _palette(_IRIS, ident["iris"], smooth=False)
+    iris_r, iris = eh * ident["iris_ratio"], _palette(_IRIS, ident["iris"], smooth=False)
+    crow = _shade(skin, 0.45 * a["AU6"] * (a["AU6"] > 0.25))
     for side in (-1, 1):
         cx = side * ident["eye_sep"]
-        inner = _pt(cx - side * ew, ident["eye_y"] + 0.01, n)
-        outer = _pt(cx + side * ew, ident["eye_y"] - side * 0 - ident["eye_tilt"], n)
-        upper = _through(inner, _pt(cx + side * 0.1 * ew, ident["eye_y"] - up, n), outer, 11)
-        lower = _through(inner, _pt(cx + side * 0.15 * ew, ident["eye_y"] + lo, n), outer, 11)
-        add("poly", np.concatenate([upper, lower[:, ::-1]], 1), teeth * 0.97, depth=0.0)
-        ic = _pt(cx + ident["gaze_x"], ident["eye_y"] + 0.2 * eh + ident["gaze_y"], n)
-        add("poly", _ellipse(ic[:, 0], ic[:, 1], iris_r, iris_r, n, 16), iris_c)
-        add("poly", _ellipse(ic[:, 0], ic[:, 1], iris_r * 0.45, iris_r * 0.45, n, 12), dark * 0.4)
-        top, bottom = ic[:, 1] - iris_r - 0.02, ic[:, 1] + iris_r + 0.02
-        add("poly", np.concatenate([upper, _pt(outer[:, 0], top, n)[:, None], _pt(inner[:, 0], top, n)[:, None]], 1), skin)
-        add("poly", np.concatenate([lower, _pt(outer[:, 0], bottom, n)[:, None], _pt(inner[:, 0], bottom, n)[:, None]], 1), skin)
-        add("line", upper, dark + hair * 0.3, 2)
-        add("line", lower, _shade(skin, 0.3 + 0.25 * a["AU7"]), 1)
-        crease = upper + np.array([0, -0.035])[None, None] - np.array([0, 1])[None, None] * (0.02 * (1 - a["AU5"]))[:, None, None]
-        add("line", crease[:, 2:-2], _shade(skin, 0.2 - 0.15 * a["AU5"]), 1)
-        # AU6 cheek raise: crow's feet and the furrow under the eye; AU7 bulging lower lid
+        inner, outer = f.pt(cx - side * ew, eye_y + 0.01), f.pt(cx + side * ew, eye_y - ident["eye_tilt"])
+        upper = _through(inner, f.pt(cx + side * 0.1 * ew, eye_y - up), outer, 11)
+        lower = _through(inner, f.pt(cx + side * 0.15 * ew, eye_y + lo), outer, 11)
+        f.add("poly", np.concatenate([upper, lower[:, ::-1]], 1), f.white * 0.97)
+        centre = f.pt(cx + ident["gaze_x"], eye_y + 0.2 * eh + ident["gaze_y"])
+        f.add("poly", _ellipse(centre[:, 0], centre[:, 1], iris_r, iris_r, n, 16), iris)
+        f.add("poly", _ellipse(centre[:, 0], centre[:, 1], iris_r * 0.45, iris_r * 0.45, n, 12), f.dark * 0.4)
+        for curve, y in ((upper, centre[:, 1] - iris_r - 0.02), (lower, centre[:, 1] + iris_r + 0.02)):
+            # skin over the iris beyond the lid
+            f.add("poly", np.concatenate([curve, f.pt(outer[:, 0], y)[:, None], f.pt(inner[:, 0], y)[:, None]], 1), skin)
+        f.add("line", upper, f.dark + f.hair * 0.3, 2)
+        f.add("line", lower, _shade(skin, 0.3 + 0.25 * a["AU7"]), 1)
+        f.add("line", (upper + _down(-0.035 - 0.02 * (1 - a["AU5"])))[:, 2:-2], _shade(skin, 0.2 - 0.15 * a["AU5"]), 1)
         for k in (-1, 0, 1):
             start = outer + np.array([side * 0.04, 0.03 * k])
-            add("line", np.stack([start, start + np.array([side * 0.09, 0.04 * k])], 1), _shade(skin, 0.45 * a["AU6"] * (a["AU6"] > 0.25)), 1)
-        furrow = lower + np.array([0, 0.05])[None, None] - (0.04 * a["AU6"])[:, None, None] * np.array([0, 1])[None, None]
-        add("line", furrow[:, 1:-1], _shade(skin, 0.06 + 0.3 * np.maximum(a["AU6"], a["AU7"])), 1)
+            f.add("line", np.stack([start, start + np.array([side * 0.09, 0.04 * k])], 1), crow, 1)
+        furrow = (lower + _down(0.05 - 0.04 * a["AU6"]))[:, 1:-1]
+        f.add("line", furrow, _shade(skin, 0.06 + 0.3 * np.maximum(a["AU6"], a["AU7"])), 1)
 
-    # brows: inner / middle / outer points moved by AU1, AU2 and AU4
+
+def _brows(f: _Shapes) -> None:
+    """Inner / middle / outer brow points moved by AU1 (inner up), AU2 (outer up), AU4 (down and in)."""
+    ident, a = f.ident, f.au
     for side in (-1, 1):
         cx = side * ident["eye_sep"]
-        inner = _pt(cx - side * (ident["eye_w"] + 0.02 + 0.05 * a["AU4"]),
-                    brow_y + ident["brow_slant"] - 0.16 * a["AU1"] + 0.16 * a["AU4"], n)
-        middle = _pt(cx + side * 0.02, brow_y - ident["brow_arch"] - 0.06 * a["AU1"] - 0.12 * a["AU2"] + 0.08 * a["AU4"], n)
-        outer = _pt(cx + side * (ident["eye_w"] + 0.1), brow_y + 0.02 - 0.15 * a["AU2"] + 0.03 * a["AU4"] - 0.03 * a["AU1"], n)
-        center = _through(inner, middle, outer, 10)
+        inner = f.pt(cx - side * (ident["eye_w"] + 0.02 + 0.05 * a["AU4"]),
+                     f.brow_y + ident["brow_slant"] - 0.16 * a["AU1"] + 0.16 * a["AU4"])
+        middle = f.pt(cx + side * 0.02, f.brow_y - ident["brow_arch"] - 0.06 * a["AU1"] - 0.12 * a["AU2"] + 0.08 * a["AU4"])
+        outer = f.pt(cx + side * (ident["eye_w"] + 0.1), f.brow_y + 0.02 - 0.15 * a["AU2"] + 0.03 * a["AU4"] - 0.03 * a["AU1"])
+        centre = _through(inner, middle, outer, 10)
         taper = np.linspace(1.0, 0.45, 10, dtype=np.float32)[None, :] * ident["brow_th"][:, None]
-        upper, lower = center.copy(), center.copy()
+        upper, lower = centre.copy(), centre.copy()
         upper[..., 1] -= taper * 0.6
         lower[..., 1] += taper * 0.4
-        add("poly", np.concatenate([upper, lower[:, ::-1]], 1), hair * 0.6 + 10)
+        f.add("poly", np.concatenate([upper, lower[:, ::-1]], 1), f.hair * 0.6 + 10)
 
-    # nose: bridge shadow, nostrils, wings; AU9 wrinkles it and lifts the nostrils
+
+def _nose_and_mouth(f: _Shapes) -> None:
+    """Nose (AU9 wrinkles it, lifts the nostrils and the upper lip); mouth: AU12 pulls the corners up
+    and out, AU15 down, AU20 stretches them, AU23 tightens the lips, AU26 drops the jaw; folds."""
+    n, ident, a, skin, lip = f.n, f.ident, f.au, f.skin, f.lip
     ny, nw = ident["nose_y"] - 0.04 * a["AU9"], ident["nose_w"] * (1 + 0.2 * a["AU9"])
-    add("line", np.stack([_pt(-0.07, ident["eye_y"] + 0.08, n), _pt(-0.09, ny - 0.08, n)], 1), _shade(skin, 0.15), 1, 0.15)
+    f.add("line", np.stack([f.pt(-0.07, ident["eye_y"] + 0.08), f.pt(-0.09, ny - 0.08)], 1), _shade(skin, 0.15), 1, 0.15)
     for side in (-1, 1):
-        add("poly", _ellipse(side * nw * 0.55, ny + 0.015, nw * 0.32, 0.022, n, 12), _shade(skin, 0.55), depth=0.2)
-        add("line", _through(_pt(side * nw * 0.35, ny - 0.06, n), _pt(side * (nw + 0.01), ny - 0.01, n), _pt(side * nw * 0.6, ny + 0.04, n), 7),
-            _shade(skin, 0.3), 1, 0.15)
+        f.add("poly", _ellipse(side * nw * 0.55, ny + 0.015, nw * 0.32, 0.022, n, 12), _shade(skin, 0.55), depth=0.2)
+        wing = _through(f.pt(side * nw * 0.35, ny - 0.06), f.pt(side * (nw + 0.01), ny - 0.01), f.pt(side * nw * 0.6, ny + 0.04), 7)
+        f.add("line", wing, _shade(skin, 0.3), 1, 0.15)
     for k in range(3):
         y = ident["eye_y"] + 0.06 + 0.045 * k
-        add("line", _through(_pt(-0.08, y + 0.01, n), _pt(0, y - 0.015, n), _pt(0.08, y + 0.01, n), 5),
-            _shade(skin, 0.5 * a["AU9"] * (a["AU9"] > 0.2)), 1, 0.18)
+        f.add("line", _through(f.pt(-0.08, y + 0.01), f.pt(0, y - 0.015), f.pt(0.08, y + 0.01), 5),
+              _shade(skin, 0.5 * a["AU9"] * (a["AU9"] > 0.2)), 1, 0.18)
 
-    # mouth: AU12 pulls the corners up and out, AU15 down, AU20 stretches, AU23 tightens, AU26 opens
     mw = ident["mouth_w"] * (1 + 0.25 * a["AU12"] + 0.3 * a["AU20"] - 0.25 * a["AU23"] - 0.12 * a["AU26"] * (1 - a["AU20"]))
     my = ident["mouth_y"] + 0.03 * a["AU26"]
     corner_y = my - ident["mouth_rest"] - 0.16 * a["AU12"] + 0.12 * a["AU15"] + 0.05 * a["AU20"]
@@ -252,30 +267,35 @@ def _geometry(ident: dict[str, np.ndarray], au: np.ndarray, proj: _Projector) ->
     thick = ident["lip_th"] * (1 - 0.7 * a["AU23"]) * (1 - 0.3 * a["AU20"] - 0.2 * a["AU12"])
     up_in = my - 0.3 * opening - 0.06 * a["AU9"] - 0.02 * a["AU12"]
     lo_in = my + 0.7 * opening + 0.01 * a["AU15"]
-    left, right = _pt(-mw, corner_y, n), _pt(mw, corner_y, n)
+    left, right = f.pt(-mw, corner_y), f.pt(mw, corner_y)
     flat = 2.0 + 4.0 * a["AU20"]  # the stretched mouth opens as a rectangle, not a lens
     upper_in, lower_in = _lip_curve(mw, corner_y, up_in, flat), _lip_curve(mw, corner_y, lo_in, flat)
     is_open = opening > 0.02
-    add("poly", np.concatenate([upper_in, lower_in[:, ::-1]], 1), dark * 1.6, depth=0.1, when=is_open)
-    tooth = np.minimum(0.06, 0.5 * opening)[:, None, None] * np.array([0, 1])[None, None]
-    add("poly", np.concatenate([upper_in[:, 2:-2], (upper_in + tooth)[:, 2:-2][:, ::-1]], 1), teeth, depth=0.1, when=is_open)
-    bottom = 0.35 * opening * a["AU20"]
-    add("poly", np.concatenate([lower_in[:, 3:-3], (lower_in - bottom[:, None, None] * np.array([0, 1]))[:, 3:-3][:, ::-1]], 1),
-        teeth * 0.92, depth=0.1, when=is_open)
-    bow = _pt(0, up_in - thick * 0.8, n)
-    add("poly", np.concatenate([_through(left, _pt(-mw * 0.45, up_in - thick * 1.1, n), bow, 7),
-                                _through(bow, _pt(mw * 0.45, up_in - thick * 1.1, n), right, 7)[:, 1:],
-                                upper_in[:, ::-1]], 1), lip * 0.92, depth=0.1)
-    add("poly", np.concatenate([lower_in, _through(right, _pt(0, lo_in + thick * 1.3, n), left, 13)], 1), lip, depth=0.1)
-    add("line", upper_in, np.where(is_open[:, None], lip * 0.9, _shade(lip, 0.45)), 1, 0.1)
+    f.add("poly", np.concatenate([upper_in, lower_in[:, ::-1]], 1), f.dark * 1.6, depth=0.1, when=is_open)
+    top_teeth = (upper_in + _down(np.minimum(0.06, 0.5 * opening)))[:, 2:-2]
+    f.add("poly", np.concatenate([upper_in[:, 2:-2], top_teeth[:, ::-1]], 1), f.white, depth=0.1, when=is_open)
+    bottom_teeth = (lower_in - _down(0.35 * opening * a["AU20"]))[:, 3:-3]
+    f.add("poly", np.concatenate([lower_in[:, 3:-3], bottom_teeth[:, ::-1]], 1), f.white * 0.92, depth=0.1, when=is_open)
+    bow = f.pt(0, up_in - thick * 0.8)
+    upper_lip = [_through(left, f.pt(-mw * 0.45, up_in - thick * 1.1), bow, 7),
+                 _through(bow, f.pt(mw * 0.45, up_in - thick * 1.1), right, 7)[:, 1:], upper_in[:, ::-1]]
+    f.add("poly", np.concatenate(upper_lip, 1), lip * 0.92, depth=0.1)
+    f.add("poly", np.concatenate([lower_in, _through(right, f.pt(0, lo_in + thick * 1.3), left, 13)], 1), lip, depth=0.1)
+    f.add("line", upper_in, np.where(is_open[:, None], lip * 0.9, _shade(lip, 0.45)), 1, 0.1)
 
-    # nasolabial folds: deepened by AU12 (smile), AU9 (sneer) and a little by AU20
     fold = 0.05 + 0.08 * ident["lines"] + 0.3 * np.maximum.reduce([a["AU12"], 0.8 * a["AU9"], 0.4 * a["AU20"]])
     for side in (-1, 1):
-        start = _pt(side * (nw + 0.03), ny - 0.03, n)
-        end = _pt(side * (mw + 0.07), corner_y + 0.09, n)
-        add("line", _through(start, _pt(side * (np.maximum(nw, mw) + 0.1), (ny + corner_y) / 2, n), end, 8), _shade(skin, fold), 1)
-    return shapes
+        bend = f.pt(side * (np.maximum(nw, mw) + 0.1), (ny + corner_y) / 2)
+        curve = _through(f.pt(side * (nw + 0.03), ny - 0.03), bend, f.pt(side * (mw + 0.07), corner_y + 0.09), 8)
+        f.add("line", curve, _shade(skin, fold), 1)
+
+
+def _geometry(ident: dict[str, np.ndarray], au: np.ndarray, proj: _Projector) -> list[tuple]:
+    """Every shape of every face in drawing order: (kind, pixels (N, K, 2), colours (N, 3), thickness, visible)."""
+    shapes = _Shapes(ident, au, proj)
+    for part in (_head, _eyes, _brows, _nose_and_mouth):
+        part(shapes)
+    return shapes.items
 
 
 def draw_faces(identity: dict[str, np.ndarray], aus: np.ndarray, nuisance: dict[str, np.ndarray],

@@ -31,6 +31,7 @@ __all__ = [
     "PROTOTYPES",
     "SYNTHETIC_NOTE",
     "SyntheticSpec",
+    "preview_grid",
     "render_identity",
     "render_morph",
     "render_samples",
@@ -235,3 +236,15 @@ def render_morph(
     a0, a1 = _PROTOTYPE_MATRIX[EMOTIONS.index(e0)], _PROTOTYPE_MATRIX[EMOTIONS.index(e1)]
     identities = (1 - t) * _identity_uniforms(start[1]) + t * _identity_uniforms(end[1])
     return _render_rows(identities, ((1 - t) * a0 + t * a1) * intensity, start[1], size, gray, variation)
+
+
+def preview_grid(spec: SyntheticSpec | None = None, identities: int = 8):
+    """A figure of the data set ``spec``: one row per emotion, one column per identity."""
+    from eval.plots import sample_grid
+
+    spec = spec or SyntheticSpec()
+    count = min(identities, spec.identities)
+    faces = render_samples(spec, [i * spec.per_identity + e for e in range(len(EMOTIONS)) for i in range(count)])
+    rows = {emotion: list(faces[e * count : (e + 1) * count]) for e, emotion in enumerate(EMOTIONS)}
+    title = f"SYNTHETIC faces from the FACS-style renderer (not photographs), seed {spec.seed}"
+    return sample_grid(rows, [f"identity {i}" for i in range(count)], title=title)

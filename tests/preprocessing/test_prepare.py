@@ -85,11 +85,11 @@ def test_cli_prepare_and_synth(raw, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
     assert cli.main(["synth", str(tmp_path / "s"), "--n", "70", "--size", "48", "--gray", "--seed", "2"]) == 0
-    assert "70 SYNTHETIC faces" in capsys.readouterr().out
+    assert "70 SYNTHETIC faces" in capsys.readouterr().out and (tmp_path / "s" / "grid.png").is_file()
     report = json.loads((tmp_path / "s" / "report.json").read_text())
     assert report["synthetic"] and "SYNTHETIC" in report["source"] and report["faces"] == 70
     assert set(report["classes"].values()) == {10}
-    faces = [p for p in (tmp_path / "s").rglob("*.png") if p.name != "class_balance.png"]
+    faces = sorted((tmp_path / "s").glob("*/*/*.png"))  # SPLIT/EMOTION/face.png
     assert len(faces) == 70 and Image.open(faces[0]).mode == "L" and Image.open(faces[0]).size == (48, 48)
     # identity-disjoint splits survive the round trip through folders
     ids = {split: {p.name.split("_")[2] for p in (tmp_path / "s" / split).rglob("*.png")} for split in ("train", "test")}
