@@ -14,8 +14,8 @@ def renderer(registry):
 
 
 def test_discovered_and_ready_without_weights(registry):
-    info = {i.name: i for i in registry.infos("generator")}["facs_renderer"]
-    assert info.status == READY
+    assert "facs_renderer" in registry.names("generator")
+    assert registry.info("generator", "facs_renderer").status == READY
 
 
 def test_one_image_per_emotion_same_identity_per_seed(renderer):
