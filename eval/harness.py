@@ -11,6 +11,7 @@ in that folder, earlier runs included; plots go to ``out/plots``.
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 import textwrap
 import time
@@ -29,7 +30,7 @@ from .classification import classification_metrics, mcnemar, reliability_curve
 from .generation import generator_metrics
 from .results import slugify, write_leaderboard, write_result
 
-__all__ = ["DEFAULT_JUDGE", "EvaluationReport", "ProgressCallback", "evaluate"]
+__all__ = ["DEFAULT_JUDGE", "EvaluationReport", "ProgressCallback", "data_fingerprint", "evaluate"]
 
 #: Called as ``progress(fraction_done, message)``; ``gr.Progress`` objects fit.
 ProgressCallback = Callable[[float, str], Any]
@@ -61,6 +62,19 @@ class _Progress:
         self.done = min(self.total, self.done + units)
         if self.callback is not None:
             self.callback(self.done / self.total, message)
+
+
+def data_fingerprint(part: Any, probes: int = 16) -> str:
+    """A short hash of a split's labels, source ids and a few evenly spaced images: results with
+    the same data name but another fingerprint were made on different faces (a changed renderer,
+    an edited folder) and are not comparable."""
+    digest = hashlib.sha256(np.asarray(part.labels(), dtype=np.int64).tobytes())
+    source_ids = getattr(part, "source_ids", None)
+    if source_ids is not None:
+        digest.update("\n".join(map(str, source_ids())).encode())
+    for image in part.images(np.unique(np.linspace(0, len(part) - 1, num=min(probes, len(part))).astype(int))):
+        digest.update(np.ascontiguousarray(image).tobytes())
+    return digest.hexdigest()[:12]
 
 
 def _parameters(plugin: Any) -> int | None:
@@ -111,7 +125,8 @@ def evaluate(
     if len(part) == 0:
         raise InputError(f"the {split} split of {dataset.name} is empty; choose another --split")
     data_record = {"source": str(data) if isinstance(data, (str, Path)) else None, "name": dataset.name,
-                   "synthetic": bool(dataset.synthetic), "split": split, "n": len(part)}
+                   "synthetic": bool(dataset.synthetic), "split": split, "n": len(part),
+                   "fingerprint": data_fingerprint(part)}
 
     loaded_classifiers = {spec: registry.classifier(spec) for spec in classifiers}
     loaded_generators = {spec: registry.generator(spec) for spec in generators}

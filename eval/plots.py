@@ -112,7 +112,7 @@ def confusion_heatmaps(
     n = len(EMOTIONS)
     if counts.shape != (n, n) or normalized.shape != (n, n):
         raise InputError(f"confusion matrices must be {n}x{n}, got {counts.shape} and {normalized.shape}")
-    figure = Figure(figsize=(11.5, 4.6), layout="constrained")
+    figure = Figure(figsize=(10.5, 4.8), layout="constrained")
     left, right = figure.subplots(1, 2)
     sns.heatmap(counts, ax=left, annot=True, fmt="d", cmap="Blues", cbar=False, square=True,
                 xticklabels=EMOTIONS, yticklabels=EMOTIONS, annot_kws={"fontsize": 8})

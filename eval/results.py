@@ -43,7 +43,7 @@ CLASSIFIER_COLUMNS = ("accuracy", "accuracy_ci", "balanced_accuracy", "macro_f1"
                       "top2_accuracy", "ece")
 GENERATOR_COLUMNS = ("judge", "expression_accuracy", "expression_macro_f1", "fid", "kid", "diversity",
                      "identity_consistency")
-_COMMON = ("kind", "model", "data", "synthetic", "split", "n", "seed")
+_COMMON = ("kind", "model", "data", "synthetic", "split", "data_fingerprint", "n", "seed")
 _SPEED = ("latency_ms", "throughput_per_s", "parameters", "created", "file")
 
 
@@ -110,7 +110,7 @@ def _row(result: Mapping[str, Any]) -> dict[str, Any]:
     data, metrics, speed = result["data"], result.get("metrics", {}), result.get("speed", {})
     row: dict[str, Any] = {
         "kind": result["kind"], "model": result["model"], "data": data["name"], "synthetic": bool(data["synthetic"]),
-        "split": data["split"], "n": data.get("n"), "seed": result["seed"],
+        "split": data["split"], "data_fingerprint": data.get("fingerprint"), "n": data.get("n"), "seed": result["seed"],
     }
     if result["kind"] == "classifier":
         row.update({key: metrics.get(key) for key in CLASSIFIER_COLUMNS if not key.endswith("_ci")})
@@ -167,15 +167,16 @@ _SHOWN = {
 
 
 def leaderboard_markdown(frame) -> str:
-    """Markdown: one table per kind and data set / split, each headed by the data it came from."""
+    """Markdown: one table per kind and data (name, split, fingerprint), headed by the data it came from."""
     if frame.empty:
         return "No results yet.\n"
     parts = []
     for kind, title in (("classifier", "Classifiers"), ("generator", "Generators (scored by the judge)")):
         rows = frame[frame["kind"] == kind]
-        for (data, split, synthetic), group in rows.groupby(["data", "split", "synthetic"], sort=False):
+        keys = ["data", "split", "synthetic", "data_fingerprint"]
+        for (data, split, synthetic, fingerprint), group in rows.fillna({"data_fingerprint": "-"}).groupby(keys, sort=False):
             note = " (SYNTHETIC faces, not comparable with real-photo results)" if synthetic else ""
-            parts.append(f"### {title}: {data}, split {split}{note}\n")
+            parts.append(f"### {title}: {data}, split {split}, data fingerprint {fingerprint}{note}\n")
             shown = group[_SHOWN[kind]].copy()
             shown["parameters"] = shown["parameters"].map(lambda v: f"{int(v):,}" if v == v and v is not None else "")
             parts.append(shown.to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from eval.harness import evaluate
+from eval.harness import data_fingerprint, evaluate
 from eval.results import leaderboard, load_results
 from registry import EMOTIONS, InputError, Registry
 
@@ -15,18 +15,16 @@ FAST = {"n_resamples": 100, "kid_subsets": 10}
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    """A tiny ViT and a cGAN with seeded random weights, saved as fexlab checkpoints."""
+    """A tiny ViT with seeded random weights, saved as a fexlab checkpoint."""
     import torch
 
-    from plugins.cgan import CGAN
     from plugins.vit import ViT
 
     root = tmp_path_factory.mktemp("checkpoints")
     torch.manual_seed(0)
     vit = ViT.from_config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
     vit.save_pretrained(root / "vit", training_data="none: random initialisation")
-    CGAN.from_config(g_width=8).save_pretrained(root / "cgan")
-    return {"vit": f"vit:{root / 'vit'}", "cgan": f"cgan:{root / 'cgan'}"}
+    return {"vit": f"vit:{root / 'vit'}", "generator": "facs_renderer"}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +32,7 @@ def first_run(checkpoints, tmp_path_factory):
     out = tmp_path_factory.mktemp("evaluation")
     calls = []
     report = evaluate(
-        ["mini_xception", checkpoints["vit"]], [checkpoints["cgan"]], data=DATA, out=out, n_per_emotion=3,
+        ["mini_xception", checkpoints["vit"]], [checkpoints["generator"]], data=DATA, out=out, n_per_emotion=3,
         seed=0, registry=Registry(), progress=lambda fraction, message: calls.append((fraction, message)), **FAST,
     )
     return out, report, calls
@@ -44,14 +42,17 @@ def first_run(checkpoints, tmp_path_factory):
 def test_the_harness_scores_two_classifiers_and_a_generator_on_the_synthetic_set(first_run, checkpoints):
     out, report, calls = first_run
     by_model = {r["model"]: r for r in load_results(out / "results")}
-    assert set(by_model) == {"mini_xception", checkpoints["vit"], checkpoints["cgan"]}
+    assert set(by_model) == {"mini_xception", checkpoints["vit"], checkpoints["generator"]}
     for result in by_model.values():
         assert result["data"]["synthetic"] is True and "SYNTHETIC" in result["data"]["name"]
         assert result["data"]["split"] == "test" and result["data"]["n"] == 28 and result["seed"] == 0
         assert {"torch", "scikit-learn", "torchmetrics", "fexlab"} <= set(result["versions"])
-        assert result["speed"]["throughput_per_s"] > 0 and result["parameters"] > 0
+        assert result["speed"]["throughput_per_s"] > 0
+
+    assert len({r["data"]["fingerprint"] for r in by_model.values()}) == 1
 
     mini = by_model["mini_xception"]
+    assert mini["parameters"] == 56951
     assert mini["training_data"].startswith("FER2013")
     assert np.sum(mini["metrics"]["confusion"]) == 28
     assert 0 <= mini["metrics"]["accuracy"] <= 1
@@ -60,15 +61,16 @@ def test_the_harness_scores_two_classifiers_and_a_generator_on_the_synthetic_set
     assert set(mini["metrics"]["mcnemar"]) == {checkpoints["vit"]}
     assert by_model[checkpoints["vit"]]["checkpoint"].endswith("vit")
 
-    gan = by_model[checkpoints["cgan"]]
-    assert gan["judge"] == "mini_xception" and gan["metrics"]["n_generated"] == 21
-    assert np.sum(gan["metrics"]["expression"]["confusion"]) == 21
-    assert set(gan["metrics"]["fid"]) == set(EMOTIONS) | {"overall"}
-    assert gan["metrics"]["fid"]["overall"] > 0 and len(gan["seeds"]) == 3
+    renderer = by_model["facs_renderer"]
+    assert renderer["parameters"] is None and renderer["checkpoint"] is None  # a renderer has no weights
+    assert renderer["judge"] == "mini_xception" and renderer["metrics"]["n_generated"] == 21
+    assert np.sum(renderer["metrics"]["expression"]["confusion"]) == 21
+    assert set(renderer["metrics"]["fid"]) == set(EMOTIONS) | {"overall"}
+    assert renderer["metrics"]["fid"]["overall"] > 0 and len(renderer["seeds"]) == 3
 
     # leaderboard files and plots
     text = (out / "leaderboard.md").read_text()
-    assert "SYNTHETIC" in text and "mini_xception" in text and checkpoints["cgan"] in text
+    assert "SYNTHETIC" in text and "mini_xception" in text and checkpoints["generator"] in text
     assert len((out / "leaderboard.csv").read_text().strip().splitlines()) == 4
     for name in ("mini-xception-confusion.png", "classifiers-f1.png", "classifiers-reliability.png", "data-balance.png"):
         assert (out / "plots" / name).read_bytes()[:4] == b"\x89PNG"
@@ -82,7 +84,7 @@ def test_the_harness_scores_two_classifiers_and_a_generator_on_the_synthetic_set
 @pytest.mark.slow
 def test_a_rerun_repeats_the_numbers_and_earlier_results_stay_on_the_leaderboard(first_run, checkpoints, tmp_path):
     out, report, _ = first_run
-    again = evaluate([], [checkpoints["cgan"]], judge="mini_xception", data=DATA, out=tmp_path, n_per_emotion=3,
+    again = evaluate([], [checkpoints["generator"]], judge="mini_xception", data=DATA, out=tmp_path, n_per_emotion=3,
                      seed=0, registry=Registry(), plots=False, **FAST)
     before = next(r for r in report.results if r["kind"] == "generator")["metrics"]
     after = again.results[0]["metrics"]
@@ -104,3 +106,15 @@ def test_bad_requests_fail_before_any_work(tmp_path):
     blocker.write_text("")
     with pytest.raises(InputError, match="cannot write"):
         evaluate(["mini_xception"], data=DATA, out=blocker / "sub")
+
+
+def test_the_data_fingerprint_changes_when_a_face_changes():
+    from preprocessing.readers import ArrayDataset
+
+    faces = np.zeros((5, 8, 8, 3), np.uint8)
+    same = data_fingerprint(ArrayDataset(faces.copy(), [0, 1, 2, 3, 4]))
+    assert same == data_fingerprint(ArrayDataset(faces.copy(), [0, 1, 2, 3, 4])) and len(same) == 12
+    edited = faces.copy()
+    edited[2, 4, 4] = 255
+    assert data_fingerprint(ArrayDataset(edited, [0, 1, 2, 3, 4])) != same
+    assert data_fingerprint(ArrayDataset(faces, [0, 1, 2, 3, 3])) != same
