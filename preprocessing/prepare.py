@@ -111,7 +111,8 @@ def write_faces(dataset: FaceDataset, out: str | Path, *, detect: bool = False, 
             no_face.append(source_id)
             continue
         if align:
-            crop = align_face(image, faces[0], size=size, margin=margin, gray=gray)
+            # the Haar detector already searched for eyes; only whole-image faces need the search
+            crop = align_face(image, faces[0], size=size, margin=margin, gray=gray, find_missing_eyes=detector is None)
         else:
             box = faces[0].box if detector is not None else faces[0]
             crop = crop_face(image, box, margin=margin, size=size)

@@ -148,12 +148,12 @@ def render_samples(spec: SyntheticSpec, indices: Sequence[int]) -> np.ndarray:
     return _finish(draw_faces(ident, aus, nuisance, noise, spec.size), spec.gray)
 
 
-def sample_labels(spec: SyntheticSpec) -> np.ndarray:
+def _sample_labels(spec: SyntheticSpec) -> np.ndarray:
     """Emotion index of every face: each identity shows the 7 emotions in turn."""
     return (np.arange(spec.n) % spec.per_identity % len(EMOTIONS)).astype(np.int64)
 
 
-def identity_splits(spec: SyntheticSpec) -> np.ndarray:
+def _identity_splits(spec: SyntheticSpec) -> np.ndarray:
     """"train" / "val" / "test" per face; whole identities go to one split (seeded)."""
     count = spec.identities
     order = np.random.default_rng([spec.seed, 3]).permutation(count)
@@ -176,8 +176,8 @@ def synthetic_dataset(spec: SyntheticSpec | None = None, **options) -> FaceDatas
     source_ids = [f"synthetic/seed{spec.seed}/id{i:05d}/{k:02d}" for i, k in zip(identity, slot)]
     return FaceDataset(
         name=spec.describe(),
-        labels=sample_labels(spec),
-        splits=identity_splits(spec),
+        labels=_sample_labels(spec),
+        splits=_identity_splits(spec),
         source_ids=source_ids,
         load=lambda indices: list(render_samples(spec, indices)),
         synthetic=True,
