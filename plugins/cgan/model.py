@@ -1,6 +1,7 @@
 """The class-conditional GAN's networks: a generator with class-conditional batch norm and a
-projection discriminator with spectral normalisation (Miyato & Koyama 2018), optionally with an
-auxiliary classifier head (AC-GAN, Odena et al. 2017) that makes the class signal stronger.
+projection discriminator with spectral normalisation (Miyato & Koyama 2018), and an optional
+auxiliary expression classifier (AC-GAN style, Odena et al. 2017) that makes the class signal
+stronger early in training.
 
 Both are deliberately small (DCGAN-sized) so that a model trains on a CPU in minutes. The class
 enters the generator through an embedding concatenated to ``z`` and through the gains and biases
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["ConditionalBatchNorm2d", "CGANGenerator", "ProjectionDiscriminator", "class_weights"]
+__all__ = ["ConditionalBatchNorm2d", "CGANGenerator", "ExpressionClassifier", "ProjectionDiscriminator", "class_weights"]
 
 
 def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -90,8 +91,7 @@ class CGANGenerator(nn.Module):
 class ProjectionDiscriminator(nn.Module):
     """Spectrally normalised conv net with a class projection: ``psi(h) + <embed(y), h>``."""
 
-    def __init__(self, num_classes: int = 7, channels: int = 3, resolution: int = 64, width: int = 32,
-                 aux_classifier: bool = False):
+    def __init__(self, num_classes: int = 7, channels: int = 3, resolution: int = 64, width: int = 32):
         super().__init__()
         self.num_classes = num_classes
         widths = [width * 2 ** i for i in range(resolution.bit_length() - 3)]  # to 4x4
@@ -105,16 +105,28 @@ class ProjectionDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.linear = spectral_norm(nn.Linear(cin, 1))
         self.embed = spectral_norm(nn.Embedding(num_classes, cin))
-        #: Optional AC-GAN head: class logits from the same features, a stronger class signal.
-        self.classifier = spectral_norm(nn.Linear(cin, num_classes)) if aux_classifier else None
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, *, with_logits: bool = False):
-        """Realness scores (N,); with ``with_logits``, also the auxiliary class logits (N, K)."""
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = self.features(x).sum(dim=(2, 3))
         projection = (class_weights(labels, self.num_classes) @ self.embed.weight * h).sum(dim=1)
-        score = self.linear(h).squeeze(1) + projection
-        if not with_logits:
-            return score
-        if self.classifier is None:
-            raise ValueError("this discriminator was built without aux_classifier")
-        return score, self.classifier(h)
+        return self.linear(h).squeeze(1) + projection
+
+
+class ExpressionClassifier(nn.Module):
+    """A small batch-norm CNN that learns the emotions of the real training faces during GAN
+    training (AC-GAN style, as a separate network): its cross-entropy on generated faces tells
+    the generator early and clearly whether a face shows its emotion, which the Lipschitz-bounded
+    discriminator learns only slowly. It is never saved with the generator."""
+
+    def __init__(self, num_classes: int = 7, channels: int = 3, width: int = 16):
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = channels
+        for cout in (width, 2 * width, 4 * width, 8 * width, 8 * width):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                       nn.MaxPool2d(2)]
+            cin = cout
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

@@ -20,7 +20,7 @@ import torch
 from registry import EMOTIONS, Generator, InputError, emotion_index
 from registry.generator import slerp
 
-from .model import CGANGenerator, ProjectionDiscriminator
+from .model import CGANGenerator, ExpressionClassifier, ProjectionDiscriminator
 
 __all__ = ["CGAN", "CGANConfig", "WEIGHTS_DIR"]
 
@@ -63,10 +63,14 @@ class CGAN(Generator):
     def torch_module(self) -> CGANGenerator:
         return self.module
 
-    def build_discriminator(self, aux_classifier: bool = False) -> ProjectionDiscriminator:
+    def build_discriminator(self) -> ProjectionDiscriminator:
         """A fresh discriminator matching this generator, for training."""
         cfg = self.config
-        return ProjectionDiscriminator(cfg.num_classes, self.channels, cfg.resolution, cfg.d_width, aux_classifier)
+        return ProjectionDiscriminator(cfg.num_classes, self.channels, cfg.resolution, cfg.d_width)
+
+    def build_classifier(self) -> ExpressionClassifier:
+        """A fresh auxiliary expression classifier for training (``trainers.cgan`` ``aux_weight``)."""
+        return ExpressionClassifier(self.config.num_classes, self.channels)
 
     # -- latents and sampling ---------------------------------------------------------------------
     def latent(self, seed: int, truncation: float = 1.0) -> torch.Tensor:
