@@ -165,7 +165,7 @@ def reliability_diagram(curves: Mapping[str, Any], *, title: str = "Reliability"
     ``curves[model]`` has ``confidence``, ``accuracy``, ``count`` and ``ece`` (a
     :class:`eval.classification.ReliabilityCurve` or its dict form from a result file).
     """
-    figure = Figure(figsize=(4.4, 4.2), layout="constrained")
+    figure = Figure(figsize=(4.6, 5.0), layout="constrained")
     ax = figure.add_subplot()
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="perfectly calibrated")
     for model, curve in curves.items():
@@ -173,14 +173,15 @@ def reliability_diagram(curves: Mapping[str, Any], *, title: str = "Reliability"
         confidence, accuracy = np.asarray(get("confidence"), float), np.asarray(get("accuracy"), float)
         count = np.asarray(get("count"), float)
         area = 12 + 160 * count / count.max() if count.size else 12
-        ax.plot(confidence, accuracy, linewidth=1.2)
-        ax.scatter(confidence, accuracy, s=area, alpha=0.7, label=f"{model} (ECE {float(get('ece')):.3f})")
+        (line,) = ax.plot(confidence, accuracy, linewidth=1.2)
+        ax.scatter(confidence, accuracy, s=area, alpha=0.7, color=line.get_color(),
+                   label=f"{model} (ECE {float(get('ece')):.3f})")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (top emotion)")
     ax.set_ylabel("accuracy")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     ax.grid(alpha=0.3)
     return figure
 
