@@ -227,6 +227,29 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- fexlab train ----------------------------------------------------------------------------------
+#: Trainer name -> its light config module (HELP, add_arguments(parser), main(args)); no torch import.
+TRAINERS = {"classifier": "trainers.classifier.config"}
+
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    import importlib
+
+    p = sub.add_parser("train", help="train a classifier or generator plugin with Accelerate")
+    trainers = p.add_subparsers(dest="trainer", required=True, metavar="TRAINER")
+    for name, module_name in TRAINERS.items():
+        module = importlib.import_module(module_name)
+        t = trainers.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(t)
+        t.set_defaults(func=run_train, trainer_module=module_name)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import importlib
+
+    return int(importlib.import_module(args.trainer_module).main(args) or 0)
+
+
 # -- fexlab evaluate -------------------------------------------------------------------------------
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score classifiers and generators on one data split; write a leaderboard")
@@ -360,7 +383,7 @@ def run_augment_preview(args: argparse.Namespace) -> int:
 
 
 # -- entry point -----------------------------------------------------------------------------------
-COMMANDS = [add_predict, add_plugins, add_serve, add_evaluate, add_generate, add_prepare, add_synth, add_augment_preview]
+COMMANDS = [add_predict, add_plugins, add_serve, add_train, add_evaluate, add_generate, add_prepare, add_synth, add_augment_preview]
 
 
 def build_parser() -> argparse.ArgumentParser:

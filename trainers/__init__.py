@@ -23,6 +23,7 @@ from .run import (
     load_config_file,
     progress,
     resolve_config,
+    resumed_config,
     seed_everything,
 )
 
@@ -42,5 +43,6 @@ __all__ = [
     "load_config_file",
     "progress",
     "resolve_config",
+    "resumed_config",
     "seed_everything",
 ]

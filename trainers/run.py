@@ -60,6 +60,7 @@ __all__ = [
     "load_config_file",
     "progress",
     "resolve_config",
+    "resumed_config",
     "seed_everything",
 ]
 
@@ -434,3 +435,24 @@ def resolve_config(config_class: type[C], args: argparse.Namespace | Mapping[str
     given = vars(args) if isinstance(args, argparse.Namespace) else dict(args or {})
     values.update({key: value for key, value in given.items() if key in names})
     return make_config(config_class, values)
+
+
+def resumed_config(config_class: type[C], run: RunDirectory, given: Mapping[str, Any], *,
+                   may_change: Sequence[str] = ()) -> C:
+    """The config a run was started with, for ``--resume``; flags in ``may_change`` (e.g. more
+    epochs) may differ, any other flag given must repeat the saved value."""
+    saved = make_config(config_class, {k: v for k, v in run.read_config().items()
+                                       if k in {f.name for f in dataclasses.fields(config_class)}})
+    changed = {}
+    for key, value in given.items():
+        if not hasattr(saved, key):
+            continue
+        before = getattr(saved, key)
+        if key in may_change:
+            changed[key] = value
+        elif make_config(config_class, {**dataclasses.asdict(saved), key: value}) != saved:
+            raise InputError(
+                f"--resume continues {run.path} with its saved config, where {key} is {before!r}, not {value!r}; "
+                f"only {', '.join(may_change) or 'nothing'} may change (start a new --out to change it)"
+            )
+    return make_config(config_class, saved, **changed)

@@ -31,6 +31,9 @@ class ConvNeXtConfig:
     input_size: int = 64
     grayscale: bool = False
     drop_path_rate: float = 0.0
+    #: Initial layer-scale of the residual branches (timm's default 1e-6 suits ImageNet
+    #: pretraining; from random initialisation on a small set a larger value learns much faster).
+    ls_init_value: float = 1e-6
     #: Start training from timm's ImageNet weights when the hub can be reached.
     pretrained_backbone: bool = True
     #: Margin added around the detector's box before resizing, as a fraction of its side.
@@ -67,7 +70,7 @@ class ConvNeXt(Classifier):
             raise InputError(f"timm has no model '{cfg.variant}'; ConvNeXt variants: {_variants()}")
         return timm.create_model(
             cfg.variant, pretrained=pretrained, num_classes=len(EMOTIONS), in_chans=1 if cfg.grayscale else 3,
-            drop_path_rate=cfg.drop_path_rate,
+            drop_path_rate=cfg.drop_path_rate, ls_init_value=cfg.ls_init_value,
         )
 
     def torch_module(self) -> Any:
