@@ -102,13 +102,11 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
                      dataset: Any = None) -> TrainResult:
     """Train ``config.plugin`` on ``config.data`` (or ``dataset``, a ``FaceDataset``) into a run folder."""
     from accelerate import Accelerator
-    from accelerate.utils import DataLoaderConfiguration
     from transformers import get_cosine_schedule_with_warmup
 
     try:
         accelerator = Accelerator(
-            gradient_accumulation_steps=config.grad_accum, mixed_precision=config.mixed_precision, cpu=config.cpu,
-            dataloader_config=DataLoaderConfiguration(even_batches=False),
+            gradient_accumulation_steps=config.grad_accum, mixed_precision=config.mixed_precision, cpu=config.cpu
         )
     except (ValueError, RuntimeError) as err:
         raise InputError(f"cannot train with mixed_precision={config.mixed_precision!r} here: {err}") from None
