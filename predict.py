@@ -11,7 +11,10 @@ overlap so each gets a ``track`` id for its emotion timeline.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,22 @@ __all__ = [
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
+
+
+#: Threads that run the face detector on the frames of one batch at once. OpenCV releases the GIL,
+#: so on a multi-core CPU a video batch is detected in parallel; only detectors that declare
+#: ``thread_safe = True`` (the Haar cascade keeps one cascade per thread) are run this way.
+DETECT_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _detect_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(DETECT_WORKERS, thread_name_prefix="fexlab-detect")
+        return _pool
 
 
 def is_video(path: str | Path) -> bool:
@@ -138,8 +157,12 @@ class Predictor:
         return ImagePrediction(faces, size, image if keep_image else None)
 
     def predict_frames(self, frames: Sequence[np.ndarray]) -> list[list[FacePrediction]]:
-        """Detect in each RGB frame, then classify every face of every frame in one batch."""
-        detections = [self.detector.detect(frame) for frame in frames]
+        """Detect in each RGB frame (in parallel where the detector allows), then classify every
+        face of every frame in one batch per classifier."""
+        if len(frames) > 1 and DETECT_WORKERS > 1 and getattr(self.detector, "thread_safe", False):
+            detections = list(_detect_pool().map(self.detector.detect, frames))
+        else:
+            detections = [self.detector.detect(frame) for frame in frames]
         owners = [i for i, faces in enumerate(detections) for _ in faces]
         flat = [face for faces in detections for face in faces]
         probs: dict[str, np.ndarray] = {}

@@ -9,6 +9,7 @@ labels onto :data:`~registry.emotions.EMOTIONS`.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -20,6 +21,13 @@ from .errors import InputError
 from .plugin import Plugin
 
 __all__ = ["Classifier", "InputSpec"]
+
+# torch's OpenMP threads spin while they wait for each other. When another process, or OpenCV's
+# face detection in the same one, holds a core, a spinning thread waits for a thread that is not
+# running: a 1.5 ms mini-Xception call then takes hundreds of milliseconds. Waiting passively
+# keeps inference fast on a shared or busy CPU. It must be set before torch is imported (this
+# module imports torch only inside functions); a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,9 @@ class HaarCascade(FaceDetector):
     name: ClassVar[str] = "haar"
     description: ClassVar[str] = "OpenCV Haar cascade (frontal faces), offline, optional eye landmarks"
     config_class: ClassVar[type] = HaarConfig
+    #: ``detect`` may run in several threads at once (one cascade per thread): the predictor
+    #: detects the frames of a video batch in parallel.
+    thread_safe: ClassVar[bool] = True
 
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)

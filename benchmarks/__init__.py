@@ -1,0 +1,68 @@
+"""fexlab's speed and memory benchmarks: ``make bench`` (``python -m benchmarks``) prints a table
+and writes ``benchmarks/results.json`` and ``benchmarks/results.md``; ``make bench-peer`` also
+times the fer package on the same images in the same run.
+
+A benchmark is a :class:`~benchmarks.harness.Benchmark` in :func:`all_benchmarks`: a name, a
+function returning rows, and the modules it needs, so a capability that has not landed yet is
+listed as such instead of failing. Goals are reported in the table, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from .harness import Benchmark, Row
+
+__all__ = ["GOALS", "Benchmark", "Row", "all_benchmarks", "goals"]
+
+
+def all_benchmarks() -> list[Benchmark]:
+    """Every benchmark, in the order the table shows them (classifier ones per installed plugin)."""
+    from . import capabilities, pipeline
+
+    benches: list[Benchmark] = []
+    for name in pipeline.classifier_names():
+        benches.append(Benchmark(f"predict:{name}", partial(pipeline.predict_images, name), ("predict",),
+                                 f"whole-image prediction with {name} and the Haar detector"))
+    for name in pipeline.classifier_names():
+        benches.append(Benchmark(f"classify:{name}", partial(pipeline.classify, name), ("registry",),
+                                 f"{name} on face crops, batch 1 and 64"))
+    benches += [
+        Benchmark("video", pipeline.video, ("predict",), "every frame of a 640x480 clip"),
+        Benchmark("app", pipeline.app_cold_start, ("app",), "process start to the app's first response"),
+        Benchmark("renderer", capabilities.renderer, ("preprocessing.synthetic",), "synthetic faces/s"),
+        Benchmark("train", capabilities.train_classifier, ("trainers.classifier",), "classifier training steps/s"),
+        Benchmark("cgan", capabilities.cgan, ("plugins.cgan",), "cGAN images/s"),
+        Benchmark("sd_lora", capabilities.sd_lora, ("plugins.sd_lora", "diffusers"), "SD LoRA s/image, tiny"),
+    ]
+    return benches
+
+
+#: (what, benchmark, case, unit, target): a row's value must reach ``target``. The fer goal is a
+#: ratio of fexlab's images/s to the fer package's on the same images.
+GOALS = [
+    ("prediction >= 3x the fer package's images/s (1 face)", "predict image (mini_xception)", "1 face", "x fer", 3.0),
+    ("prediction >= 3x the fer package's images/s (5 faces)", "predict image (mini_xception)", "5 faces", "x fer", 3.0),
+    ("video >= 30 frames/s at 640x480", "video 640x480 (mini_xception)", None, "frames/s", 30.0),
+    ("mini-Xception >= 1000 faces/s at batch 64", "classify (mini_xception)", "batch 64", "faces/s", 1000.0),
+]
+
+
+def goals(rows: list[Row]) -> list[dict]:
+    """Each goal with the measured figure and met / missed / not measured."""
+
+    def find(benchmark: str, case: str | None) -> Row | None:
+        return next((r for r in rows if r.benchmark == benchmark and (case is None or r.case == case)
+                     and r.value is not None), None)
+
+    out = []
+    for what, benchmark, case, unit, target in GOALS:
+        row = find(benchmark, case)
+        value = row.value if row else None
+        if unit == "x fer" and value is not None:
+            peer = find("fer package FER().detect_emotions", case)
+            value = value / peer.value if peer else None
+        status = "not measured" if value is None else ("met" if value >= target else "missed")
+        out.append({"goal": what, "measured": None if value is None else round(value, 2), "unit": unit,
+                    "target": target, "status": status})
+    return out

@@ -1,0 +1,123 @@
+"""``python -m benchmarks``: run every benchmark, print the table, write results.json / results.md.
+
+    python -m benchmarks                      # everything (the fer peer too if its venv exists)
+    python -m benchmarks --only predict video # benchmarks whose name contains a word
+    python -m benchmarks --peer none          # skip the fer package
+    python -m benchmarks --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from . import all_benchmarks, goals
+from .harness import ROOT, Row, child_main, machine, markdown_table, run_child
+from .inputs import five_face_image, one_face_images
+
+PEER_PYTHON = Path(__file__).resolve().parent / ".peer-venv" / "bin" / "python"
+PEER_NAME = "fer package FER().detect_emotions"
+
+
+def peer_rows(python: Path) -> list[Row]:
+    """Time the fer package on the same images as ``predict image`` rows, in its own venv."""
+    script = Path(__file__).resolve().parent / "peer_fer.py"
+    rows = []
+    for case, paths in (("1 face", one_face_images()), ("5 faces", [five_face_image()])):
+        done = subprocess.run([str(python), str(script), *map(str, paths)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=900, env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+        line = next((l for l in reversed(done.stdout.splitlines()) if l.startswith("{")), None)
+        if line is None:
+            reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            rows.append(Row(PEER_NAME, case, None, "images/s", note=f"failed: {reason[:200]}"))
+            continue
+        data = json.loads(line)
+        seconds = sorted(data["seconds"])
+        rows.append(Row(PEER_NAME, case, len(seconds) / sum(seconds), "images/s",
+                        seconds[len(seconds) // 2] * 1000, seconds[min(len(seconds) - 1, int(len(seconds) * 0.95))] * 1000,
+                        data["cpu_ms"], round(data["peak_rss_mb"], 1), note=f"fer {data['fer_version']}, faces found {data['faces_found']}",
+                        extra={"seconds": data["seconds"]}))
+    return rows
+
+
+def _ratio_notes(rows: list[Row]) -> None:
+    """Write "N.Nx fexlab" on each fer row, next to fexlab's mini-Xception figure."""
+    for peer in (r for r in rows if r.benchmark == PEER_NAME and r.value):
+        ours = next((r for r in rows if r.benchmark == "predict image (mini_xception)" and r.case == peer.case
+                     and r.value), None)
+        if ours is not None:
+            peer.note = f"fexlab (mini_xception) is {ours.value / peer.value:.1f}x as fast; {peer.note}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", metavar="WORD", help="run the benchmarks whose name contains a word")
+    parser.add_argument("--peer", default="auto", metavar="auto|none|PYTHON",
+                        help="the fer peer: auto (its venv if built by make bench-peer), none, or a Python path")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="where results go")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    benches = {b.name: b for b in all_benchmarks()}
+    if args.child:
+        child_main(benches[args.child])
+        return 0
+    if args.list:
+        for bench in benches.values():
+            missing = bench.missing()
+            print(f"{bench.name:<24} {bench.description}" + (f"  [not yet: {', '.join(missing)}]" if missing else ""))
+        return 0
+
+    selected = [b for b in benches.values() if not args.only or any(w in b.name for w in args.only)]
+    info = machine()
+    print(f"fexlab benchmarks on {info['cpu_count']} cores, load average {info['load_average_at_start']}; "
+          "timings are wall-clock and share the machine with whatever else runs", flush=True)
+    rows: list[Row] = []
+    not_landed: list[str] = []
+    for bench in selected:
+        missing = bench.missing()
+        if missing:
+            not_landed.append(f"{bench.name} (needs {', '.join(missing)})")
+            continue
+        start = time.perf_counter()
+        new = run_child(bench.name)
+        rows += new
+        print(f"  {bench.name:<24} {time.perf_counter() - start:6.1f} s", flush=True)
+
+    peer = None if args.peer == "none" else (PEER_PYTHON if args.peer == "auto" else Path(args.peer))
+    if args.only is None or any("predict" in w or "peer" in w for w in args.only):
+        if peer is not None and peer.exists():
+            rows += peer_rows(peer)
+            print(f"  {'fer peer':<24} done", flush=True)
+        else:
+            rows.append(Row(PEER_NAME, "-", None, "images/s", note="not run: `make bench-peer` builds its venv"))
+    _ratio_notes(rows)
+
+    results = {"machine": info, "rows": [asdict(r) for r in rows], "goals": goals(rows), "not_yet_in_tree": not_landed}
+    table = markdown_table(rows)
+    goal_lines = ["| goal | measured | status |", "|---|---|---|"] + [
+        f"| {g['goal']} | {'-' if g['measured'] is None else g['measured']} {g['unit']} | {g['status']} |"
+        for g in results["goals"]]
+    pending = "\n".join(f"- {name}" for name in not_landed)
+    markdown = (f"# fexlab benchmarks\n\nMeasured {info['date']} on {info['platform']}, {info['cpu_count']} CPU cores, "
+                f"torch {info['torch']} ({info['torch_threads']} threads), load average at start "
+                f"{info['load_average_at_start']}. Wall-clock timings on a shared machine.\n\n{table}\n\n## Goals\n\n"
+                + "\n".join(goal_lines) + "\n" + (f"\nNot yet in the tree:\n{pending}\n" if pending else ""))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    (args.out / "results.md").write_text(markdown, encoding="utf-8")
+    print("\n" + table + "\n\n" + "\n".join(goal_lines))
+    if pending:
+        print("\nnot yet in the tree:\n" + pending)
+    print(f"\nwrote {args.out / 'results.json'} and {args.out / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Benchmarks of the generating and training side: the synthetic face renderer, the cGAN, the
+Stable Diffusion LoRA generator on the tiny test pipeline, and classifier training steps.
+
+Models without weights on this machine are timed with random weights (speed does not depend on
+them). The SD LoRA figure is for the tiny 32x32 pipeline the tests build, which measures the
+plugin's overhead and scheduler loop, not what a real Stable Diffusion 1.5 costs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .harness import Row, time_calls
+from .inputs import MEDIA
+
+__all__ = ["cgan", "renderer", "sd_lora", "train_classifier"]
+
+
+def renderer(size: int = 64, n: int = 1000) -> list[Row]:
+    """Synthetic FACS-style faces rendered per second (RGB, batches of 256)."""
+    from .synthetic_faces import render_speed
+
+    rate = render_speed(size=size, n=n)
+    return [Row("synthetic renderer", f"{size}x{size} RGB, {n} faces", rate, "faces/s",
+                note="synthetic faces, not photographs")]
+
+
+def _generator(name: str):
+    from registry import NeedsWeightsError, default_registry
+
+    registry = default_registry()
+    try:
+        return registry.generator(name), ""
+    except NeedsWeightsError:
+        return registry.plugin_class("generator", name).from_config(), "no weights here: random weights, speed only"
+
+
+def cgan() -> list[Row]:
+    """cGAN images per second: the seven emotions of one identity per call, and 64 per call."""
+    from registry import EMOTIONS
+
+    generator, note = _generator("cgan")
+    resolution = generator.config.resolution
+    rows = []
+    for count in (len(EMOTIONS), 64):
+        emotions = [EMOTIONS[i % len(EMOTIONS)] for i in range(count)]
+        seeds = iter(range(10**9))
+        timing = time_calls(lambda: generator.generate(emotions, seed=next(seeds)), min_calls=5, min_seconds=3.0)
+        rows.append(Row("cGAN generate", f"{count} images per call, {resolution}x{resolution}",
+                        timing.per_second * count, "images/s", timing.percentile_ms(50), timing.percentile_ms(95),
+                        timing.cpu_ms, note=note))
+    return rows
+
+
+def sd_lora(steps: int = 30) -> list[Row]:
+    """Seconds per image of the SD LoRA generator on the tiny pipeline, ``steps`` denoising steps."""
+    from plugins.sd_lora import SDLoRA
+    from tests.sd_tiny import RESOLUTION, write_tiny_base_model
+
+    base = MEDIA / "tiny-sd"
+    if not (base / "model_index.json").is_file():
+        write_tiny_base_model(base)
+    generator = SDLoRA.from_config(base_model=str(base), resolution=RESOLUTION)
+    start = time.perf_counter()
+    generator.add_lora()
+    generator.generate(["happy"], seed=0, steps=2)
+    load = time.perf_counter() - start
+    seeds = iter(range(1, 10**9))
+    timing = time_calls(lambda: generator.generate(["happy"], seed=next(seeds), steps=steps), min_calls=3,
+                        min_seconds=3.0, warmup=1)
+    return [Row("SD LoRA generate", f"tiny pipeline {RESOLUTION}x{RESOLUTION}, {steps} steps",
+                sum(timing.seconds) / len(timing.seconds), "s/image", timing.percentile_ms(50),
+                timing.percentile_ms(95), timing.cpu_ms, note=f"tiny test pipeline, not SD 1.5; pipeline load {load:.1f} s")]
+
+
+def train_classifier(plugins: tuple[str, ...] = ("mini_xception", "convnext"), n: int = 1400) -> list[Row]:
+    """Optimizer steps per second of the classifier trainer (batch 64, augmentation on) on
+    synthetic faces: the median time between consecutive logged steps, so evaluation and
+    checkpoint writing between epochs are not counted."""
+    import statistics
+    import tempfile
+
+    from trainers.classifier import ClassifierTrainConfig, train_classifier
+
+    rows = []
+    for plugin in plugins:
+        with tempfile.TemporaryDirectory() as folder:
+            config = ClassifierTrainConfig(plugin=plugin, data=f"synthetic:n={n},size=64,seed=0", out=folder,
+                                           epochs=2, batch_size=64, log_every=1, patience=0)
+            train_classifier(config)
+            records = [json.loads(line) for line in (Path(folder) / "metrics.jsonl").read_text().splitlines()]
+        steps = [r for r in records if r.get("split") == "train_step"]
+        gaps = [b["time"] - a["time"] for a, b in zip(steps, steps[1:]) if b["step"] == a["step"] + 1]
+        rate = 1.0 / statistics.median(gaps) if gaps else None
+        rows.append(Row(f"train classifier ({plugin})", f"batch 64, {n} synthetic faces", rate, "steps/s",
+                        statistics.median(gaps) * 1000 if gaps else None, note="synthetic faces, augmentation on",
+                        extra={"steps_timed": len(gaps)}))
+    return rows
