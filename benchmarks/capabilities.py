@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from .harness import Row, time_calls
+from .harness import Row, load_plugin, time_calls
 from .inputs import MEDIA
 
 __all__ = ["cgan", "renderer", "sd_lora", "train_classifier"]
@@ -27,21 +27,11 @@ def renderer(size: int = 64, n: int = 1000) -> list[Row]:
                 note="synthetic faces, not photographs")]
 
 
-def _generator(name: str):
-    from registry import NeedsWeightsError, default_registry
-
-    registry = default_registry()
-    try:
-        return registry.generator(name), ""
-    except NeedsWeightsError:
-        return registry.plugin_class("generator", name).from_config(), "no weights here: random weights, speed only"
-
-
 def cgan() -> list[Row]:
     """cGAN images per second: the seven emotions of one identity per call, and 64 per call."""
     from registry import EMOTIONS
 
-    generator, note = _generator("cgan")
+    generator, note = load_plugin("generator", "cgan")
     resolution = generator.config.resolution
     rows = []
     for count in (len(EMOTIONS), 64):

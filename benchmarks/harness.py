@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Benchmark", "Row", "Timing", "machine", "markdown_table", "peak_rss_mb", "run_child", "time_calls"]
+__all__ = ["Benchmark", "Row", "Timing", "load_plugin", "machine", "markdown_table", "peak_rss_mb", "run_child",
+           "time_calls"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,6 +105,18 @@ def time_calls(fn: Callable[[], Any], *, min_calls: int = 10, min_seconds: float
         fn()
         seconds.append(time.perf_counter() - t0)
     return Timing(seconds, time.process_time() - cpu_start)
+
+
+def load_plugin(kind: str, name: str) -> tuple[Any, str]:
+    """(plugin, note): the ready plugin, or one built from its default config with random weights
+    when it has none on this machine (speed does not depend on the weights; predictions would)."""
+    from registry import NeedsWeightsError, default_registry
+
+    registry = default_registry()
+    try:
+        return registry.load(kind, name), ""
+    except NeedsWeightsError:
+        return registry.plugin_class(kind, name).from_config(), "no weights here: random weights, speed only"
 
 
 def peak_rss_mb() -> float:

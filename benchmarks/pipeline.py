@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from .harness import ROOT, Row, time_calls
+from .harness import ROOT, Row, load_plugin, time_calls
 from .inputs import face_crops, five_face_image, one_face_images, video_640x480
 
 __all__ = ["app_cold_start", "classify", "classifier_names", "predict_images", "video"]
@@ -26,24 +26,13 @@ def classifier_names() -> list[str]:
     return default_registry().names("classifier")
 
 
-def _classifier(name: str):
-    """(classifier, note): the ready plugin, or its default architecture with random weights."""
-    from registry import NeedsWeightsError, default_registry
-
-    registry = default_registry()
-    try:
-        return registry.classifier(name), ""
-    except NeedsWeightsError:
-        return registry.plugin_class("classifier", name).from_config(), "no weights here: random weights, speed only"
-
-
 def predict_images(name: str) -> list[Row]:
     """``Predictor.predict_image`` from the file (decode, Haar, crop, classify) per image, with the
     one-face photos and the five-face picture."""
     from predict import Predictor
     from registry import default_registry
 
-    classifier, note = _classifier(name)
+    classifier, note = load_plugin("classifier", name)
     predictor = Predictor({name: classifier}, default_registry().detector("haar"))
     rows = []
     for case, paths, expected in (("1 face", one_face_images(), 1), ("5 faces", [five_face_image()], 5)):
@@ -61,7 +50,7 @@ def predict_images(name: str) -> list[Row]:
 
 def classify(name: str) -> list[Row]:
     """``Classifier.predict`` alone on real face crops, one at a time and 64 at a time."""
-    classifier, note = _classifier(name)
+    classifier, note = load_plugin("classifier", name)
     crops = face_crops(64)
     rows = []
     for batch in (1, 64):
@@ -80,7 +69,7 @@ def video(name: str = "mini_xception", frames: int = 150) -> list[Row]:
     from predict import Predictor
     from registry import default_registry
 
-    classifier, note = _classifier(name)
+    classifier, note = load_plugin("classifier", name)
     predictor = Predictor({name: classifier}, default_registry().detector("haar"))
     clip = video_640x480(frames)
     list(predictor.predict_video(clip, max_frames=16))  # warm-up: first decoder and model calls

@@ -160,6 +160,8 @@ class Plugin(abc.ABC):
             load_model(module, str(path), strict=True, device=str(next(module.parameters()).device))
         except RuntimeError as err:
             raise CheckpointError(f"{path} does not fit this {self.name} config: {err}") from None
+        except Exception as err:  # safetensors' own error: a damaged file, or not safetensors at all
+            raise CheckpointError(f"{path} is not a readable safetensors file ({err}); re-save the checkpoint") from None
         module.eval()
 
     # -- pretrained tags and status --------------------------------------------------------------
