@@ -229,7 +229,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 # -- fexlab train ----------------------------------------------------------------------------------
 #: Trainer name -> its light config module (HELP, add_arguments(parser), main(args)); no torch import.
-TRAINERS = {"classifier": "trainers.classifier.config"}
+TRAINERS = {"classifier": "trainers.classifier.config", "cgan": "trainers.cgan.config", "sd-lora": "trainers.sd_lora.config"}
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from registry.checkpoint import hub_offline
 from registry.errors import FexlabError
 
-__all__ = ["PushError", "model_card", "push_folder", "write_model_card"]
+__all__ = ["PushError", "model_card", "push_folder", "write_checkpoint_card", "write_model_card"]
 
 CARD_NAME = "README.md"
 
@@ -33,8 +33,10 @@ def _metrics_table(metrics: Mapping[str, Any]) -> str:
 
 
 def model_card(*, plugin: str, kind: str, training_data: str, synthetic: bool, metrics: Mapping[str, Any],
-               config: Mapping[str, Any], base_model: str | None = None, tags: list[str] | None = None) -> str:
-    """The text of a model card (YAML header + Markdown) for a fexlab checkpoint."""
+               config: Mapping[str, Any], base_model: str | None = None, tags: list[str] | None = None,
+               extra: str = "") -> str:
+    """The text of a model card (YAML header + Markdown) for a fexlab checkpoint; ``extra`` is
+    Markdown appended at the end (e.g. the command that reproduces the run)."""
     from huggingface_hub import ModelCard, ModelCardData
 
     data = ModelCardData(
@@ -49,11 +51,14 @@ def model_card(*, plugin: str, kind: str, training_data: str, synthetic: bool, m
         "results on real-face data sets such as FER2013 or RAF-DB.\n"
         if synthetic else ""
     )
+    command = (f"fexlab generate --plugin {plugin} --checkpoint <this repo or folder> --emotion happy --out faces/"
+               if kind == "generator" else
+               f"fexlab predict --classifier {plugin} --checkpoint <this repo or folder> photo.jpg")
     body = f"""
 # fexlab {kind}: {plugin}
 
 A `{plugin}` {kind} checkpoint for fexlab (facial expression lab). Load it with
-`fexlab predict --classifier {plugin} --checkpoint <this repo or folder> photo.jpg`, or in Python with
+`{command}`, or in Python with
 `registry.default_registry().load("{kind}", "{plugin}:<this repo or folder>")`.
 {warning}
 ## Training data
@@ -69,7 +74,7 @@ A `{plugin}` {kind} checkpoint for fexlab (facial expression lab). Load it with
 ```json
 {json.dumps(dict(config), indent=2, default=str)}
 ```
-"""
+{extra}"""
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").content
 
 
@@ -78,6 +83,20 @@ def write_model_card(folder: str | os.PathLike, text: str) -> Path:
     path = Path(folder) / CARD_NAME
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def write_checkpoint_card(folder: str | os.PathLike, *, kind: str, config: Mapping[str, Any],
+                          command: str | None = None, base_model: str | None = None) -> Path:
+    """Write the model card of a saved checkpoint from its own ``config.json`` (plugin, training
+    data, metrics); ``command`` is the command line that reproduces the run."""
+    from registry.checkpoint import read_checkpoint_config
+
+    saved = read_checkpoint_config(folder)
+    extra = f"\n## Reproduce\n\n```bash\n{command}\n```\n" if command else ""
+    card = model_card(plugin=saved["plugin"], kind=kind, training_data=str(saved.get("training_data")),
+                      synthetic=bool(saved.get("synthetic")), metrics=saved.get("metrics") or {}, config=config,
+                      base_model=base_model, extra=extra)
+    return write_model_card(folder, card)
 
 
 def push_folder(folder: str | os.PathLike, repo_id: str, *, run_dir: str | os.PathLike | None = None,

@@ -118,11 +118,12 @@ class ExpressionClassifier(nn.Module):
     the generator early and clearly whether a face shows its emotion, which the Lipschitz-bounded
     discriminator learns only slowly. It is never saved with the generator."""
 
-    def __init__(self, num_classes: int = 7, channels: int = 3, width: int = 16):
+    def __init__(self, num_classes: int = 7, channels: int = 3, resolution: int = 64, width: int = 16):
         super().__init__()
         layers: list[nn.Module] = []
         cin = channels
-        for cout in (width, 2 * width, 4 * width, 8 * width, 8 * width):
+        blocks = max(1, min(5, resolution.bit_length() - 2))  # halve down to 2x2 (4x4 from 128)
+        for cout in (width, 2 * width, 4 * width, 8 * width, 8 * width)[:blocks]:
             layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
                        nn.MaxPool2d(2)]
             cin = cout

@@ -70,7 +70,7 @@ class CGAN(Generator):
 
     def build_classifier(self) -> ExpressionClassifier:
         """A fresh auxiliary expression classifier for training (``trainers.cgan`` ``aux_weight``)."""
-        return ExpressionClassifier(self.config.num_classes, self.channels)
+        return ExpressionClassifier(self.config.num_classes, self.channels, self.config.resolution)
 
     # -- latents and sampling ---------------------------------------------------------------------
     def latent(self, seed: int, truncation: float = 1.0) -> torch.Tensor:

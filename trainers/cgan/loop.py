@@ -1,0 +1,197 @@
+"""Train the ``cgan`` plugin with Accelerate: hinge loss, EMA generator, DiffAugment.
+
+The loop reads top to bottom like Accelerate's examples: one ``prepare``, then per batch a
+discriminator step on real and generated faces (both through the same differentiable
+augmentation) and a generator step, then an update of the EMA generator, which is the one that
+samples and is saved. Each epoch logs the losses, saves a grid (rows emotions, columns fixed
+seeds) under ``samples/``, scores the EMA generator with a judge classifier when one is given
+(its score picks ``best/``), and saves ``last/`` and the resumable ``state/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from registry.emotions import EMOTIONS
+from registry.errors import InputError
+
+from ..run import (
+    EpochSampler,
+    RunDirectory,
+    RunState,
+    TrainingError,
+    check_finite,
+    format_metrics,
+    progress,
+    seed_everything,
+)
+from ..command import reproduce_command
+from ..hub import write_checkpoint_card
+from ..samples import faces_by_emotion, judge_expression, save_sample_grid
+from .config import CGANTrainConfig
+
+__all__ = ["train_cgan"]
+
+
+def _training_faces(cfg: CGANTrainConfig) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(N, C, H, W) float32 faces in [-1, 1], (N,) labels, and the data set (for provenance)."""
+    import cv2
+
+    from preprocessing.readers import open_dataset
+
+    dataset = open_dataset(cfg.data, **cfg.data_options)
+    train = dataset.split("train")
+    if len(train) == 0:
+        raise TrainingError(f"{dataset.name} has no training faces")
+    if cfg.limit:
+        train = train.subset(range(min(len(train), cfg.limit)))
+    labels = train.labels()
+    channels = 1 if cfg.grayscale else 3
+    faces = np.empty((len(train), cfg.resolution, cfg.resolution, channels), np.uint8)
+    for i, image in enumerate(sample.image for sample in train):
+        if image.shape[:2] != (cfg.resolution, cfg.resolution):
+            shrink = image.shape[0] > cfg.resolution
+            image = cv2.resize(image, (cfg.resolution, cfg.resolution),
+                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        faces[i] = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None] if cfg.grayscale else image
+    missing = [EMOTIONS[k] for k in range(len(EMOTIONS)) if not (labels == k).any()]
+    if missing:
+        raise TrainingError(f"the training split of {dataset.name} has no faces of {missing}; a cGAN needs all 7")
+    return faces.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0, labels, dataset
+
+
+def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
+    """Train (or, with ``resume``, continue) the cGAN run in ``cfg.run_folder()``; returns it."""
+    import torch
+    import torch.nn.functional as F
+    from accelerate import Accelerator
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from plugins.cgan import CGAN
+    from plugins.cgan.diffaugment import diff_augment, parse_policy
+
+    try:
+        parse_policy(cfg.diffaugment)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=cfg.cpu or not torch.cuda.is_available())
+    cfg = dataclasses.replace(cfg, out=cfg.run_folder())
+    run = RunDirectory(cfg.out, resume=resume, is_main_process=accelerator.is_main_process)
+    seed_everything(cfg.seed)
+    judge = _load_judge(cfg.judge)
+    faces, labels, dataset = _training_faces(cfg)
+    run.write_config({**dataclasses.asdict(cfg), "training_data": dataset.name, "train_faces": len(labels)})
+
+    plugin = CGAN.from_config(cfg.plugin_config())
+    generator = plugin.torch_module().train()
+    discriminator = plugin.build_discriminator()
+    classifier = plugin.build_classifier() if cfg.aux_weight > 0 else None
+    ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
+    loader = DataLoader(TensorDataset(torch.from_numpy(faces), torch.from_numpy(labels)), batch_size=cfg.batch_size,
+                        sampler=EpochSampler(len(labels), cfg.seed), drop_last=len(labels) >= cfg.batch_size)
+    models = [generator, discriminator, ema, opt_g, opt_d, loader]
+    if classifier is not None:
+        models += [classifier, torch.optim.Adam(classifier.parameters(), lr=cfg.lr_c)]
+    generator, discriminator, ema, opt_g, opt_d, loader, *aux = accelerator.prepare(*models)
+    classifier, opt_c = aux if aux else (None, None)
+    state = run.load_state(accelerator) if resume else RunState(extra={"best": None})
+    plugin.module = accelerator.unwrap_model(ema).module  # the EMA weights are the plugin's weights
+    grid_seeds = list(range(cfg.grid_seeds))
+    provenance = {"training_data": dataset.name, "synthetic": bool(getattr(dataset, "synthetic", False))}
+
+    for epoch in range(state.epoch, cfg.epochs):
+        loader.set_epoch(epoch)
+        generator.train()
+        sums: dict[str, float] = {}
+        extra: dict[str, float] = {}
+        batches = 0
+        for real, y in progress(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", enabled=accelerator.is_main_process):
+            z = torch.randn(real.shape[0], cfg.z_dim, device=real.device)
+            with torch.no_grad():
+                fake = generator(z, y)
+            d_real = discriminator(diff_augment(real, cfg.diffaugment), y)
+            d_fake = discriminator(diff_augment(fake, cfg.diffaugment), y)
+            d_loss = torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()  # hinge
+            if classifier is not None:  # the auxiliary classifier learns the emotions of real faces only
+                classifier.train()
+                logits = classifier(real)
+                c_loss = F.cross_entropy(logits, y)
+                opt_c.zero_grad(set_to_none=True)
+                accelerator.backward(c_loss)
+                opt_c.step()
+                classifier.eval().requires_grad_(False)
+                extra = {"c_loss": float(c_loss.detach()),
+                         "c_accuracy": float((logits.detach().argmax(1) == y).float().mean())}
+            opt_d.zero_grad(set_to_none=True)
+            accelerator.backward(d_loss)
+            opt_d.step()
+
+            discriminator.requires_grad_(False)  # the generator step needs input gradients only
+            z = torch.randn(real.shape[0], cfg.z_dim, device=real.device)
+            fake = generator(z, y)
+            g_loss = -discriminator(diff_augment(fake, cfg.diffaugment), y).mean()
+            if classifier is not None:  # ... and the generator learns to show each face's emotion
+                logits = classifier(fake)
+                g_loss = g_loss + cfg.aux_weight * F.cross_entropy(logits, y)
+                extra["g_class_accuracy"] = float((logits.detach().argmax(1) == y).float().mean())
+            opt_g.zero_grad(set_to_none=True)
+            accelerator.backward(g_loss)
+            opt_g.step()
+            discriminator.requires_grad_(True)
+            if classifier is not None:
+                classifier.requires_grad_(True)
+            accelerator.unwrap_model(ema).update_parameters(accelerator.unwrap_model(generator))
+
+            state.step += 1
+            batches += 1
+            values = {"d_loss": check_finite(d_loss, epoch=epoch, step=state.step, run=run),
+                      "g_loss": check_finite(g_loss, epoch=epoch, step=state.step, run=run),
+                      "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean()), **extra}
+            for key, value in values.items():
+                sums[key] = sums.get(key, 0.0) + value
+            if state.step % cfg.log_every == 0:
+                run.log(split="train_step", epoch=epoch + batches / len(loader), step=state.step, **values)
+            if cfg.max_minutes and run.elapsed > cfg.max_minutes * 60:
+                break
+
+        metrics = {key: value / max(batches, 1) for key, value in sums.items()}
+        run.log(split="train", epoch=epoch + 1, step=state.step, **metrics)
+        if accelerator.is_main_process:
+            save_sample_grid(faces_by_emotion(plugin, grid_seeds), grid_seeds,
+                             run.path / "samples" / f"epoch_{epoch + 1:03d}.png", title=f"epoch {epoch + 1}")
+        val: dict[str, Any] = {}
+        if judge is not None:
+            scores = judge_expression(plugin, judge, range(10_000, 10_000 + cfg.judge_seeds))
+            val = {"judge_accuracy": scores["judge_accuracy"], "judge_macro_f1": scores["judge_macro_f1"]}
+            run.log(split="val", epoch=epoch + 1, step=state.step, **val)
+        summary = {**provenance, "metrics": {**metrics, **val, "epoch": epoch + 1, "step": state.step}}
+        run.save_checkpoint(plugin, "last", **summary)
+        best = state.extra.get("best")
+        if judge is None or best is None or val["judge_accuracy"] >= best:
+            state.extra["best"] = val.get("judge_accuracy", 0.0)
+            run.save_checkpoint(plugin, "best", **summary)
+        state.epoch = epoch + 1
+        run.save_state(accelerator, state)
+        run.plot_curves(("d_loss", "g_loss", "judge_accuracy"))
+        accelerator.print(f"epoch {epoch + 1}: {format_metrics({**metrics, **val})}")
+        if cfg.max_minutes and run.elapsed > cfg.max_minutes * 60:
+            accelerator.print(f"stopping: the {cfg.max_minutes:g}-minute budget is spent")
+            break
+    if accelerator.is_main_process and (run.path / "best").is_dir():
+        write_checkpoint_card(run.path / "best", kind="generator", config=dataclasses.asdict(cfg),
+                              command=reproduce_command("cgan", cfg))
+    return run
+
+
+def _load_judge(spec: str | None) -> Any:
+    if not spec:
+        return None
+    from registry import default_registry
+
+    return default_registry().classifier(spec)
