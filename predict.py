@@ -43,6 +43,10 @@ __all__ = [
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 
 
+# FFmpeg prints its own lines ("moov atom not found") beside fexlab's one-line error for a damaged
+# video; keep them quiet unless the user set a level.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 #: Threads that run the face detector on the frames of one batch at once. OpenCV releases the GIL,
 #: so on a multi-core CPU a video batch is detected in parallel; only detectors that declare
 #: ``thread_safe = True`` (the Haar cascade keeps one cascade per thread) are run this way.

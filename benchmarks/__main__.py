@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += peer_rows(peer)
             print(f"  {'fer peer':<24} done", flush=True)
         else:
-            rows.append(Row(PEER_NAME, "-", None, "images/s", note="not run: `make bench-peer` builds its venv"))
+            why = "--peer none" if args.peer == "none" else "`make bench-peer` builds its venv"
+            rows.append(Row(PEER_NAME, "-", None, "images/s", note=f"not run: {why}"))
     _ratio_notes(rows)
 
     results = {"machine": info, "rows": [asdict(r) for r in rows], "goals": goals(rows), "not_yet_in_tree": not_landed}
