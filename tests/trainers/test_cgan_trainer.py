@@ -85,8 +85,9 @@ def test_a_judge_scores_the_samples_and_picks_best(tmp_path, monkeypatch):
 
     monkeypatch.setattr(loop, "_load_judge", lambda spec: AlwaysHappy() if spec else None)
     cfg = CGANTrainConfig(data=DATA, out=str(tmp_path / "run"), resolution=16, z_dim=16, g_width=4, d_width=4,
-                          batch_size=32, epochs=1, grid_seeds=1, judge="stand-in", judge_seeds=3, limit=64)
+                          batch_size=16, epochs=1, max_steps=2, grid_seeds=1, judge="stand-in", judge_seeds=3, limit=64)
     run = train_cgan(cfg)
+    assert run.records("train")[0]["step"] == 2  # the step budget ends the epoch early
     val = run.records("val")
     assert len(val) == 1 and val[0]["judge_accuracy"] == pytest.approx(1 / 7)
     assert json.loads((run.path / "best" / "config.json").read_text())["metrics"]["judge_accuracy"] == pytest.approx(1 / 7)

@@ -33,6 +33,7 @@ class CGANTrainConfig:
     d_width: int = field(default=32, metadata={"help": "discriminator channels at full resolution"})
     epochs: int = field(default=30, metadata={"help": "passes over the training split"})
     max_minutes: float = field(default=0.0, metadata={"help": "stop after this many training minutes (0: no limit)"})
+    max_steps: int = field(default=0, metadata={"help": "stop after this many steps (0: no limit)"})
     batch_size: int = field(default=64, metadata={"help": "faces per step"})
     lr_g: float = field(default=2e-4, metadata={"help": "generator Adam learning rate"})
     lr_d: float = field(default=2e-4, metadata={"help": "discriminator Adam learning rate"})
@@ -67,7 +68,7 @@ class CGANTrainConfig:
 
 
 #: What ``--resume`` lets change: how long to go on, how to log and judge.
-may_change_on_resume = ("out", "epochs", "max_minutes", "log_every", "grid_seeds", "judge", "judge_seeds", "cpu")
+may_change_on_resume = ("out", "epochs", "max_minutes", "max_steps", "log_every", "grid_seeds", "judge", "judge_seeds", "cpu")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

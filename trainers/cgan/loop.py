@@ -157,7 +157,7 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
                 sums[key] = sums.get(key, 0.0) + value
             if state.step % cfg.log_every == 0:
                 run.log(split="train_step", epoch=epoch + batches / len(loader), step=state.step, **values)
-            if cfg.max_minutes and run.elapsed > cfg.max_minutes * 60:
+            if _budget_spent(cfg, run, state):
                 break
 
         metrics = {key: value / max(batches, 1) for key, value in sums.items()}
@@ -180,13 +180,17 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
         run.save_state(accelerator, state)
         run.plot_curves(("d_loss", "g_loss", "judge_accuracy"))
         accelerator.print(f"epoch {epoch + 1}: {format_metrics({**metrics, **val})}")
-        if cfg.max_minutes and run.elapsed > cfg.max_minutes * 60:
-            accelerator.print(f"stopping: the {cfg.max_minutes:g}-minute budget is spent")
+        if _budget_spent(cfg, run, state):
+            accelerator.print(f"stopping at step {state.step}: the step or time budget is spent")
             break
     if accelerator.is_main_process and (run.path / "best").is_dir():
         write_checkpoint_card(run.path / "best", kind="generator", config=dataclasses.asdict(cfg),
                               command=reproduce_command("cgan", cfg))
     return run
+
+
+def _budget_spent(cfg: CGANTrainConfig, run: RunDirectory, state: RunState) -> bool:
+    return bool((cfg.max_minutes and run.elapsed > cfg.max_minutes * 60) or (cfg.max_steps and state.step >= cfg.max_steps))
 
 
 def _load_judge(spec: str | None) -> Any:
