@@ -49,11 +49,13 @@ class ClassifierTrainConfig:
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0: off)"})
     mixed_precision: str = field(default="no", metadata={
-        "help": "mixed precision (fp16 needs a GPU; bf16 works on recent CPUs)", "choices": ["no", "fp16", "bf16"]})
+        "help": "mixed precision through Accelerate's autocast", "choices": ["no", "fp16", "bf16"]})
     seed: int = field(default=0, metadata={"help": "seed of initialisation, data order and augmentation"})
     log_every: int = field(default=10, metadata={"help": "log the training loss every N optimizer steps"})
     num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
-    cpu: bool = field(default=False, metadata={"help": "train on the CPU even when a GPU is there"})
+    cpu: bool = field(default=False, metadata={
+        "help": "train on the CPU even when a GPU is there (with `accelerate launch --multi_gpu --num_processes N`: "
+                "N CPU processes)"})
     push_to_hub: str | None = field(default=None, metadata={
         "help": "after the run, upload best/ with a model card to this hub repo", "metavar": "REPO"})
 
@@ -68,29 +70,16 @@ may_change_on_resume = ("out", "epochs", "patience", "log_every", "num_workers",
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``fexlab train classifier`` (and ``python -m trainers.classifier``)."""
-    from trainers.run import add_dataclass_arguments
+    from trainers.command import add_run_arguments
 
-    parser.add_argument("--config", metavar="FILE", help="JSON / YAML / TOML file of options; flags override it")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its last saved state (after a kill or to add --epochs)")
-    add_dataclass_arguments(parser, ClassifierTrainConfig)
+    add_run_arguments(parser, ClassifierTrainConfig)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run ``fexlab train classifier`` from parsed arguments; returns the exit status."""
-    from registry import InputError
-    from trainers.run import RunDirectory, resolve_config, resumed_config
+    from trainers.command import config_from_args
 
-    given = {key: value for key, value in vars(args).items() if key not in ("config", "resume", "func")}
-    if args.resume:
-        if not given.get("out"):
-            raise InputError("--resume needs --out RUN_DIR: the run folder to continue")
-        if args.config:
-            raise InputError("--resume continues a run with its saved config; drop --config")
-        run = RunDirectory(given["out"], resume=True, is_main_process=False)
-        config = resumed_config(ClassifierTrainConfig, run, given, may_change=may_change_on_resume)
-    else:
-        config = resolve_config(ClassifierTrainConfig, given, args.config)
+    config = config_from_args(ClassifierTrainConfig, args, may_change=may_change_on_resume)
     from .loop import train_classifier
 
     train_classifier(config, resume=args.resume)

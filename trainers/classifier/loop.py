@@ -23,7 +23,8 @@ import torch
 
 from registry import EMOTIONS, Classifier, InputError, Registry, default_registry
 from registry.checkpoint import is_hub_id
-from trainers.hub import model_card, push_folder, write_model_card
+from trainers.command import reproduce_command
+from trainers.hub import push_folder, write_checkpoint_card
 from trainers.run import (
     EarlyStopping,
     EpochSampler,
@@ -52,7 +53,6 @@ class TrainResult:
     seconds: float = 0.0
     init: str = ""
     training_data: str = ""
-    synthetic: bool = False
 
 
 def _build_plugin(cls: type[Classifier], config: ClassifierTrainConfig) -> tuple[Classifier, str]:
@@ -147,7 +147,8 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
     provenance = {"training_data": splits.name, "synthetic": splits.synthetic, "init": init_note}
     run.write_config({**asdict(config), "out": str(run.path), "resolved": {
         **provenance, "augmentation": augment_note, "split_sizes": splits.counts(), "total_steps": total_steps,
-        "processes": accelerator.num_processes, "device": str(accelerator.device)}})
+        "processes": accelerator.num_processes, "device": str(accelerator.device),
+        "command": reproduce_command("classifier", config)}})
     accelerator.print(f"training {config.plugin} on {splits.name}: {splits.counts()}; {init_note}; "
                       f"augmentation: {augment_note}; run folder {run.path}")
 
@@ -211,11 +212,14 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
     # -- the best checkpoint, reloaded from disk, on the test split -----------------------------------
     accelerator.wait_for_everyone()
     result = TrainResult(run.path, stopper.best_epoch, _best_val(run), seconds=run.elapsed, init=init_note,
-                         training_data=splits.name, synthetic=splits.synthetic)
+                         training_data=splits.name)
     if accelerator.is_main_process:
         result.test = _test_best(cls, run, splits, config, provenance)
+        write_checkpoint_card(run.path / "best", kind="classifier", config=asdict(config),
+                              command=reproduce_command("classifier", config),
+                              base_model=config.init if config.init and is_hub_id(config.init) else None)
         if config.push_to_hub:
-            _push(run, config, result)
+            print(f"pushed {run.path / 'best'} to {push_folder(run.path / 'best', config.push_to_hub, run_dir=run.path)}")
     return result
 
 
@@ -246,16 +250,3 @@ def _test_best(cls: type[Classifier], run: RunDirectory, splits: Splits, config:
           f"  macro_f1 {scores.macro_f1:.4f}  n {scores.n}; best checkpoint {run.path / 'best'} "
           f"(epoch {metrics.get('epoch')}), {run.elapsed:.0f}s of training")
     return test
-
-
-def _push(run: RunDirectory, config: ClassifierTrainConfig, result: TrainResult) -> None:
-    """Write best/README.md (the model card) and upload best/ to ``config.push_to_hub``."""
-    best = run.path / "best"
-    metrics = {f"val_{k}": v for k, v in result.val.items() if isinstance(v, float) and k != "time"}
-    metrics |= {f"test_{k}": v for k, v in result.test.items() if isinstance(v, float)}
-    card = model_card(plugin=config.plugin, kind="classifier", training_data=result.training_data,
-                      synthetic=result.synthetic, metrics=metrics, config=asdict(config),
-                      base_model=config.init if config.init and is_hub_id(config.init) else None)
-    write_model_card(best, card)
-    url = push_folder(best, config.push_to_hub, run_dir=run.path)
-    print(f"pushed {best} to {url}")
