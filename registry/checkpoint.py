@@ -28,6 +28,7 @@ __all__ = [
     "hub_offline",
     "is_hub_id",
     "read_checkpoint_config",
+    "recover_directory",
     "replace_directory",
     "resolve_source",
     "source_available",
@@ -69,6 +70,39 @@ def replace_directory(source: str | os.PathLike, target: str | os.PathLike) -> N
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(source, target)
+
+
+def recover_directory(target: str | os.PathLike) -> bool:
+    """Put the previous folder back when a kill between :func:`replace_directory`'s two renames
+    left ``target`` missing and its ``.old-NAME-PID`` copy beside it; True if it did.
+
+    A copy whose writing process is still alive is left alone (it is mid-replace, not killed).
+    """
+    target = Path(target)
+    if target.exists() or not target.parent.is_dir():
+        return False
+    for old in sorted(target.parent.glob(f".old-{target.name}-*"), key=lambda p: p.stat().st_mtime, reverse=True):
+        pid = old.name.rsplit("-", 1)[-1]
+        if not old.is_dir() or (pid.isdigit() and _alive(int(pid))):
+            continue
+        try:
+            os.replace(old, target)
+        except OSError:
+            return False
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -155,8 +189,11 @@ def resolve_source(source: str | os.PathLike, *, allow_patterns: Sequence[str] |
     and :class:`CheckpointError` when a local path does not exist.
     """
     path = Path(source).expanduser()
-    if path.is_dir() and not (path / CONFIG_NAME).exists() and (path / "best" / CONFIG_NAME).exists():
-        return path / "best"  # a training run folder: use its best checkpoint
+    recover_directory(path)  # a kill mid-replace may have left only the previous copy beside it
+    if path.is_dir() and not (path / CONFIG_NAME).exists():
+        recover_directory(path / "best")
+        if (path / "best" / CONFIG_NAME).exists():
+            return path / "best"  # a training run folder: use its best checkpoint
     if path.exists():
         return path
     if not is_hub_id(source):

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import logging
 import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 
 from registry import FexlabError, Registry
 
-__all__ = ["plugin_choices", "unavailable_note", "upload_name", "upload_path", "user_errors"]
+__all__ = ["OUTPUT_DIR", "image_file", "plugin_choices", "unavailable_note", "upload_name", "upload_path", "user_errors"]
 
 log = logging.getLogger("fexlab.app")
+
+#: Where :func:`image_file` writes the images the app shows.
+OUTPUT_DIR = Path(tempfile.gettempdir()) / "fexlab-app"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -71,3 +78,26 @@ def upload_name(value: Any) -> str:
     name = value.get("orig_name") if isinstance(value, dict) else getattr(value, "orig_name", None)
     path = upload_path(value)
     return str(name or (os.path.basename(path) if path else "the upload"))
+
+
+def image_file(image: Any) -> str:
+    """A PNG file holding the RGB array ``image``, for a Gallery or Image output.
+
+    Gradio caches an array under a name made from its content and rewrites that file in place on
+    every request, so when two users get the same image at once (both clicked the same example)
+    one browser can fetch a half-written file. A path is copied into Gradio's cache atomically
+    instead; this file too is written under its content's hash through a rename.
+    """
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    data = buffer.getvalue()
+    path = OUTPUT_DIR / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
+    if not path.is_file():
+        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        fd, staging = tempfile.mkstemp(dir=OUTPUT_DIR, prefix=".staging-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(staging, path)
+    return str(path)

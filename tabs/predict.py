@@ -12,7 +12,7 @@ from eval.plots import probability_bars
 from predict import Predictor, annotate
 from registry import InputError, Registry
 
-from .common import plugin_choices, unavailable_note, upload_name, upload_path, user_errors
+from .common import image_file, plugin_choices, unavailable_note, upload_name, upload_path, user_errors
 
 __all__ = ["build", "predict_photo"]
 
@@ -32,7 +32,7 @@ def predict_photo(registry: Registry, image: str | None, classifiers: list[str] 
     result = predictor.predict_image(image, keep_image=True, name=name)
     scale = result.image.shape[1] / result.size[0]
     shown = [_on_working_image(face, scale) for face in result.faces]
-    gallery = [(annotate(result.image, shown, name), name) for name in classifiers]
+    gallery = [(image_file(annotate(result.image, shown, name)), name) for name in classifiers]
     figure = probability_bars([face.probabilities for face in result.faces],
                               [f"face {i + 1}" for i in range(len(result.faces))])
     payload: dict[str, Any] = {"faces": [face.to_dict() for face in result.faces], "size": list(result.size)}
