@@ -34,5 +34,13 @@ test-fast: setup
 bench: setup
 	HF_HUB_OFFLINE=1 $(PY) -m benchmarks
 
+# The fer package (TensorFlow) in a venv of its own, timed on the same images in the same run.
+PEER := benchmarks/.peer-venv
+bench-peer: setup
+	test -x $(PEER)/bin/python || $(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/pip install --quiet --no-deps fer==25.10.3
+	$(PEER)/bin/pip install --quiet -r benchmarks/peer-requirements.txt
+	HF_HUB_OFFLINE=1 $(PY) -m benchmarks --peer $(PEER)/bin/python
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

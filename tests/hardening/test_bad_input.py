@@ -26,7 +26,7 @@ from tests.videos import face_video
 
 FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings("ignore::UserWarning")]  # PIL warns on corrupt EXIF
 
 #: (mode, format) pairs PIL writes: every mode fexlab reads, in a format that keeps it.
 MODES = [("RGB", "JPEG"), ("RGBA", "PNG"), ("L", "PNG"), ("LA", "PNG"), ("P", "GIF"), ("P", "PNG"),
