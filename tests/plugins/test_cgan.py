@@ -115,3 +115,18 @@ def test_diffaugment_is_differentiable_and_keeps_shapes():
     assert torch.equal(diff_augment(x, ""), x)
     with pytest.raises(ValueError, match="unknown DiffAugment policy"):
         diff_augment(x, "rotate")
+
+
+def test_the_shipped_checkpoint_is_ready_small_and_says_it_was_trained_on_synthetic_faces(registry):
+    from plugins.cgan.plugin import WEIGHTS_DIR
+
+    assert registry.info("generator", "cgan").status == "ready"
+    folder = WEIGHTS_DIR / "synthetic"
+    assert (folder / "model.safetensors").stat().st_size < 8 * 2**20
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in card and "not real photographs" in card and "fexlab train cgan" in card
+    gan = CGAN.load_default()
+    assert "SYNTHETIC" in gan.metadata["training_data"]
+    faces = _arrays(gan.generate(list(EMOTIONS), seed=0))
+    assert [f.shape for f in faces] == [(64, 64, 3)] * 7
+    np.testing.assert_array_equal(_arrays(gan.generate(["sad"], seed=0))[0], faces[EMOTIONS.index("sad")])

@@ -41,6 +41,9 @@ class CGANTrainConfig:
     aux_weight: float = field(default=0.0, metadata={
         "help": "weight of the auxiliary expression classifier's loss on generated faces (0: off)"})
     lr_c: float = field(default=1e-3, metadata={"help": "auxiliary classifier Adam learning rate"})
+    aux_augment: str = field(default="color,translation", metadata={
+        "help": "DiffAugment policy applied to the faces the auxiliary classifier sees, real and generated, so "
+                "the generator cannot please it with pixel tricks ('' for none)"})
     ema_decay: float = field(default=0.999, metadata={
         "help": "decay of the EMA generator (use ~0.99 for runs of a few hundred steps)"})
     diffaugment: str = field(default="translation", metadata={

@@ -76,6 +76,7 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
 
     try:
         parse_policy(cfg.diffaugment)
+        parse_policy(cfg.aux_augment)
     except ValueError as err:
         raise InputError(str(err)) from None
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=cfg.cpu or not torch.cuda.is_available())
@@ -103,7 +104,8 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
     state = run.load_state(accelerator) if resume else RunState(extra={"best": None})
     plugin.module = accelerator.unwrap_model(ema).module  # the EMA weights are the plugin's weights
     grid_seeds = list(range(cfg.grid_seeds))
-    provenance = {"training_data": dataset.name, "synthetic": bool(getattr(dataset, "synthetic", False))}
+    provenance = {"training_data": f"{dataset.name}; source '{cfg.data}', train split, {len(labels)} faces",
+                  "synthetic": bool(getattr(dataset, "synthetic", False))}
 
     for epoch in range(state.epoch, cfg.epochs):
         loader.set_epoch(epoch)
@@ -120,7 +122,7 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
             d_loss = torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()  # hinge
             if classifier is not None:  # the auxiliary classifier learns the emotions of real faces only
                 classifier.train()
-                logits = classifier(real)
+                logits = classifier(diff_augment(real, cfg.aux_augment))
                 c_loss = F.cross_entropy(logits, y)
                 opt_c.zero_grad(set_to_none=True)
                 accelerator.backward(c_loss)
@@ -137,7 +139,7 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
             fake = generator(z, y)
             g_loss = -discriminator(diff_augment(fake, cfg.diffaugment), y).mean()
             if classifier is not None:  # ... and the generator learns to show each face's emotion
-                logits = classifier(fake)
+                logits = classifier(diff_augment(fake, cfg.aux_augment))
                 g_loss = g_loss + cfg.aux_weight * F.cross_entropy(logits, y)
                 extra["g_class_accuracy"] = float((logits.detach().argmax(1) == y).float().mean())
             opt_g.zero_grad(set_to_none=True)

@@ -140,7 +140,8 @@ def train_sd_lora(cfg: SDLoRATrainConfig, *, resume: bool = False) -> RunDirecto
     *prepared, optimizer, loader = accelerator.prepare(*trainable, optimizer, loader)
     state = run.load_state(accelerator) if resume else RunState(extra={"best": None})
     models = (pipe.vae, prepared[1] if cfg.train_text_encoder else pipe.text_encoder, prepared[0])
-    provenance = {"training_data": dataset.name, "synthetic": bool(getattr(dataset, "synthetic", False))}
+    provenance = {"training_data": f"{dataset.name}; source '{cfg.data}', train split, {len(train_set)} faces",
+                  "synthetic": bool(getattr(dataset, "synthetic", False))}
     validation_seeds = list(range(cfg.validation_seeds))
     if not resume:
         run.log(split="val", epoch=0, step=0, loss=_validation_loss(models, noise_scheduler, val_loader, captions, cfg.seed))
