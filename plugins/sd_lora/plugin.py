@@ -64,8 +64,8 @@ class SDLoRA(Generator):
     config_class: ClassVar[type] = SDLoRAConfig
     pretrained: ClassVar[dict[str, str]] = {"sd15": DEFAULT_BASE_MODEL}
     weights_hint: ClassVar[str] = (
-        f"set {BASE_MODEL_ENV} to a local Stable Diffusion folder (or run once with network), then "
-        "`fexlab train sd-lora --data DATA --base-model FOLDER --out runs/sd-lora` for the expression LoRA"
+        f"set {BASE_MODEL_ENV} to a local Stable Diffusion folder, then train the expression LoRA with "
+        "`fexlab train sd-lora --data DATA --base-model FOLDER --out runs/sd-lora`"
     )
     options: ClassVar[dict[str, Any]] = {
         "steps": 30,
