@@ -21,6 +21,8 @@ from registry.errors import InputError
 __all__ = [
     "class_balance",
     "confusion_heatmaps",
+    "confusion_panels",
+    "emotion_timeline",
     "per_class_f1",
     "probability_bars",
     "read_metrics_log",
@@ -127,6 +129,71 @@ def confusion_heatmaps(
         ax.tick_params(axis="y", labelrotation=0)
     if title:
         figure.suptitle(title)
+    return figure
+
+
+def confusion_panels(
+    matrices: Mapping[str, Sequence[Sequence[float]]], *, title: str = "", true_label: str = "true emotion",
+    predicted_label: str = "predicted emotion", per_row: int = 3,
+) -> Figure:
+    """Row-normalised confusion matrices of several models side by side, one small heatmap each
+    (``per_row`` to a row), so models scored on the same data can be compared at a glance."""
+    import seaborn as sns
+
+    if not matrices:
+        raise InputError("no confusion matrices to draw")
+    names = list(matrices)
+    cols = min(len(names), per_row)
+    rows = -(-len(names) // cols)
+    figure = Figure(figsize=(4.1 * cols, 4.7 * rows + (0.3 if title else 0)), layout="constrained")
+    axes = figure.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[len(names):]:
+        ax.set_axis_off()
+    for ax, name in zip(axes, names):
+        matrix = np.asarray(matrices[name], dtype=float)
+        if matrix.shape != (len(EMOTIONS), len(EMOTIONS)):
+            raise InputError(f"the confusion matrix of {name} is {matrix.shape}, not 7x7")
+        sns.heatmap(matrix, ax=ax, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True, cbar=False,
+                    xticklabels=EMOTIONS, yticklabels=EMOTIONS, annot_kws={"fontsize": 7})
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(predicted_label, fontsize=9)
+        ax.set_ylabel(true_label, fontsize=9)
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+        ax.tick_params(axis="y", labelrotation=0, labelsize=8)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    return figure
+
+
+def emotion_timeline(
+    tracks: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]], *, title: str = "",
+) -> Figure:
+    """Emotion over time: one panel per face track, one line per emotion (its probability).
+
+    ``tracks[name] = (times in seconds, (N, 7) probabilities)``, e.g. ``{"face 1": (t, p)}`` from
+    a video's per-frame predictions; the panels share the time axis.
+    """
+    if not tracks:
+        figure = Figure(figsize=(8.0, 1.6), layout="constrained")
+        ax = figure.add_subplot()
+        ax.text(0.5, 0.5, "no face was tracked in the analysed frames", ha="center", va="center")
+        ax.set_axis_off()
+        return figure
+    figure = Figure(figsize=(8.0, 0.6 + 1.9 * len(tracks)), layout="constrained")
+    axes = figure.subplots(len(tracks), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, (times, probs)) in zip(axes, tracks.items()):
+        times, probs = np.asarray(times, dtype=float), np.asarray(probs, dtype=float).reshape(-1, len(EMOTIONS))
+        for k, emotion in enumerate(EMOTIONS):
+            ax.plot(times, probs[:, k], color=_rgb(emotion), linewidth=1.6, label=emotion,
+                    marker="o" if len(times) < 3 else None, markersize=3)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("probability", fontsize=8)
+        ax.set_title(f"{name}: mostly {EMOTIONS[int(probs.mean(axis=0).argmax())]}", fontsize=9, loc="left")
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("time (s)")
+    axes[0].legend(fontsize=7, ncol=len(EMOTIONS), loc="lower left", bbox_to_anchor=(0.0, 1.12), frameon=False)
+    if title:
+        figure.suptitle(title, fontsize=10)
     return figure
 
 

@@ -85,3 +85,24 @@ def test_training_curves_read_a_run_log_classifier_or_gan(tmp_path):
     assert figure.axes[0].get_xlabel() == "step"
     with pytest.raises(InputError, match="no training log"):
         training_curves(tmp_path / "missing")
+
+
+def test_confusion_panels_draw_one_heatmap_per_model_and_refuse_other_shapes():
+    from eval.plots import confusion_panels
+
+    matrices = {name: np.eye(7) for name in ("a", "b", "c", "d")}
+    figure = confusion_panels(matrices, per_row=3)
+    titled = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titled == ["a", "b", "c", "d"] and len(figure.axes) == 6  # 2 rows of 3, the last two left empty
+    with pytest.raises(InputError, match="confusion matrix of a is"):
+        confusion_panels({"a": np.eye(3)})
+
+
+def test_emotion_timeline_has_a_panel_per_track_and_says_when_there_is_none():
+    from eval.plots import emotion_timeline
+
+    probs = np.tile(np.eye(7)[3], (4, 1))
+    figure = emotion_timeline({"face 1": ([0, 0.5, 1, 1.5], probs), "face 2": ([1, 2], probs[:2])})
+    assert [ax.get_title(loc="left") for ax in figure.axes] == ["face 1: mostly happy", "face 2: mostly happy"]
+    empty = emotion_timeline({})
+    assert "no face was tracked" in empty.axes[0].texts[0].get_text()
