@@ -2,6 +2,10 @@
 
 Each tab is built by its own module in ``tabs/``. Work runs on Gradio's queue, which bounds how
 many requests run at once; every event has an ``api_name`` so the app doubles as an HTTP API.
+Folders come from the environment: ``FEXLAB_DATA_DIR`` (data sets, default ``data``),
+``FEXLAB_RESULTS_DIR`` (evaluation results, ``results``) and ``FEXLAB_RUNS_DIR`` (training runs,
+``runs``); paths typed into the app must lie inside them. Heavy libraries (diffusers,
+transformers, timm) are imported only when a plugin that needs them is used.
 """
 
 from __future__ import annotations
@@ -13,17 +17,32 @@ import gradio as gr
 
 from preprocessing.images import MAX_FILE_BYTES
 from registry import Registry, default_registry
+from tabs import evaluate as evaluate_tab
+from tabs import generate as generate_tab
 from tabs import live as live_tab
 from tabs import plugins as plugins_tab
 from tabs import predict as predict_tab
+from tabs import train as train_tab
 from tabs import video as video_tab
 
 __all__ = ["build_demo", "launch"]
 
 HEADER = """
 # fexlab: facial expression lab
-Find faces and predict their emotions with several models side by side, and compare the models
-on the same data. Every model is a plugin; see the **Plugins** tab to add your own.
+Predict the emotions of faces in photos, videos and the webcam with several models side by side,
+generate faces showing any of seven emotions, and compare and train the models on the same data.
+Every model is a plugin; the **Plugins** tab shows which are ready and how to add your own.
+"""
+
+#: Galleries marked ``fexlab-whole`` show each image whole at its own aspect ratio (Gradio's
+#: thumbnails are square and would crop or letterbox a wide annotated photo or a grid).
+CSS = """
+.fexlab-note { font-size: 0.9em; }
+.fexlab-pad { padding: 0 var(--block-padding); }
+.fexlab-whole .grid-wrap { min-height: 0 !important; max-height: none !important; height: auto !important; }
+.fexlab-whole .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
+.fexlab-whole .thumbnail-item img { height: auto !important; max-height: 80vh; }
+.fexlab-whole .thumbnail-item .caption-label { position: static !important; display: block; margin: 4px auto; }
 """
 
 #: Requests processed at once per event; the rest wait in the queue (at most QUEUE_SIZE).
@@ -42,19 +61,28 @@ def build_demo(registry: Registry | None = None) -> gr.Blocks:
             live_tab.build(registry)
         with gr.Tab("Video", id="video"):
             video_tab.build(registry)
+        with gr.Tab("Generate", id="generate"):
+            generate_tab.build(registry)
+        with gr.Tab("Evaluate", id="evaluate") as evaluate:
+            evaluate_tab.build(registry, evaluate)
+        with gr.Tab("Train", id="train") as train:
+            train_tab.build(registry, train)
         with gr.Tab("Plugins", id="plugins"):
             plugins_tab.build(registry)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, registry: Registry | None = None,
-           **kwargs) -> None:
-    """Build and serve the app (blocks until stopped)."""
-    build_demo(registry).launch(
+def launch(host: str = "127.0.0.1", port: int | None = 7860, share: bool = False, registry: Registry | None = None,
+           **kwargs) -> gr.Blocks:
+    """Build and serve the app; blocks until stopped unless ``prevent_thread_lock=True`` is
+    passed (tests), and returns the running ``gr.Blocks``."""
+    demo = build_demo(registry)
+    demo.launch(
         server_name=host, server_port=port, share=share, max_file_size=MAX_FILE_BYTES,
-        theme=gr.themes.Soft(), **kwargs,
+        theme=gr.themes.Soft(), css=CSS, **kwargs,
     )
+    return demo
 
 
 def ensure_space_weights() -> None:

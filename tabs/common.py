@@ -1,22 +1,42 @@
-"""What every tab shares: turning errors into messages, plugin choices, status notes."""
+"""What every tab shares: turning errors into messages, plugin choices and status notes, typed
+checkpoint paths, the configured folders, and images / figures written for the browser."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import inspect
 import io
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 
-from registry import FexlabError, Registry
+from registry import CheckpointError, FexlabError, InputError, Registry
+from registry.paths import ROOT_VARIABLES, allowed_roots, resolve_user_path
 
-__all__ = ["OUTPUT_DIR", "image_file", "plugin_choices", "unavailable_note", "upload_name", "upload_path", "user_errors"]
+__all__ = [
+    "OUTPUT_DIR",
+    "checkpoint_spec",
+    "figure_file",
+    "folder",
+    "image_file",
+    "load_plugins",
+    "output_folder",
+    "plain_names",
+    "plugin_choices",
+    "relative_name",
+    "unavailable_accordion",
+    "unavailable_note",
+    "upload_name",
+    "upload_path",
+    "user_errors",
+]
 
 log = logging.getLogger("fexlab.app")
 
@@ -29,19 +49,34 @@ def user_errors(fn: F) -> F:
     """Show a :class:`FexlabError` as a one-line message in the app; log anything else and say so
     briefly, so a broken plugin or bad input never shows a traceback nor stops the app."""
 
+    if inspect.isgeneratorfunction(fn):  # a streaming handler: its errors come while it is iterated
+
+        @functools.wraps(fn)
+        def streaming(*args: Any, **kwargs: Any) -> Any:
+            with _as_messages(fn.__name__):
+                yield from fn(*args, **kwargs)
+
+        return streaming  # type: ignore[return-value]
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with _as_messages(fn.__name__):
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except FexlabError as err:
-            raise gr.Error(str(err), print_exception=False) from None
-        except Exception as err:  # an unexpected failure: keep serving, tell the user what broke
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"{type(err).__name__}: {err}", print_exception=False) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _as_messages(name: str) -> Iterator[None]:
+    try:
+        yield
+    except gr.Error:
+        raise
+    except FexlabError as err:
+        raise gr.Error(str(err), print_exception=False) from None
+    except Exception as err:  # an unexpected failure: keep serving, tell the user what broke
+        log.exception("unexpected error in %s", name)
+        raise gr.Error(f"{type(err).__name__}: {err}", print_exception=False) from None
 
 
 def plugin_choices(registry: Registry, kind: str) -> list[str]:
@@ -56,6 +91,87 @@ def unavailable_note(registry: Registry, kind: str) -> str:
         return ""
     lines = [f"- **{info.name}** ({info.status}): {info.detail}" for info in rows]
     return f"Unavailable {kind}s:\n" + "\n".join(lines)
+
+
+def unavailable_accordion(registry: Registry, kind: str) -> None:
+    """A closed accordion naming the plugins of ``kind`` that need weights or are broken, with
+    their reasons inside, so they show as disabled without crowding the tab."""
+    note = unavailable_note(registry, kind)
+    if note:
+        names = [info.name for info in registry.infos(kind) if info.status != "ready"]
+        with gr.Accordion(f"Not available here: {', '.join(names)} (why?)", open=False):
+            gr.Markdown(note.split("\n", 1)[1], elem_classes=["fexlab-note"])
+
+
+# -- folders and typed paths ------------------------------------------------------------------------
+def folder(variable: str) -> Path:
+    """The folder configured by ``variable`` (FEXLAB_DATA_DIR, FEXLAB_RESULTS_DIR or FEXLAB_RUNS_DIR),
+    read at call time so a changed environment takes effect without a restart."""
+    if variable not in ROOT_VARIABLES:
+        raise KeyError(f"{variable} is not one of {sorted(ROOT_VARIABLES)}")
+    return dict(zip(ROOT_VARIABLES, allowed_roots()))[variable]
+
+
+def relative_name(path: Path) -> str:
+    """``path`` as a user can type it back: relative to the working directory when it lies inside
+    it (``runs/my-run`` with the default folders), else absolute."""
+    path = Path(path)
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def checkpoint_spec(typed: str, kind: str) -> tuple[str, str]:
+    """(label, registry spec) of a typed checkpoint or training-run folder of a ``kind`` plugin.
+
+    The path must lie inside the configured folders (:func:`registry.paths.resolve_user_path`);
+    the plugin is read from the checkpoint's ``config.json``, so the user need not name it.
+    """
+    from registry.checkpoint import read_checkpoint_config, resolve_source
+
+    path = resolve_user_path(typed, must_exist=True)
+    directory = resolve_source(path)  # a run folder -> its best/
+    try:
+        payload = read_checkpoint_config(directory)
+    except CheckpointError as err:  # name the folder as the user typed it
+        raise CheckpointError(str(err).replace(str(directory), typed.strip())) from None
+    if payload.get("kind") not in (None, kind):
+        raise InputError(f"'{typed.strip()}' is a {payload['kind']} checkpoint, not a {kind}")
+    plugin = payload.get("plugin")
+    if not plugin:
+        raise InputError(f"'{typed.strip()}' does not say which plugin it belongs to (no 'plugin' in config.json)")
+    return f"{plugin}: {typed.strip()}", f"{plugin}:{directory}"
+
+
+def plain_names(names: list[str] | str | None, kind: str) -> list[str]:
+    """The plugin names chosen in a tab, refused when one carries a checkpoint path (``name:path``):
+    a path reaches the server only through the typed box, where it is checked."""
+    if isinstance(names, str):
+        names = [names]
+    names = [str(name).strip() for name in names or [] if str(name).strip()]
+    for name in names:
+        if ":" in name:
+            raise InputError(f"'{name}': choose {kind}s by name; type a checkpoint folder into the box for your own model")
+    return names
+
+
+def load_plugins(registry: Registry, kind: str, names: list[str] | str | None, checkpoint: str | None = None,
+                 *, required: bool = True) -> dict[str, Any]:
+    """Label -> loaded plugin for the chosen ``names`` and an optional typed checkpoint."""
+    specs = {name: name for name in plain_names(names, kind)}
+    if checkpoint and str(checkpoint).strip():
+        label, spec = checkpoint_spec(str(checkpoint), kind)
+        specs[label] = spec
+    if not specs and required:
+        raise InputError(f"choose at least one {kind}, or give a checkpoint folder")
+    return {label: registry.load(kind, spec) for label, spec in specs.items()}
+
+
+def output_folder(prefix: str) -> Path:
+    """A new folder under :data:`OUTPUT_DIR` for one request's files (video, zip, CSV)."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=OUTPUT_DIR))
 
 
 def upload_path(value: Any) -> str | None:
@@ -81,7 +197,7 @@ def upload_name(value: Any) -> str:
 
 
 def image_file(image: Any) -> str:
-    """A PNG file holding the RGB array ``image``, for a Gallery or Image output.
+    """A PNG file holding the RGB array (or PIL image) ``image``, for a Gallery or Image output.
 
     Gradio caches an array under a name made from its content and rewrites that file in place on
     every request, so when two users get the same image at once (both clicked the same example)
@@ -91,8 +207,19 @@ def image_file(image: Any) -> str:
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "PNG")
-    data = buffer.getvalue()
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buffer, "PNG")
+    return _png_file(buffer.getvalue())
+
+
+def figure_file(figure: Any, dpi: int = 110) -> str:
+    """A PNG file of the matplotlib ``figure`` (for a Gallery or a download), written like
+    :func:`image_file`."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return _png_file(buffer.getvalue())
+
+
+def _png_file(data: bytes) -> str:
     path = OUTPUT_DIR / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
     if not path.is_file():
         OUTPUT_DIR.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from predict import Predictor, annotate
 from preprocessing.images import load_image
 from registry import InputError, Registry
 
-from .common import plugin_choices, user_errors
+from .common import load_plugins, plain_names, plugin_choices, user_errors
 
 __all__ = ["build", "live_frame"]
 
@@ -34,10 +34,10 @@ def live_frame(
         raise InputError("choose a classifier")
     image = load_image(frame)
     now = time.monotonic() if now is None else now
-    key = (classifier, detector or "haar")
+    key = (classifier, (plain_names(detector, "detector") or ["haar"])[0])
     stale = state.get("key") != key or now - state.get("analysed_at", -1e9) >= state.get("cost", 0.0)
     if stale:
-        predictor = Predictor({classifier: registry.classifier(classifier)}, registry.detector(key[1]))
+        predictor = Predictor(load_plugins(registry, "classifier", classifier), registry.detector(key[1]))
         started = time.monotonic()
         state["faces"] = predictor.predict_frames([image])[0]
         state["cost"] = time.monotonic() - started
@@ -57,12 +57,16 @@ def build(registry: Registry) -> None:
     state = gr.State({})
     with gr.Row():
         with gr.Column():
-            camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy", height=360)
+            camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy", height=360,
+                              elem_id="live-camera")
             classifier = gr.Dropdown(classifiers, value=(classifiers or [None])[0], label="Classifier")
             detector = gr.Dropdown(detectors, value="haar" if "haar" in detectors else None, label="Face detector")
         with gr.Column():
-            shown = gr.Image(label="Emotions, live", height=360)
-            status = gr.Markdown()
+            shown = gr.Image(label="Emotions, live", height=360, elem_id="live-output")
+            status = gr.Markdown("Allow the webcam, then press **Record**: boxes and emotions are drawn on the "
+                                 "frames as they arrive. When analysis is slower than the camera, the last boxes are "
+                                 "drawn on the newest frames (the count of reused frames is shown here).",
+                                 label="Status", elem_id="live-status")
 
     @user_errors
     def stream(frame, classifier, detector, state):

@@ -1,4 +1,5 @@
-"""Plugins tab: every installed plugin, its status and source package, and how to add one."""
+"""Plugins tab: every installed plugin, its status and source package, what to do when it needs
+weights, and how to add one from your own package."""
 
 from __future__ import annotations
 
@@ -8,39 +9,77 @@ from registry import Registry
 
 from .common import user_errors
 
-__all__ = ["GUIDE", "build", "plugin_table"]
+__all__ = ["COLUMNS", "GUIDE", "build", "plugin_table"]
 
 GUIDE = """
 ### Add a model from your own package
 
-1. Subclass `registry.Classifier` (or `Generator`, `FaceDetector`). A classifier gives a config
-   dataclass, its `torch_module()` and its `input_spec()` (size, gray or RGB, normalisation);
-   batching, label mapping, checkpoints and status come from the base class.
-2. Declare an entry point in your package's `pyproject.toml`:
+fexlab finds models through Python entry points, so a plugin lives in *your* package and needs
+no edit here.
+
+1. **Write the class.** Subclass one of the three kinds and give it a config dataclass:
+
+   | kind | base class | you implement | entry-point group |
+   |---|---|---|---|
+   | emotion classifier | `registry.Classifier` | `torch_module()` (the `nn.Module`) and, through the config, `input_size` / `grayscale` | `fexlab.classifiers` |
+   | face generator | `registry.Generator` | `generate(emotions, seed, **options) -> list[PIL.Image]`; optionally `interpolate` | `fexlab.generators` |
+   | face detector | `registry.FaceDetector` | `detect(image) -> list[Face]` | `fexlab.detectors` |
+
+   ```python
+   from dataclasses import dataclass
+   from registry import Classifier
+
+   @dataclass
+   class MyConfig:
+       input_size: int = 64
+       grayscale: bool = False
+
+   class MyModel(Classifier):
+       description = "my emotion classifier"
+       config_class = MyConfig
+       pretrained = {"default": "my-org/my-model"}   # a hub id or folder; first tag is the default
+       weights_hint = "train one with `fexlab train classifier --plugin my_model`"
+
+       def __init__(self, config=None, **kwargs):
+           super().__init__(config, **kwargs)
+           self.net = build_my_network(self.config)
+
+       def torch_module(self):
+           return self.net
+   ```
+   Batching, the mapping of your labels onto the seven emotions, checkpoints (`config.json` +
+   `model.safetensors`), hub downloads and `status()` come from the base class. Import heavy
+   libraries inside methods, not at the top of the module, so the app starts fast.
+2. **Declare the entry point** in your package's `pyproject.toml`:
 
    ```toml
    [project.entry-points."fexlab.classifiers"]
    my_model = "my_package.plugin:MyModel"
    ```
-3. `pip install` your package next to fexlab. `fexlab plugins` lists it, and the app, the CLI,
-   the trainers and the evaluation pick it up with no edit to fexlab.
+3. **Install it** next to fexlab (`pip install -e .`). It shows up in this table, in
+   `fexlab plugins`, and in every tab, the CLI, the trainers and the evaluation.
 
-A plugin that fails to import is listed here as **broken** with its error; the others keep
-working. One that has no weights on this machine is **needs weights**, with what to run.
+A plugin that fails to import is listed here as **broken** with its error while the others keep
+working. One whose weights are not on this machine is **needs weights**, with what to run; it
+is left out of the other tabs' choices until its weights are there.
 """
 
-COLUMNS = ["kind", "name", "status", "detail", "package"]
+COLUMNS = ["kind", "name", "status", "about", "details and what to do", "package"]
 
 
 def plugin_table(registry: Registry) -> list[list[str]]:
-    """Rows of (kind, name, status, detail, package) for every plugin."""
-    return [[i.kind, i.name, i.status, i.detail, i.package] for i in registry.infos()]
+    """Rows of (kind, name, status, description, detail, package) for every plugin."""
+    return [[i.kind, i.name, i.status, i.description, i.detail, i.package] for i in registry.infos()]
 
 
 def build(registry: Registry) -> None:
     """Lay out the Plugins tab inside the current ``gr.Blocks`` context."""
-    table = gr.Dataframe(plugin_table(registry), headers=COLUMNS, label="Installed plugins", interactive=False,
-                         wrap=True)
-    refresh = gr.Button("Refresh")
+    rows = plugin_table(registry)
+    ready = sum(row[2] == "ready" for row in rows)
+    gr.Markdown(f"**{ready} of {len(rows)} plugins are ready.** Plugins that need weights are listed with what "
+                "to do; the other tabs offer only the ready ones.")
+    table = gr.Dataframe(rows, headers=COLUMNS, label="Installed plugins", interactive=False, wrap=True,
+                         column_widths=["9%", "11%", "9%", "22%", "37%", "12%"], max_height=900, elem_id="plugins-table")
+    refresh = gr.Button("Check again")
     gr.Markdown(GUIDE)
     refresh.click(user_errors(lambda: plugin_table(registry)), None, table, api_name="plugins")

@@ -1,33 +1,38 @@
-"""Video tab: upload a video -> every k-th frame analysed with progress -> annotated video,
-per-frame table and CSV download (faces carry a track id across frames)."""
+"""Video tab: upload a video -> every k-th frame analysed with progress -> annotated video, an
+emotion-over-time plot per face track, per-frame table and CSV download (faces carry a track id
+across frames)."""
 
 from __future__ import annotations
 
 import csv
-import tempfile
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from eval.plots import emotion_timeline
 from predict import Predictor, VideoWriter, annotate, is_video, video_fps, video_frame_count
 from registry import EMOTIONS, InputError, Registry
 
-from .common import plugin_choices, upload_name, upload_path, user_errors
+from .common import load_plugins, output_folder, plain_names, plugin_choices, upload_name, upload_path, user_errors
+from .predict import EXAMPLES_DIR
 
-__all__ = ["MAX_ANALYSED_FRAMES", "MAX_VIDEO_BYTES", "analyse_video", "build"]
+__all__ = ["MAX_ANALYSED_FRAMES", "MAX_TIMELINE_TRACKS", "MAX_VIDEO_BYTES", "analyse_video", "build", "timeline_figure"]
 
 #: Uploads above this size are refused.
 MAX_VIDEO_BYTES = 200 * 1024 * 1024
 #: At most this many frames are analysed per request; raise "every" to cover a longer video.
 MAX_ANALYSED_FRAMES = 1800
+#: The emotion-over-time plot shows this many face tracks, the longest ones.
+MAX_TIMELINE_TRACKS = 6
 
 
 def analyse_video(
     registry: Registry, video: Any, classifiers: list[str] | str | None, detector: str | None, every: int = 1,
     progress: Any = None,
-) -> tuple[str, str, list[list[Any]], str]:
-    """Handler: returns (annotated WebM path, CSV path, table rows, message)."""
+) -> tuple[str, Any, str, list[list[Any]], str]:
+    """Handler: returns (annotated WebM path, emotion-over-time figure, CSV path, table rows, message)."""
     name, path = upload_name(video), upload_path(video)
     if not path:
         raise InputError("upload a video first")
@@ -36,16 +41,14 @@ def analyse_video(
     size = Path(path).stat().st_size if Path(path).exists() else 0
     if size > MAX_VIDEO_BYTES:
         raise InputError(f"{name} is {size / 2**20:.0f} MB, above the {MAX_VIDEO_BYTES // 2**20} MB video limit")
-    if isinstance(classifiers, str):
-        classifiers = [classifiers]
-    if not classifiers:
-        raise InputError("choose at least one classifier")
+    models = load_plugins(registry, "classifier", classifiers)
+    classifiers = list(models)
     every = max(1, int(every or 1))
-    predictor = Predictor({n: registry.classifier(n) for n in classifiers}, registry.detector(detector or "haar"))
+    predictor = Predictor(models, registry.detector((plain_names(detector, "detector") or ["haar"])[0]))
 
     total = video_frame_count(path)
     expected = min(MAX_ANALYSED_FRAMES, -(-total // every)) if total else MAX_ANALYSED_FRAMES
-    out_dir = Path(tempfile.mkdtemp(prefix="fexlab-video-"))
+    out_dir = output_folder("video")
     stem = Path(name).stem or "video"
     annotated, table_path = out_dir / f"{stem}.annotated.webm", out_dir / f"{stem}.emotions.csv"
     rows: list[list[Any]] = []
@@ -72,7 +75,21 @@ def analyse_video(
     message = f"Analysed {analysed} frames (every {every}): {len(rows)} face detections in {tracks} track(s)."
     if total and analysed >= MAX_ANALYSED_FRAMES and analysed * every < total:
         message += f" Stopped at {MAX_ANALYSED_FRAMES} frames; raise 'every frame' to cover the whole video."
-    return str(annotated), str(table_path), rows, message
+    if tracks > MAX_TIMELINE_TRACKS:
+        message += f" The plot shows the {MAX_TIMELINE_TRACKS} longest tracks; the CSV has them all."
+    return str(annotated), timeline_figure(rows, classifiers[0]), str(table_path), rows, message
+
+
+def timeline_figure(rows: list[list[Any]], classifier: str) -> Any:
+    """Emotion over time per face track (the longest :data:`MAX_TIMELINE_TRACKS`) from table rows."""
+    series: dict[int, list[list[Any]]] = defaultdict(list)
+    for row in rows:
+        series[row[2]].append(row)
+    longest = sorted(series, key=lambda track: (-len(series[track]), track))[:MAX_TIMELINE_TRACKS]
+    first = len(HEADERS) - len(EMOTIONS)
+    tracks = {f"face track {track + 1}": ([r[1] for r in series[track]], [r[first:] for r in series[track]])
+              for track in sorted(longest)}
+    return emotion_timeline(tracks, title=f"Emotion over time ({classifier})")
 
 
 HEADERS = ["frame", "time", "track", "x", "y", "w", "h", "emotion", "confidence", *EMOTIONS]
@@ -84,15 +101,20 @@ def build(registry: Registry) -> None:
     detectors = plugin_choices(registry, "detector")
     with gr.Row():
         with gr.Column(scale=1):
-            video = gr.Video(label="Video", sources=["upload"], height=320)
+            video = gr.Video(label="Video", sources=["upload"], height=320, elem_id="video-input")
             chosen = gr.Dropdown(classifiers, value=classifiers[:1], multiselect=True, label="Classifiers")
             detector = gr.Dropdown(detectors, value="haar" if "haar" in detectors else None, label="Face detector")
             every = gr.Slider(1, 30, value=2, step=1, label="Analyse every k-th frame",
                               info="higher is faster; boxes are drawn on analysed frames")
             run = gr.Button("Analyse video", variant="primary")
+            examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.webm"))
+            if examples:
+                gr.Examples(examples, inputs=video, label="Example video (made from public-domain photos)")
         with gr.Column(scale=2):
-            message = gr.Markdown()
+            message = gr.Markdown("Upload a video and press **Analyse video**: faces are found and tracked, "
+                                  "and each track's emotions are plotted over time.", label="Summary")
             annotated = gr.Video(label="Annotated video", height=360)
+            timeline = gr.Plot(label="Emotion over time, per face track", show_label=False)
             download = gr.File(label="Per-frame emotions (CSV)")
             table = gr.Dataframe(headers=HEADERS, label="Per-frame emotions", max_height=300, interactive=False)
 
@@ -100,5 +122,5 @@ def build(registry: Registry) -> None:
     def analyse(video, classifiers, detector, every, progress=gr.Progress()):
         return analyse_video(registry, video, classifiers, detector, every, progress)
 
-    run.click(analyse, [video, chosen, detector, every], [annotated, download, table, message], api_name="video",
-              preprocess=False)
+    run.click(analyse, [video, chosen, detector, every], [annotated, timeline, download, table, message],
+              api_name="video", preprocess=False)

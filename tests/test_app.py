@@ -1,4 +1,10 @@
-"""The app through its HTTP API (gradio_client), as the hosted Space is used."""
+"""The app through its HTTP API (gradio_client), as the hosted Space is used: every endpoint with
+good and bad input. The tabs' handlers are tested in detail in tests/tabs/."""
+
+import subprocess
+import sys
+import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -6,21 +12,52 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from app import build_demo
+from tests.conftest import ROOT
+from tests.tabs.conftest import point_folders
+
+ENDPOINTS = {"/predict", "/live", "/video", "/generate", "/identity_grid", "/interpolate", "/interpolation_frame",
+             "/edit_expression", "/leaderboard", "/evaluate", "/runs", "/show_run", "/trainer_changed", "/train",
+             "/stop_training", "/plugins"}
 
 
 @pytest.fixture(scope="module")
-def client(registry):
+def folders(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        yield point_folders(tmp_path_factory.mktemp("app") / "srv", patch)
+
+
+@pytest.fixture(scope="module")
+def client(registry, folders):
     demo = build_demo(registry)
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
     yield Client(url, verbose=False)
     demo.close()
 
 
-def test_every_event_has_an_api_name(client):
-    names = set(client.view_api(return_format="dict")["named_endpoints"])
-    assert {"/predict", "/plugins", "/video", "/live"} <= names
+def _error(client, *args, api_name, match):
+    with pytest.raises(Exception, match=match) as info:
+        client.predict(*args, api_name=api_name)
+    assert "Traceback" not in str(info.value) and "/tmp/gradio" not in str(info.value)
 
 
+def test_every_event_has_an_api_name_and_each_is_tested_here(client):
+    api = client.view_api(return_format="dict")
+    assert set(api["named_endpoints"]) == ENDPOINTS
+    assert not api["unnamed_endpoints"]
+
+
+def test_the_app_starts_without_diffusers_or_transformers():
+    code = ("import sys, time; t = time.perf_counter(); from app import build_demo; build_demo(); "
+            "print(round(time.perf_counter() - t, 1), sorted(m for m in ('diffusers', 'transformers', 'timm', "
+            "'accelerate') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HOME": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    seconds, loaded = done.stdout.strip().split(" ", 1)
+    assert loaded == "[]", done.stdout  # the build time is measured in benchmarks/, never asserted
+
+
+# -- Predict, Live, Video -------------------------------------------------------------------------------
 def test_real_photo_gets_a_box_and_happy(client, astronaut_path, hopper_path):
     gallery, _, result, message = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar",
                                                  api_name="/predict")
@@ -33,6 +70,16 @@ def test_real_photo_gets_a_box_and_happy(client, astronaut_path, hopper_path):
     assert len(result["faces"]) == 1
 
 
+def test_predict_with_a_run_folder_beside_the_installed_classifier(client, registry, folders, astronaut_path):
+    registry.classifier("mini_xception").save_pretrained(folders["runs"] / "copy" / "best")
+    gallery, _, result, _ = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar", "runs/copy",
+                                           api_name="/predict")
+    assert [g["caption"] for g in gallery] == ["mini_xception", "mini_xception: runs/copy"]
+    assert set(result["faces"][0]["classifiers"]) == {"mini_xception", "mini_xception: runs/copy"}
+    _error(client, handle_file(str(astronaut_path)), ["mini_xception"], "haar", "/etc", api_name="/predict",
+           match="outside the folders")
+
+
 @pytest.mark.parametrize(
     "name, content, message",
     [("notes.jpg", b"just text", "notes.jpg is not an image"), ("empty.jpg", b"", "empty.jpg is empty")],
@@ -40,9 +87,7 @@ def test_real_photo_gets_a_box_and_happy(client, astronaut_path, hopper_path):
 def test_bad_uploads_get_a_one_line_message(client, tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(Exception, match=message) as info:
-        client.predict(handle_file(str(path)), ["mini_xception"], "haar", api_name="/predict")
-    assert "Traceback" not in str(info.value) and "/tmp/gradio" not in str(info.value)
+    _error(client, handle_file(str(path)), ["mini_xception"], "haar", api_name="/predict", match=message)
 
 
 def test_photo_without_a_face_says_so(client, tmp_path):
@@ -53,16 +98,39 @@ def test_photo_without_a_face_says_so(client, tmp_path):
 
 
 def test_missing_upload_and_unknown_classifier(client, astronaut_path):
-    with pytest.raises(Exception, match="upload a photo"):
-        client.predict(None, ["mini_xception"], "haar", api_name="/predict")
-    with pytest.raises(Exception, match="no classifier named 'nope'"):
-        client.predict(handle_file(str(astronaut_path)), ["nope"], "haar", api_name="/predict")
+    _error(client, None, ["mini_xception"], "haar", api_name="/predict", match="upload a photo")
+    _error(client, handle_file(str(astronaut_path)), ["nope"], "haar", api_name="/predict",
+           match="no classifier named 'nope'|not in the list of choices")
 
 
-def test_plugins_table(client):
-    table = client.predict(api_name="/plugins")
-    rows = {row[1]: row for row in table["data"]}
-    assert rows["mini_xception"][2] == "ready" and rows["haar"][0] == "detector"
+def _stream_once(client, api_name, frame, *args):
+    """One frame through a streaming event the way the browser sends it (gradio_client does not
+    speak streaming events): upload, join the queue, read the first answer from the event stream."""
+    import json
+    import uuid
+
+    import httpx
+
+    dependency = next(d for d in client.config["dependencies"] if d.get("api_name") == api_name.strip("/"))
+    with open(frame, "rb") as handle:
+        [path] = httpx.post(client.src + "gradio_api/upload", files={"files": (frame.name, handle)}).json()
+    session = uuid.uuid4().hex
+    data = [{"path": path, "orig_name": frame.name, "meta": {"_type": "gradio.FileData"}}, *args, None]  # None: state
+    httpx.post(client.src + "gradio_api/queue/join", json={"data": data, "fn_index": dependency["id"],
+                                                          "session_hash": session}).raise_for_status()
+    with httpx.stream("GET", client.src + f"gradio_api/queue/data?session_hash={session}", timeout=60) as events:
+        for line in events.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") in ("process_streaming", "process_completed"):
+                return message
+
+
+def test_live_frame_through_the_event_stream(client, astronaut_path):
+    answer = _stream_once(client, "/live", astronaut_path, "mini_xception", "haar")
+    shown, _, status = answer["output"]["data"]
+    assert np.asarray(Image.open(shown["path"])).shape[:2] == (512, 512) and status.startswith("1 face(s)")
+    answer = _stream_once(client, "/live", astronaut_path, None, "haar")
+    assert not answer["success"] and answer["output"]["error"] == "choose a classifier"
 
 
 def test_video_endpoint(client, astronaut_path, tmp_path):
@@ -70,8 +138,107 @@ def test_video_endpoint(client, astronaut_path, tmp_path):
     from tests.videos import face_video
 
     clip = face_video(tmp_path / "clip.mp4", load_image(astronaut_path), count=6)
-    annotated, table_file, table, message = client.predict(handle_file(str(clip)), ["mini_xception"], "haar", 2,
-                                                           api_name="/video")
-    assert "Analysed 3 frames" in message
+    annotated, timeline, table_file, table, message = client.predict(handle_file(str(clip)), ["mini_xception"], "haar",
+                                                                     2, api_name="/video")
+    assert "Analysed 3 frames" in message and timeline["type"] == "matplotlib"
     assert {row[7] for row in table["data"]} == {"happy"}
     assert str(annotated["video"] if isinstance(annotated, dict) else annotated).endswith(".webm")
+    (tmp_path / "notes.mp4").write_bytes(b"not a video" * 20)
+    _error(client, handle_file(str(tmp_path / "notes.mp4")), ["mini_xception"], "haar", 1, api_name="/video",
+           match="notes.mp4 is not a video")
+
+
+# -- Generate ---------------------------------------------------------------------------------------------
+def test_generate_grid_and_zip(client):
+    gallery, archive, message = client.predict(["facs_renderer"], "", ["happy", "sad"], 2, 7, api_name="/generate")
+    assert [g["caption"] for g in gallery] == ["facs_renderer · seeds 7–8"]
+    with zipfile.ZipFile(archive) as files:
+        assert len([n for n in files.namelist() if "_seed" in n]) == 4
+    assert "first seed **7**" in message
+    gallery, archive, _ = client.predict(["facs_renderer"], "", 3, api_name="/identity_grid")
+    with zipfile.ZipFile(archive) as files:
+        assert sorted(n.split("_")[2] for n in files.namelist() if "_seed" in n) == sorted(
+            ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
+    _error(client, ["facs_renderer"], "", [], 2, 7, api_name="/generate", match="tick at least one emotion")
+    _error(client, ["facs_renderer"], "", ["happy"], 2, 7, 1.0, 1.0, 0.0, 0, api_name="/generate",
+           match="less than minimum value 1")  # the slider's own bound
+    _error(client, [], "/etc", ["happy"], 1, 0, api_name="/generate", match="outside the folders")
+
+
+def test_interpolation_and_its_slider(client):
+    strip, position, frame = client.predict(["facs_renderer"], "", "sad", "happy", 2, "", 4, api_name="/interpolate")
+    assert position == 0.5 and len(frame) == 1 and frame[0]["caption"].endswith("at 0.67")
+    [first] = client.predict(0.0, api_name="/interpolation_frame")
+    assert first["caption"] == "facs_renderer · sad → happy at 0.00"
+    _error(client, ["facs_renderer"], "", "sad", "happy", 2, "x", 4, api_name="/interpolate", match="whole number")
+
+
+def test_interpolation_frame_needs_an_interpolation_first(registry):
+    fresh = build_demo(registry)  # a new session has no frames in its state
+    _, url, _ = fresh.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
+    try:
+        _error(Client(url, verbose=False), 0.2, api_name="/interpolation_frame", match="press Interpolate first")
+    finally:
+        fresh.close()
+
+
+def test_expression_editing_explains_what_it_needs(client, astronaut_path):
+    _error(client, ["facs_renderer"], "", handle_file(str(astronaut_path)), ["happy"], 0, 0.6,
+           api_name="/edit_expression", match="none of facs_renderer can edit a face")
+    _error(client, ["facs_renderer"], "", None, ["happy"], 0, 0.6, api_name="/edit_expression",
+           match="upload a face photo")
+
+
+# -- Evaluate ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_evaluate_then_the_leaderboard_keeps_the_result(client):
+    chooser, classifiers, generators, confusion, message, csv = client.predict(
+        ["mini_xception"], "", [], "mini_xception", "synthetic:n=70,size=64", "test", 10, 0, api_name="/evaluate")
+    assert [row[0] for row in classifiers["data"]] == ["mini_xception"] and not generators["data"]
+    assert confusion["type"] == "matplotlib" and "SYNTHETIC" in message
+    assert "synthetic:n=70,size=64" in open(csv).read()
+    again = client.predict(None, api_name="/leaderboard")
+    assert again[1]["data"] == classifiers["data"] and again[4] == message
+    _error(client, [], "", [], "mini_xception", "synthetic:n=70", "test", 10, 0, api_name="/evaluate",
+           match="choose at least one classifier or generator")
+    _error(client, ["mini_xception"], "", [], "mini_xception", "../secrets.csv", "test", 10, 0, api_name="/evaluate",
+           match="outside the folders")
+
+
+# -- Train --------------------------------------------------------------------------------------------------
+def test_runs_list_and_show(client, folders):
+    from tests.tabs.test_train import _fake_run
+
+    _fake_run(folders["runs"] / "cgan-shown")
+    chooser, curves, samples, summary = client.predict("", api_name="/runs")
+    assert chooser["value"] == str(folders["runs"] / "cgan-shown") and "cgan" in summary
+    assert samples["visible"] and len(samples["value"]) == 2
+    curves, samples, summary = client.predict("runs/cgan-shown", api_name="/show_run")
+    assert curves["type"] == "matplotlib" and "`runs/cgan-shown`" in summary
+    _error(client, "/etc", api_name="/show_run", match="outside the folders")
+    assert client.predict("cgan", api_name="/trainer_changed") is not None
+
+
+@pytest.mark.slow
+def test_train_starts_reports_progress_and_stops(client):
+    _error(client, "classifier", "mini_xception", "scratch", 10, 1, 0, api_name="/train", match="less than minimum value 70")
+    _error(client, "classifier", "convnext", "its pretrained weights", 140, 1, 0, api_name="/train",
+           match="not in the list of choices|convnext has no pretrained weights")
+    assert client.predict(api_name="/stop_training") == "No run of yours is training."
+    job = client.submit("cgan", None, "scratch", 140, 20, 0, api_name="/train")
+    deadline = time.monotonic() + 60
+    while not job.outputs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.outputs() and job.outputs()[0][0].startswith("**Training runs/app-cgan-")
+    assert client.predict(api_name="/stop_training").startswith("Stopped runs/app-cgan-")
+    job.result(timeout=60)
+    assert client.predict(api_name="/stop_training") == "No run of yours is training."
+
+
+# -- Plugins ------------------------------------------------------------------------------------------------
+def test_plugins_table(client):
+    table = client.predict(api_name="/plugins")
+    rows = {row[1]: row for row in table["data"]}
+    assert rows["mini_xception"][2] == "ready" and rows["haar"][0] == "detector"
+    assert rows["facs_renderer"][3].startswith("SYNTHETIC")
+    assert all(row[4] for row in rows.values() if row[2] != "ready")  # what to do, for every unavailable one

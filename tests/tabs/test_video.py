@@ -18,8 +18,9 @@ def test_video_gives_annotated_webm_csv_and_tracks(registry, clip):
     import cv2
 
     seen = []
-    annotated, table, rows, message = analyse_video(registry, {"path": str(clip), "orig_name": "clip.mp4"},
-                                                    ["mini_xception"], "haar", 2, progress=lambda *a, **k: seen.append(a[0]))
+    annotated, timeline, table, rows, message = analyse_video(
+        registry, {"path": str(clip), "orig_name": "clip.mp4"}, ["mini_xception"], "haar", 2,
+        progress=lambda *a, **k: seen.append(a[0]))
     capture = cv2.VideoCapture(annotated)
     assert annotated.endswith(".webm") and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
     capture.release()
@@ -29,11 +30,30 @@ def test_video_gives_annotated_webm_csv_and_tracks(registry, clip):
     assert {r["emotion"] for r in records} == {"happy"} and set(EMOTIONS) <= set(records[0])
     assert {r["track"] for r in records[:2]} == {"0"}
     assert seen[-1] == (5, 5) and "Analysed 5 frames" in message
+    tracks = sorted({int(r["track"]) for r in records})  # the blank frame ends a track
+    assert len(timeline.axes) == len(tracks)  # a panel per face track: its emotions over time
+    axes = timeline.axes[0]
+    assert axes.get_title(loc="left") == "face track 1: mostly happy"
+    happy = next(line for line in axes.get_lines() if line.get_label() == "happy")
+    assert list(happy.get_xdata()) == [float(r["time"]) for r in records if r["track"] == "0"]
+    assert min(happy.get_ydata()) > 0.5
+
+
+def test_the_timeline_has_a_panel_per_track_longest_first(registry, monkeypatch):
+    from tabs.predict import EXAMPLES_DIR
+
+    _, timeline, _, rows, message = analyse_video(registry, str(EXAMPLES_DIR / "two_people_pan.webm"),
+                                                  ["mini_xception"], "haar", 4)
+    titles = [ax.get_title(loc="left") for ax in timeline.axes]
+    assert titles == ["face track 1: mostly neutral", "face track 2: mostly happy"], titles
+    monkeypatch.setattr(video_tab, "MAX_TIMELINE_TRACKS", 1)
+    figure = video_tab.timeline_figure(rows, "mini_xception")
+    assert len(figure.axes) == 1 and "2 track(s)" in message
 
 
 def test_long_videos_are_capped(registry, clip, monkeypatch):
     monkeypatch.setattr(video_tab, "MAX_ANALYSED_FRAMES", 3)
-    _, _, _, message = analyse_video(registry, str(clip), ["mini_xception"], "haar", 1)
+    _, _, _, _, message = analyse_video(registry, str(clip), ["mini_xception"], "haar", 1)
     assert "Analysed 3 frames" in message and "Stopped at 3 frames" in message
 
 

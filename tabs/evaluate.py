@@ -1,0 +1,266 @@
+"""Evaluate tab: score classifiers and generators on one data set with :func:`eval.harness.evaluate`,
+and compare them on the leaderboard built from every result in the results folder.
+
+Results are JSON files in ``$FEXLAB_RESULTS_DIR`` (default ``results``): this tab writes them to
+``results/results/`` as ``fexlab evaluate --out results`` does, and also lists the ones the CLI
+wrote to ``results/*/results/``. The leaderboard shows one data set (and split) at a time, since
+scores on different faces are not comparable, with the row-normalised confusion matrices of its
+models side by side.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from registry import InputError, Registry
+from registry.paths import resolve_user_path
+
+from .common import (
+    checkpoint_spec,
+    folder,
+    output_folder,
+    plain_names,
+    plugin_choices,
+    relative_name,
+    unavailable_accordion,
+    user_errors,
+)
+
+__all__ = [
+    "MAX_PER_EMOTION",
+    "MAX_SYNTHETIC_FACES",
+    "build",
+    "data_choices",
+    "leaderboard_view",
+    "load_all_results",
+    "resolve_data",
+    "run_evaluation",
+]
+
+#: The quick synthetic set offered first, and the bounds on what one request may ask for.
+QUICK_SYNTHETIC = "synthetic:n=700,size=64"
+MAX_SYNTHETIC_FACES = 20_000
+MAX_PER_EMOTION = 100
+SYNTHETIC_NOTE = ("These are SYNTHETIC cartoon faces from the FACS renderer: the scores say how the models do on "
+                  "them, not on real photographs.")
+
+_CLASSIFIER_COLUMNS = {
+    "model": "model", "accuracy": "accuracy", "accuracy_ci": "95% CI", "balanced_accuracy": "balanced accuracy",
+    "macro_f1": "macro F1", "ece": "ECE", "latency_ms": "ms / face", "parameters": "parameters",
+}
+_GENERATOR_COLUMNS = {
+    "model": "model", "judge": "judge", "expression_accuracy": "expression accuracy",
+    "expression_macro_f1": "expression macro F1", "fid": "FID (judge)", "kid": "KID", "diversity": "diversity",
+    "identity_consistency": "identity", "latency_ms": "ms / face",
+}
+
+
+def data_choices() -> list[tuple[str, str]]:
+    """(label, value) of the data sets offered: the synthetic sets, then every CSV file and folder
+    directly inside the data folder (``$FEXLAB_DATA_DIR``)."""
+    choices = [("synthetic faces, 700 (quick)", QUICK_SYNTHETIC),
+               ("synthetic faces, 7000", "synthetic:n=7000,size=64")]
+    root = folder("FEXLAB_DATA_DIR")
+    if root.is_dir():
+        for path in sorted(root.iterdir()):
+            if not path.name.startswith(".") and (path.is_dir() or path.suffix.lower() == ".csv"):
+                choices.append((relative_name(path), str(path)))
+    return choices
+
+
+def resolve_data(text: str | None) -> str:
+    """The source string :func:`preprocessing.readers.open_dataset` gets for the chosen or typed
+    data: a synthetic spec (size-checked) or a path inside the allowed folders."""
+    text = (text or "").strip()
+    if not text:
+        raise InputError("choose a data set")
+    if text == "synthetic" or text.startswith("synthetic:"):
+        match = re.search(r"\bn=(\d+)", text)
+        if match and int(match.group(1)) > MAX_SYNTHETIC_FACES:
+            raise InputError(f"at most {MAX_SYNTHETIC_FACES} synthetic faces here, got {match.group(1)}; "
+                             "use `fexlab evaluate` for more")
+        return text
+    return str(resolve_user_path(text, must_exist=True))
+
+
+# -- results ---------------------------------------------------------------------------------------
+def load_all_results(root: Path | None = None) -> list[dict[str, Any]]:
+    """Every result in the results folder: its own JSON files, ``results/`` and ``*/results/``."""
+    from eval.results import load_results
+
+    root = root or folder("FEXLAB_RESULTS_DIR")
+    folders = [root, root / "results", *sorted(root.glob("*/results"))] if root.is_dir() else []
+    results = []
+    for place in folders:
+        for result in load_results(place):
+            result["_key"] = _data_key(result)
+            results.append(result)
+    return results
+
+
+def _data_key(result: dict[str, Any]) -> str:
+    data = result["data"]
+    return f"{data.get('source') or data['name']}|{data['split']}|{data.get('fingerprint') or '-'}"
+
+
+def _data_label(result: dict[str, Any]) -> str:
+    data = result["data"]
+    source = data.get("source") or data["name"]
+    if source.startswith("/"):
+        source = relative_name(Path(source))
+    return f"{source} · {data['split']} split · {data.get('n')} faces" + (" · synthetic" if data.get("synthetic") else "")
+
+
+def _display_model(spec: str) -> str:
+    name, sep, path = str(spec).partition(":")
+    return f"{name}:{relative_name(Path(path))}" if sep and path.startswith("/") else str(spec)
+
+
+def _table(results: list[dict[str, Any]], kind: str, columns: dict[str, str]):
+    from eval.results import leaderboard
+
+    rows = [r for r in results if r["kind"] == kind]
+    frame = leaderboard(rows)
+    if frame.empty:
+        import pandas as pd
+
+        return pd.DataFrame(columns=list(columns.values()))
+    frame = frame[list(columns)].copy()
+    frame["model"] = frame["model"].map(_display_model)
+    if "parameters" in frame:
+        frame["parameters"] = frame["parameters"].map(lambda v: f"{int(v):,}" if v == v and v is not None else "")
+    for column in frame.columns:
+        if frame[column].dtype.kind == "f":
+            frame[column] = frame[column].map(lambda v: float(f"{v:.3g}") if v == v else None)
+    return frame.rename(columns=columns)
+
+
+def _confusions(results: list[dict[str, Any]]):
+    from eval.plots import confusion_panels
+
+    matrices = {}
+    for result in results:
+        metrics = result.get("metrics", {})
+        if result["kind"] == "classifier" and "confusion_normalized" in metrics:
+            matrices[_display_model(result["model"])] = metrics["confusion_normalized"]
+        elif result["kind"] == "generator" and "confusion_normalized" in (metrics.get("expression") or {}):
+            matrices[f"{_display_model(result['model'])} (judged by {result.get('judge')})"] = (
+                metrics["expression"]["confusion_normalized"])
+    if not matrices:
+        return None
+    kinds = {r["kind"] for r in results}
+    true_label = {"classifier": "true emotion", "generator": "intended emotion"}.get(
+        next(iter(kinds)) if len(kinds) == 1 else "", "true / intended emotion")
+    predicted = {"classifier": "predicted emotion", "generator": "recognised emotion"}.get(
+        next(iter(kinds)) if len(kinds) == 1 else "", "predicted / recognised")
+    return confusion_panels(matrices, true_label=true_label, predicted_label=predicted,
+                            title="Confusion matrices, row-normalised: the diagonal is each emotion's recall")
+
+
+def leaderboard_view(selection: str | None = None, results: list[dict[str, Any]] | None = None):
+    """Handler: returns (data-set chooser, classifier table, generator table, confusion figure,
+    message, CSV of the tables) for the data set ``selection`` (default: the latest evaluated)."""
+    results = load_all_results() if results is None else results
+    root = relative_name(folder("FEXLAB_RESULTS_DIR"))
+    if not results:
+        empty = ("No results yet in the results folder "
+                 f"(`{root}`). Choose models and a data set and press **Run evaluation**, or run `fexlab evaluate`.")
+        return (gr.Dropdown(choices=[], value=None), _table([], "classifier", _CLASSIFIER_COLUMNS),
+                _table([], "generator", _GENERATOR_COLUMNS), None, empty, None)
+    labels: dict[str, str] = {}
+    for result in sorted(results, key=lambda r: str(r.get("created")), reverse=True):
+        labels.setdefault(result["_key"], _data_label(result))
+    if selection not in labels:
+        selection = next(iter(labels))
+    shown = [r for r in results if r["_key"] == selection]
+    classifiers = _table(shown, "classifier", _CLASSIFIER_COLUMNS)
+    generators = _table(shown, "generator", _GENERATOR_COLUMNS)
+    message = (f"**{len(shown)} result(s)** on {labels[selection]} (data fingerprint {selection.rsplit('|', 1)[-1]}), "
+               f"from {len(results)} in `{root}`.")
+    if shown[0]["data"].get("synthetic"):
+        message += " " + SYNTHETIC_NOTE
+    csv = output_folder("leaderboard") / "leaderboard.csv"
+    with csv.open("w", encoding="utf-8") as handle:
+        for title, table in (("classifiers", classifiers), ("generators", generators)):
+            if len(table):
+                handle.write(f"# {title}: {labels[selection]}\n" + table.to_csv(index=False))
+    chooser = gr.Dropdown(choices=[(label, key) for key, label in labels.items()], value=selection)
+    return chooser, classifiers, generators, _confusions(shown), message, str(csv)
+
+
+def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint: str | None,
+                   generators: list[str] | None, judge: str | None, data: str | None, split: str,
+                   n_per_emotion: int, seed: int, progress: Any = None):
+    """Handler: evaluate the chosen models on ``data`` into the results folder, then return
+    :func:`leaderboard_view` of that data set."""
+    from eval.harness import evaluate
+
+    source = resolve_data(data)
+    n_per_emotion = int(n_per_emotion or 0)
+    if generators and not 2 <= n_per_emotion <= MAX_PER_EMOTION:
+        raise InputError(f"faces per emotion must be between 2 and {MAX_PER_EMOTION}, got {n_per_emotion}")
+    specs, generators = plain_names(classifiers, "classifier"), plain_names(generators, "generator")
+    judge = (plain_names(judge, "classifier") or [None])[0]
+    if checkpoint and checkpoint.strip():
+        specs.append(checkpoint_spec(checkpoint, "classifier")[1])
+    if not specs and not generators:
+        raise InputError("choose at least one classifier or generator to evaluate")
+    report = evaluate(specs, generators, data=source, out=folder("FEXLAB_RESULTS_DIR"), judge=judge,
+                      split=split or "test", n_per_emotion=max(n_per_emotion, 2),
+                      seed=int(seed or 0), registry=registry, plots=False,
+                      progress=(lambda fraction, text: progress(fraction, desc=text)) if progress else None)
+    results = load_all_results()
+    key = _data_key({"data": report.results[0]["data"]})
+    return leaderboard_view(key, results)
+
+
+def build(registry: Registry, tab: Any = None) -> None:
+    """Lay out the Evaluate tab; ``tab`` (its ``gr.Tab``) reloads the leaderboard when opened."""
+    classifiers = plugin_choices(registry, "classifier")
+    generators = plugin_choices(registry, "generator")
+    with gr.Row():
+        with gr.Column(scale=2, min_width=300):
+            chosen = gr.Dropdown(classifiers, value=classifiers[:1], multiselect=True, label="Classifiers")
+            checkpoint = gr.Textbox("", label="Your classifier (optional)", placeholder="runs/my-run",
+                                    info="a checkpoint or training-run folder in the runs, results or data folder")
+            chosen_generators = gr.Dropdown(generators, value=[], multiselect=True, label="Generators",
+                                            info="scored by the judge: does it recognise the intended emotion?",
+                                            elem_id="evaluate-generators")
+            judge = gr.Dropdown(classifiers, value="mini_xception" if "mini_xception" in classifiers else None,
+                                label="Judge for generators")
+            data = gr.Dropdown(data_choices(), value=QUICK_SYNTHETIC, allow_custom_value=True, label="Data set", elem_id="evaluate-data",
+                               info="or type a FER2013 .csv, class-per-folder tree or save_to_disk folder "
+                                    "inside the data folder")
+            split = gr.Radio(["test", "val", "train"], value="test", label="Split")
+            seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+            per_emotion = gr.Slider(2, MAX_PER_EMOTION, value=10, step=1, label="Generated faces per emotion")
+            run = gr.Button("Run evaluation", variant="primary")
+            unavailable_accordion(registry, "classifier")
+        with gr.Column(scale=4):
+            with gr.Row():
+                shown = gr.Dropdown([], label="Leaderboard of", scale=4, allow_custom_value=True,
+                                    info="one data set and split at a time: scores on other faces are not comparable")
+                refresh = gr.Button("Reload results", scale=1)
+            message = gr.Markdown("Open this tab or press **Reload results** to see earlier results.",
+                                  label="Summary", elem_id="evaluate-message")
+            classifier_table = gr.Dataframe(label="Classifiers", interactive=False, wrap=True, max_height=320,
+                                            elem_id="leaderboard-classifiers")
+            generator_table = gr.Dataframe(label="Generators (scored by the judge classifier)", interactive=False,
+                                           wrap=True, max_height=320)
+            confusion = gr.Plot(label="Confusion matrices", show_label=False)
+            download = gr.File(label="Leaderboard (CSV)")
+
+    outputs = [shown, classifier_table, generator_table, confusion, message, download]
+
+    @user_errors
+    def evaluate_models(classifiers, checkpoint, generators, judge, data, split, n, seed, progress=gr.Progress()):
+        return run_evaluation(registry, classifiers, checkpoint, generators, judge, data, split, n, seed, progress)
+
+    triggers = [refresh.click, shown.input] + ([tab.select] if tab is not None else [])
+    gr.on(triggers, user_errors(leaderboard_view), [shown], outputs, api_name="leaderboard")
+    run.click(evaluate_models, [chosen, checkpoint, chosen_generators, judge, data, split, per_emotion, seed], outputs,
+              api_name="evaluate", concurrency_limit=1)

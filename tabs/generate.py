@@ -1,0 +1,355 @@
+"""Generate tab: faces from one or more generators side by side.
+
+- a grid per generator (rows are seeds, i.e. identities; columns the chosen emotions), or the
+  "one identity, all seven emotions" row;
+- an interpolation between two emotions (and optionally two identities), browsed with a slider
+  over frames computed once and kept in the user's ``gr.State``;
+- expression editing of an uploaded face by the generators that take an ``image`` option (the
+  Stable Diffusion LoRA's img2img).
+
+Each generator receives only the options it declares (``Generator.options``): the cGAN's
+truncation, the renderer's intensity and variation, the diffusion steps, guidance, negative
+prompt and LoRA scale. Everything made can be downloaded as PNGs in one zip.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from registry import EMOTIONS, Generator, InputError, Registry, parse_emotions
+from registry.emotions import canonical_emotion
+
+from .common import (
+    figure_file,
+    image_file,
+    load_plugins,
+    output_folder,
+    plugin_choices,
+    unavailable_accordion,
+    upload_name,
+    upload_path,
+    user_errors,
+)
+
+__all__ = [
+    "MAX_FRAMES",
+    "MAX_IDENTITIES",
+    "MAX_STEPS",
+    "build",
+    "edit_expression",
+    "generate_faces",
+    "interpolate_faces",
+    "interpolation_frame",
+    "ui_options",
+]
+
+#: Bounds that keep one request short on a shared CPU.
+MAX_IDENTITIES = 8
+MAX_FRAMES = 16
+MAX_STEPS = 100
+
+
+def ui_options(truncation: float = 1.0, intensity: float = 1.0, variation: float = 0.0, steps: int = 30,
+               guidance: float = 7.5, negative_prompt: str = "", lora_scale: float = 1.0) -> dict[str, Any]:
+    """The option values the tab's controls set, checked; each generator takes the ones it declares."""
+    steps = int(steps)
+    if not 1 <= steps <= MAX_STEPS:
+        raise InputError(f"diffusion steps must be between 1 and {MAX_STEPS}, got {steps}")
+    if not 0.0 < float(truncation) <= 1.0:
+        raise InputError(f"truncation must be in (0, 1], got {truncation}")
+    return {"truncation": float(truncation), "intensity": float(intensity), "variation": float(variation),
+            "steps": steps, "guidance": float(guidance), "negative_prompt": str(negative_prompt or ""),
+            "lora_scale": float(lora_scale)}
+
+
+def _options_for(generator: Generator, options: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if key in generator.options}
+
+
+def _seed(seed: Any) -> int:
+    if seed is None or seed == "":
+        return Generator.resolve_seed(None)
+    try:
+        value = int(seed)
+    except (TypeError, ValueError):
+        raise InputError(f"the seed must be a whole number, got '{seed}'") from None
+    if not 0 <= value < 2**31:
+        raise InputError(f"the seed must be between 0 and {2**31 - 1}, got {value}")
+    return value
+
+
+def _emotions(emotions: Any) -> list[str]:
+    try:
+        names = parse_emotions(emotions or [])
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    if not names:
+        raise InputError("tick at least one emotion")
+    return names
+
+
+def _notes(label: str, generator: Generator, emotions: list[str], options: dict[str, Any]) -> list[str]:
+    """What a user should know about a generator's output: its data and, for a diffusion
+    model, the prompts and settings used."""
+    notes = []
+    data = generator.metadata.get("training_data")
+    if data:
+        notes.append(f"**{label}** was trained on {data}.")
+    elif "SYNTHETIC" in generator.description:
+        notes.append(f"**{label}** draws SYNTHETIC cartoon faces, not photographs.")
+    prompt = getattr(generator, "prompt", None)
+    if callable(prompt):
+        used = "; ".join(f"*{prompt(e)}*" for e in emotions)
+        settings = _options_for(generator, options)
+        notes.append(f"**{label}** prompts: {used}. Negative prompt: *{settings.get('negative_prompt') or 'none'}*; "
+                     f"{settings.get('steps')} steps, guidance {settings.get('guidance')}, "
+                     f"LoRA scale {settings.get('lora_scale')}.")
+    return notes
+
+
+def _slug(text: str) -> str:
+    """A file-name form of a generator label, keeping the plugin name as the CLI writes it."""
+    return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-") or "generator"
+
+
+def _zip(folder: Path, name: str) -> str:
+    path = folder / name
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for file in sorted(folder.glob("*.png")):
+            archive.write(file, file.name)
+    return str(path)
+
+
+def generate_faces(registry: Registry, generators: list[str] | str | None, checkpoint: str | None,
+                   emotions: Any, count: int, seed: Any, options: dict[str, Any] | None = None):
+    """Handler: returns (gallery of one grid per generator, zip of every PNG, message).
+
+    Row ``i`` of each grid is seed ``seed + i`` (one identity), its columns the ``emotions``.
+    """
+    names = _emotions(emotions)
+    try:
+        count = int(count)
+    except (TypeError, ValueError):
+        raise InputError(f"the number of identities must be a whole number, got '{count}'") from None
+    if not 1 <= count <= MAX_IDENTITIES:
+        raise InputError(f"choose between 1 and {MAX_IDENTITIES} identities, got {count}")
+    first = _seed(seed)
+    seeds = list(range(first, first + count))
+    options = options if options is not None else ui_options()
+    models = load_plugins(registry, "generator", generators, checkpoint)
+    from eval.plots import sample_grid, save_figure
+
+    folder = output_folder("generate")
+    gallery, notes = [], []
+    for label, generator in models.items():
+        settings = _options_for(generator, options)
+        rows = generator.generate_grid(names, seeds, **settings)
+        for seed_value, images in zip(seeds, rows):
+            for emotion, image in zip(names, images):
+                image.save(folder / f"{_slug(label)}_{emotion}_seed{seed_value}.png")
+        figure = sample_grid({f"seed {s}": images for s, images in zip(seeds, rows)}, names, title=label, cell=1.25)
+        grid = save_figure(figure, folder / f"{_slug(label)}_grid.png", dpi=110)
+        gallery.append((str(grid), f"{label} · seeds {seeds[0]}–{seeds[-1]}" if count > 1 else f"{label} · seed {first}"))
+        notes += _notes(label, generator, names, settings)
+    what = "one identity" if count == 1 else f"{count} identities"
+    message = (f"{len(models)} generator(s) × {what} × {len(names)} emotion(s); first seed **{first}** "
+               f"(the same seed keeps the same identity). " + " ".join(notes))
+    return gallery, _zip(folder, "fexlab-faces.zip"), message
+
+
+# -- interpolation -----------------------------------------------------------------------------------
+def interpolate_faces(registry: Registry, generators: list[str] | str | None, checkpoint: str | None,
+                      start: str, end: str, seed: Any, end_seed: Any, frames: int,
+                      options: dict[str, Any] | None = None):
+    """Handler: returns (strip image, frames state, slider position, gallery of the frame shown).
+
+    Each generator morphs from (``start``, ``seed``) to (``end``, ``end_seed``; empty keeps
+    ``seed``, so only the expression changes) in ``frames`` images, kept in the state so the
+    slider browses them without recomputing.
+    """
+    from eval.plots import sample_grid
+
+    emotions = []
+    for which, name in (("start", start), ("end", end)):
+        emotion = canonical_emotion(name or "")
+        if emotion is None:
+            raise InputError(f"choose the {which} emotion (one of {', '.join(EMOTIONS)})")
+        emotions.append(emotion)
+    frames = int(frames or 0)
+    if not 2 <= frames <= MAX_FRAMES:
+        raise InputError(f"choose between 2 and {MAX_FRAMES} frames, got {frames}")
+    first = _seed(seed)
+    last = first if end_seed is None or str(end_seed).strip() == "" else _seed(str(end_seed).strip())
+    options = options if options is not None else ui_options()
+    models = load_plugins(registry, "generator", generators, checkpoint)
+    state: dict[str, Any] = {"labels": [], "frames": {}, "path": f"{emotions[0]} → {emotions[1]}"}
+    rows = {}
+    for label, generator in models.items():
+        images = generator.interpolate((emotions[0], first), (emotions[1], last), frames,
+                                       **_options_for(generator, options))
+        rows[label] = images
+        state["labels"].append(label)
+        state["frames"][label] = [image_file(image) for image in images]
+    ticks = [f"{t:.2f}" for t in np.linspace(0, 1, frames)]
+    who = f"seed {first}" if first == last else f"seed {first} → {last}"
+    strip = sample_grid(rows, ticks, title=f"{emotions[0]} → {emotions[1]}, {who}", cell=1.1)
+    return figure_file(strip), state, 0.5, interpolation_frame(state, 0.5)
+
+
+def interpolation_frame(state: dict[str, Any] | None, position: float):
+    """Handler: the frame nearest ``position`` (0 = start emotion, 1 = end) of every generator."""
+    if not state or not state.get("labels"):
+        raise InputError("press Interpolate first")
+    position = min(1.0, max(0.0, float(position or 0.0)))
+    shown = []
+    for label in state["labels"]:
+        frames = state["frames"][label]
+        index = round(position * (len(frames) - 1))
+        shown.append((frames[index], f"{label} · {state['path']} at {index / (len(frames) - 1):.2f}"))
+    return shown
+
+
+# -- expression editing --------------------------------------------------------------------------------
+def edit_expression(registry: Registry, generators: list[str] | str | None, checkpoint: str | None, image: Any,
+                    emotions: Any, seed: Any, strength: float, options: dict[str, Any] | None = None):
+    """Handler: returns (gallery of the face redrawn toward each emotion by each editing generator,
+    message with the prompts used). Generators without an ``image`` option are skipped."""
+    path, name = upload_path(image), upload_name(image)
+    if not path:
+        raise InputError("upload a face photo to edit first")
+    names = _emotions(emotions)
+    strength = float(strength)
+    if not 0.0 < strength <= 1.0:
+        raise InputError(f"strength must be in (0, 1], got {strength}")
+    from preprocessing.images import load_image
+
+    face = load_image(path, name=name)  # a bad file is a one-line error before any model is loaded
+    options = options if options is not None else ui_options()
+    models = load_plugins(registry, "generator", generators, checkpoint)
+    editors = {label: g for label, g in models.items() if "image" in g.options}
+    if not editors:
+        raise InputError(f"none of {', '.join(models)} can edit a face; choose a diffusion generator "
+                         "such as sd_lora (see the Plugins tab for what it needs)")
+    seed = _seed(seed)
+    gallery, notes = [], []
+    for label, generator in editors.items():
+        settings = {**_options_for(generator, options), "strength": strength}
+        for emotion, result in zip(names, generator.generate(names, seed=seed, image=face, **settings)):
+            gallery.append((image_file(result), f"{label} · {emotion}"))
+        notes += _notes(label, generator, names, settings)
+    skipped = [label for label in models if label not in editors]
+    message = f"Edited with strength {strength} and seed {seed}. " + " ".join(notes)
+    if skipped:
+        message += f" Skipped (they cannot edit a face): {', '.join(skipped)}."
+    return gallery, message
+
+
+# -- layout ------------------------------------------------------------------------------------------
+def _default_generators(registry: Registry, ready: list[str]) -> list[str]:
+    """Ready generators that are quick on a CPU (not the diffusion ones): the first view."""
+    quick = [name for name in ready if "steps" not in registry.plugin_class("generator", name).options]
+    return quick or ready[:1]
+
+
+def build(registry: Registry) -> None:
+    """Lay out the Generate tab inside the current ``gr.Blocks`` context."""
+    ready = plugin_choices(registry, "generator")
+    frames_state = gr.State({})
+    with gr.Row():
+        with gr.Column(scale=2, min_width=300):
+            chosen = gr.Dropdown(ready, value=_default_generators(registry, ready), multiselect=True,
+                                 label="Generators", info="choose several to see them side by side")
+            checkpoint = gr.Textbox("", label="Your generator (optional)", placeholder="runs/cgan",
+                                    info="a checkpoint or training-run folder in the runs, results or data folder")
+            emotions = gr.CheckboxGroup(list(EMOTIONS), value=list(EMOTIONS), label="Emotions")
+            count = gr.Slider(1, MAX_IDENTITIES, value=3, step=1, label="Identities (rows; one seed each)")
+            seed = gr.Number(0, precision=0, label="First seed", minimum=0,
+                             info="the same seed draws the same identity, whatever the emotion")
+            with gr.Accordion("Model options", open=False):
+                truncation = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label="Truncation (cgan)",
+                                       info="lower: more typical, less varied faces")
+                intensity = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Expression intensity (facs_renderer)")
+                variation = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Pose and light variation (facs_renderer)")
+                steps = gr.Slider(1, MAX_STEPS, value=30, step=1, label="Diffusion steps (sd_lora)")
+                guidance = gr.Slider(1.0, 15.0, value=7.5, step=0.5, label="Guidance scale (sd_lora)")
+                negative = gr.Textbox("blurry, deformed, disfigured, cartoon, text, watermark",
+                                      label="Negative prompt (sd_lora)")
+                lora_scale = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="LoRA scale (sd_lora)")
+            unavailable_accordion(registry, "generator")
+        with gr.Column(scale=3):
+            with gr.Row():
+                grid_button = gr.Button("Generate grid", variant="primary")
+                identity_button = gr.Button("One identity, all seven emotions")
+            message = gr.Markdown("Choose generators and emotions, then **Generate grid**: each row is one identity "
+                                  "(one seed), each column one emotion.", label="Summary", elem_id="generate-message")
+            grids = gr.Gallery(label="Generated faces, one grid per generator", show_label=False, columns=1, height="auto",
+                               object_fit="contain", preview=False, elem_classes=["fexlab-whole"], elem_id="generate-gallery",
+                               buttons=["download", "fullscreen"])
+            download = gr.File(label="Download every face as PNG (zip)")
+    with gr.Accordion("Interpolate between two emotions", open=False):
+        with gr.Row():
+            start = gr.Dropdown(list(EMOTIONS), value="neutral", label="From")
+            end = gr.Dropdown(list(EMOTIONS), value="happy", label="To")
+            end_seed = gr.Textbox("", label="End seed", placeholder="empty: the same identity")
+            frames = gr.Slider(2, MAX_FRAMES, value=8, step=1, label="Frames")
+            morph_button = gr.Button("Interpolate", variant="primary")
+        strip = gr.Image(label="Every frame, per generator", show_label=False, type="filepath", height="auto",
+                         interactive=False)
+        position = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Position between the two emotions")
+        frame = gr.Gallery(label="Frame at this position", columns=4, height="auto", object_fit="contain",
+                           fit_columns=False, preview=False, elem_classes=["fexlab-whole"])
+    with gr.Accordion("Edit the expression of a face (diffusion generators such as sd_lora)", open=False):
+        with gr.Row():
+            with gr.Column(min_width=260):
+                face = gr.Image(label="Face photo", type="filepath", sources=["upload", "clipboard", "webcam"],
+                                height=260)
+                strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label="Strength",
+                                     info="how far the result may move from the photo")
+                edit_button = gr.Button("Edit toward the ticked emotions", variant="primary")
+            with gr.Column(scale=2):
+                edit_message = gr.Markdown(label="Summary of the edit")
+                edited = gr.Gallery(label="Edited faces", columns=4, height="auto", object_fit="contain",
+                                    fit_columns=False, preview=False, elem_classes=["fexlab-whole"])
+
+    option_inputs = [truncation, intensity, variation, steps, guidance, negative, lora_scale]
+
+    @user_errors
+    def grid(generators, checkpoint, emotions, count, seed, truncation, intensity, variation, steps, guidance,
+             negative_prompt, lora_scale):
+        options = ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale)
+        return generate_faces(registry, generators, checkpoint, emotions, count, seed, options)
+
+    @user_errors
+    def identity(generators, checkpoint, seed, truncation, intensity, variation, steps, guidance, negative_prompt,
+                 lora_scale):
+        options = ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale)
+        return generate_faces(registry, generators, checkpoint, list(EMOTIONS), 1, seed, options)
+
+    @user_errors
+    def morph(generators, checkpoint, start, end, seed, end_seed, frames, truncation, intensity, variation, steps,
+              guidance, negative_prompt, lora_scale):
+        options = ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale)
+        return interpolate_faces(registry, generators, checkpoint, start, end, seed, end_seed, frames, options)
+
+    @user_errors
+    def edit(generators, checkpoint, face, emotions, seed, strength, truncation, intensity, variation, steps, guidance,
+             negative_prompt, lora_scale):
+        options = ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale)
+        return edit_expression(registry, generators, checkpoint, face, emotions, seed, strength, options)
+
+    grid_button.click(grid, [chosen, checkpoint, emotions, count, seed, *option_inputs], [grids, download, message],
+                      api_name="generate")
+    identity_button.click(identity, [chosen, checkpoint, seed, *option_inputs], [grids, download, message],
+                          api_name="identity_grid")
+    morph_button.click(morph, [chosen, checkpoint, start, end, seed, end_seed, frames, *option_inputs],
+                       [strip, frames_state, position, frame], api_name="interpolate")
+    position.input(user_errors(interpolation_frame), [frames_state, position], frame, api_name="interpolation_frame",
+                   show_progress="hidden", trigger_mode="always_last")
+    edit_button.click(edit, [chosen, checkpoint, face, emotions, seed, strength, *option_inputs],
+                      [edited, edit_message], api_name="edit_expression", preprocess=False)

@@ -1,0 +1,116 @@
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from registry import EMOTIONS, FexlabError, InputError
+from tabs.generate import edit_expression, generate_faces, interpolate_faces, interpolation_frame, ui_options
+
+
+def _pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_grid_of_identities_and_emotions_with_every_face_in_the_zip(registry):
+    gallery, archive, message = generate_faces(registry, ["facs_renderer"], "", ["happy", "sad", "surprise"], 2, 5)
+    assert [caption for _, caption in gallery] == ["facs_renderer · seeds 5–6"]
+    with zipfile.ZipFile(archive) as files:
+        names = set(files.namelist())
+        assert names == {f"facs_renderer_{e}_seed{s}.png" for e in ("happy", "sad", "surprise") for s in (5, 6)} | {
+            "facs_renderer_grid.png"}
+        again = generate_faces(registry, ["facs_renderer"], "", ["sad"], 1, 6)[1]
+        with zipfile.ZipFile(again) as other:  # the same seed draws the same face
+            assert files.read("facs_renderer_sad_seed6.png") == other.read("facs_renderer_sad_seed6.png")
+    assert "first seed **5**" in message and "SYNTHETIC" in message
+
+
+def test_one_identity_in_all_seven_emotions_differs_only_in_expression(registry):
+    _, archive, _ = generate_faces(registry, ["facs_renderer"], None, list(EMOTIONS), 1, 11)
+    with zipfile.ZipFile(archive) as files:
+        faces = {e: np.asarray(Image.open(files.open(f"facs_renderer_{e}_seed11.png"))) for e in EMOTIONS}
+    background = faces["happy"][:6, :6].astype(int)  # the same identity: same backdrop, same corner
+    for emotion, face in faces.items():
+        assert np.abs(face[:6, :6].astype(int) - background).max() < 8, emotion
+    assert len({face.tobytes() for face in faces.values()}) == 7
+
+
+@pytest.mark.parametrize("args, error", [
+    (dict(emotions=[]), "tick at least one emotion"),
+    (dict(emotions=["joy!"]), "joy"),
+    (dict(count=0), "between 1 and 8 identities"),
+    (dict(count=9), "between 1 and 8 identities"),
+    (dict(seed=-1), "seed must be between"),
+    (dict(seed="abc"), "whole number"),
+    (dict(generators=[]), "choose at least one generator"),
+    (dict(generators=["nope"]), "no generator named 'nope'"),
+])
+def test_bad_generate_requests(registry, args, error):
+    call = dict(generators=["facs_renderer"], checkpoint="", emotions=["happy"], count=1, seed=0) | args
+    with pytest.raises(FexlabError, match=error):
+        generate_faces(registry, **call)
+
+
+def test_bad_options():
+    with pytest.raises(InputError, match="steps must be between 1 and 100"):
+        ui_options(steps=0)
+    with pytest.raises(InputError, match="truncation"):
+        ui_options(truncation=0)
+
+
+def test_interpolation_ends_on_the_generated_faces_and_the_slider_browses_it(registry):
+    strip, state, position, shown = interpolate_faces(registry, ["facs_renderer"], "", "neutral", "surprise", 3, None, 5)
+    assert position == 0.5 and len(state["frames"]["facs_renderer"]) == 5
+    assert _pixels(strip).shape[1] > _pixels(strip).shape[0]  # one row of frames
+    start, end = registry.generator("facs_renderer").generate(["neutral", "surprise"], seed=3)
+    [(first, caption)] = interpolation_frame(state, 0.0)
+    np.testing.assert_array_equal(_pixels(first), np.asarray(start))
+    np.testing.assert_array_equal(_pixels(interpolation_frame(state, 1.0)[0][0]), np.asarray(end))
+    assert "neutral → surprise at 0.00" in caption and shown[0][1].endswith("at 0.50")
+    middle = _pixels(interpolation_frame(state, 0.5)[0][0])
+    assert not np.array_equal(middle, np.asarray(start)) and not np.array_equal(middle, np.asarray(end))
+
+
+def test_bad_interpolations(registry):
+    with pytest.raises(InputError, match="between 2 and 16 frames"):
+        interpolate_faces(registry, ["facs_renderer"], "", "happy", "sad", 0, None, 1)
+    with pytest.raises(InputError, match="choose the end emotion"):
+        interpolate_faces(registry, ["facs_renderer"], "", "happy", "", 0, None, 4)
+    with pytest.raises(InputError, match="press Interpolate first"):
+        interpolation_frame({}, 0.3)
+
+
+def test_editing_needs_a_diffusion_generator_and_a_face(registry, astronaut_path, tmp_path):
+    with pytest.raises(InputError, match="none of facs_renderer can edit a face"):
+        edit_expression(registry, ["facs_renderer"], "", str(astronaut_path), ["happy"], 0, 0.5)
+    with pytest.raises(InputError, match="upload a face photo"):
+        edit_expression(registry, ["facs_renderer"], "", None, ["happy"], 0, 0.5)
+    (tmp_path / "note.png").write_text("not an image")
+    with pytest.raises(InputError, match="note.png is not an image"):
+        edit_expression(registry, ["facs_renderer"], "", {"path": str(tmp_path / "note.png"), "orig_name": "note.png"},
+                        ["happy"], 0, 0.5)
+    with pytest.raises(InputError, match="strength"):
+        edit_expression(registry, ["facs_renderer"], "", str(astronaut_path), ["happy"], 0, 0)
+
+
+@pytest.mark.slow
+def test_a_stable_diffusion_checkpoint_generates_shows_its_prompts_and_edits_a_face(registry, folders, astronaut_path):
+    """A tiny Stable Diffusion base model saved as an sd_lora checkpoint in the runs folder."""
+    from plugins.sd_lora import SDLoRA
+    from tests.sd_tiny import RESOLUTION, write_tiny_base_model
+
+    base = write_tiny_base_model(folders["data"] / "tiny-sd")
+    SDLoRA.from_config(base_model=str(base), resolution=RESOLUTION).save_pretrained(folders["runs"] / "tiny-sd-lora")
+    options = ui_options(steps=2, guidance=3.0, negative_prompt="blurry")
+    gallery, archive, message = generate_faces(registry, [], "runs/tiny-sd-lora", ["happy", "sad"], 1, 4, options)
+    assert gallery[0][1] == "sd_lora: runs/tiny-sd-lora · seed 4"
+    assert "*a close-up photo of a happy face*; *a close-up photo of a sad face*" in message
+    assert "Negative prompt: *blurry*; 2 steps, guidance 3.0" in message
+    with zipfile.ZipFile(archive) as files:
+        face = np.asarray(Image.open(files.open("sd_lora-runs-tiny-sd-lora_happy_seed4.png")))
+    assert face.shape == (RESOLUTION, RESOLUTION, 3)
+    edited, note = edit_expression(registry, ["facs_renderer"], "runs/tiny-sd-lora", str(astronaut_path),
+                                   ["surprise", "neutral"], 1, 0.5, options)
+    assert [caption for _, caption in edited] == ["sd_lora: runs/tiny-sd-lora · surprise",
+                                                  "sd_lora: runs/tiny-sd-lora · neutral"]
+    assert "Skipped (they cannot edit a face): facs_renderer" in note and "strength 0.5" in note

@@ -1,0 +1,116 @@
+import json
+import os
+
+import pytest
+from PIL import Image
+
+from registry import InputError
+from tabs import train as train_tab
+from tabs.train import PRETRAINED, SCRATCH, list_runs, refresh_runs, show_run, start_training, stop_training, training_command
+
+
+def _fake_run(folder, kind="generator"):
+    """A run folder as the trainers leave it: config, metrics log, best checkpoint, sample grids."""
+    from trainers.run import RunDirectory
+
+    run = RunDirectory(folder)
+    run.write_config({"data": "synthetic:n=140", "resolved": {"training_data": "SYNTHETIC cartoon faces, n=140",
+                                                               "command": "fexlab train cgan --epochs 2"}})
+    for epoch in (1, 2):
+        run.log(split="train", epoch=epoch, step=epoch * 3, d_loss=1.5 / epoch, g_loss=0.8 * epoch, lr=0.001)
+    (folder / "best").mkdir()
+    (folder / "best" / "config.json").write_text(json.dumps({"plugin": "cgan", "kind": kind, "config": {},
+                                                            "metrics": {"epoch": 2, "judge_accuracy": 0.4}}))
+    (folder / "samples").mkdir()
+    for epoch in (1, 2):
+        Image.new("RGB", (40, 30), (epoch * 60, 0, 0)).save(folder / "samples" / f"epoch_00{epoch}.png")
+    return folder
+
+
+def test_a_run_folder_shows_its_curves_samples_and_how_to_use_it(folders):
+    run = _fake_run(folders["runs"] / "cgan-a")
+    assert list_runs() == [("runs/cgan-a", str(run))]
+    figure, samples, summary = show_run("runs/cgan-a")
+    assert [ax.get_title() for ax in figure.axes] == ["d_loss", "g_loss"]  # the learning rate is no result
+    assert [caption for _, caption in samples] == ["epoch 002", "epoch 001"]
+    assert "SYNTHETIC" in summary and "judge_accuracy 0.4" in summary and "fexlab train cgan --epochs 2" in summary
+    assert "`runs/cgan-a` into *Your generator* on the Generate tab" in summary
+    chooser, *shown = refresh_runs(None)
+    assert chooser.value == str(run) and shown[2] == summary
+
+
+@pytest.mark.parametrize("typed, error", [("/etc", "outside the folders"), ("runs/none", "no such file"),
+                                          ("data", "is not a training run")])
+def test_bad_run_folders(folders, typed, error):
+    with pytest.raises(InputError, match=error):
+        show_run(typed)
+
+
+def test_no_run_chosen_is_an_empty_view(folders):
+    assert show_run(None) == (None, [], "Choose a run folder, or start a short run below.")
+    assert refresh_runs(None)[0].value is None
+
+
+@pytest.mark.parametrize("args, error", [
+    (("gan", "x", 140, 1), "choose a trainer"), (("classifier", None, 140, 1), "choose the classifier"),
+    (("classifier", "mini_xception", 10, 1), "between 70 and 2800"), (("cgan", None, 140, 0), "between 1 and 20"),
+])
+def test_bad_training_requests(args, error, tmp_path):
+    with pytest.raises(InputError, match=error):
+        training_command(*args, seed=0, out=tmp_path / "run")
+
+
+def test_fine_tuning_starts_from_the_plugins_pretrained_tag(registry, tmp_path):
+    command = training_command("classifier", "mini_xception", 140, 1, 0, tmp_path / "run", "fer2013")
+    assert command[command.index("--init") + 1] == "fer2013"
+    assert "--init" not in training_command("classifier", "mini_xception", 140, 1, 0, tmp_path / "run")
+    with pytest.raises(InputError, match="convnext has no pretrained weights on this machine"):
+        next(start_training(registry, "classifier", "convnext", PRETRAINED, 140, 1, 0, {}))
+
+
+def test_runs_are_bounded_by_time(monkeypatch, tmp_path):
+    monkeypatch.setenv("FEXLAB_TRAIN_MAX_MINUTES", "2")
+    command = training_command("cgan", None, 140, 3, 1, tmp_path / "run")
+    assert command[command.index("--max-minutes") + 1] == "2.00" and "synthetic:n=140,size=64,seed=1" in command
+
+
+@pytest.mark.slow
+def test_a_short_classifier_run_trains_with_live_progress(registry, folders, monkeypatch):
+    monkeypatch.setattr(train_tab, "POLL_SECONDS", 0.3)
+    fractions = []
+    steps = list(start_training(registry, "classifier", "mini_xception", PRETRAINED, 280, 2, 0, {},
+                                progress=lambda fraction, desc: fractions.append(fraction)))
+    *during, (outcome, figure, state, run) = steps
+    assert during and all(step[2]["pid"] and step[3] is None for step in during)
+    assert outcome.startswith("Finished runs/app-mini_xception-") and state == {}
+    assert os.path.isfile(os.path.join(run, "best", "config.json"))
+    assert fractions == sorted(fractions) and 0 < fractions[-1] <= 1
+    assert {ax.get_title() for ax in figure.axes} >= {"loss", "accuracy"}
+    records = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+    assert {r["split"] for r in records} >= {"train", "val", "test"}
+    config = json.load(open(os.path.join(run, "train_config.json")))
+    assert config["init"] == "fer2013" and config["out"] == os.path.relpath(run)
+    best = max(r["accuracy"] for r in records if r["split"] == "val")
+    assert best > 0.3  # fine-tuned FER2013 weights are far above chance (1/7) on the synthetic faces
+
+
+@pytest.mark.slow
+def test_stopping_or_closing_a_run_ends_its_process(registry, folders, monkeypatch):
+    monkeypatch.setattr(train_tab, "POLL_SECONDS", 0.2)
+    run = start_training(registry, "cgan", None, SCRATCH, 140, 20, 0, {})
+    _, _, state, _ = next(run)
+    with pytest.raises(InputError, match="still training"):
+        next(start_training(registry, "cgan", None, SCRATCH, 140, 1, 0, state))
+    assert stop_training(state).startswith("Stopped runs/app-cgan-")
+    outcome = list(run)[-1][0]
+    assert "was stopped" in outcome
+    assert ("nothing was saved" in outcome) != (folders["runs"] / outcome.split()[1].removeprefix("runs/")).is_dir()
+    with pytest.raises(ProcessLookupError):
+        os.kill(state["pid"], 0)
+    assert stop_training(state) == "No run of yours is training."
+
+    closed = start_training(registry, "cgan", None, SCRATCH, 140, 20, 0, {})  # as when Gradio cancels the request
+    _, _, state, _ = next(closed)
+    closed.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(state["pid"], 0)
