@@ -8,6 +8,7 @@ matplotlib's object API (no pyplot state), so this is safe in worker threads.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,5 +44,5 @@ def curves_figure(records: Sequence[Mapping[str, Any]], metrics: Sequence[str], 
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     if title:
-        figure.suptitle(title)
+        figure.suptitle(textwrap.fill(title, width=40 * len(present)), fontsize="medium")
     return figure

@@ -137,8 +137,9 @@ def test_fer2013_csv_and_class_folders_train_through_the_same_command(tmp_path, 
         source = tmp_path / "faces"
         write_folder_tree(source, images, labels, splits)
     run = tmp_path / "run"
+    extra = ["--balance", "sampler", "--grad-accum", "2"] if layout == "class-folders" else []
     code = main(["train", "classifier", "--plugin", "mini_xception", "--init", "fer2013", "--data", str(source),
-                 "--epochs", "1", "--batch-size", "8", "--out", str(run), "--no-augment"])
+                 "--epochs", "1", "--batch-size", "8", "--out", str(run), "--no-augment", *extra])
     out = capsys.readouterr().out
     assert code == 0 and "epoch 1/1" in out and "test: accuracy" in out
     best = json.loads((run / "best" / "config.json").read_text())
@@ -190,3 +191,14 @@ def test_resume_keeps_the_saved_config_and_refuses_changes(tmp_path, capsys):
     code = main(["train", "classifier", "--out", str(run), "--resume", "--lr", "0.5"])
     err = capsys.readouterr().err
     assert code == 2 and "where lr is 0.01, not 0.5" in err
+
+
+def test_a_time_budget_cuts_the_epoch_short_and_still_scores_it(tmp_path, capsys):
+    run = tmp_path / "run"
+    code = main(["train", "classifier", "--plugin", "mini_xception", "--model", "widths=[8,16]", "--data", SMALL_SYNTHETIC,
+                 "--epochs", "5", "--batch-size", "8", "--max-minutes", "0.0001", "--out", str(run), "--no-augment",
+                 "--log-every", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "time budget of 0.0001 minutes spent" in out and "epoch 2/5" not in out
+    assert len(losses(run, "train_step")) < 7 and len(losses(run, "val")) == 1  # 7 steps make a whole epoch
+    assert (run / "best" / "README.md").is_file()

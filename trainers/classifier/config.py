@@ -46,6 +46,9 @@ class ClassifierTrainConfig:
     augment_options: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "augmentation config values (repeatable KEY=VALUE)"})
     patience: int = field(default=5, metadata={"help": "stop after this many epochs without a better val macro-F1 (0: never)"})
+    max_minutes: float = field(default=0.0, metadata={
+        "help": "stop training once this many minutes are spent (0: no limit); the epoch in progress is "
+                "cut short and scored. A time-limited run is not repeatable exactly"})
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0: off)"})
     mixed_precision: str = field(default="no", metadata={
@@ -65,7 +68,7 @@ class ClassifierTrainConfig:
 
 
 #: What ``--resume`` lets change: how long to go on, how to log, where to push.
-may_change_on_resume = ("out", "epochs", "patience", "log_every", "num_workers", "push_to_hub", "cpu")
+may_change_on_resume = ("out", "epochs", "patience", "max_minutes", "log_every", "num_workers", "push_to_hub", "cpu")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -55,15 +55,20 @@ class TrainResult:
     training_data: str = ""
 
 
-def _build_plugin(cls: type[Classifier], config: ClassifierTrainConfig) -> tuple[Classifier, str]:
-    """A fresh model from ``config.model`` (plus the plugin's starting weights), or ``config.init``."""
-    if not config.init:
-        plugin = cls.from_config(config.model)
-        return plugin, plugin.init_for_training()
-    if config.model:
+def _build_plugin(cls: type[Classifier], config: ClassifierTrainConfig, resumed_from: str | None) -> tuple[Classifier, str]:
+    """A fresh model from ``config.model`` (plus the plugin's starting weights), or ``config.init``.
+
+    When resuming (``resumed_from`` is the saved note), the saved state replaces the weights, so no
+    starting weights are fetched and the note of the first start is kept.
+    """
+    if config.init and config.model:
         raise InputError("--model configures a fresh model; with --init the checkpoint's own config is used")
-    plugin = cls.load_default(config.init) if config.init in cls.pretrained else cls.from_pretrained(config.init)
-    note = f"fine-tuned from {config.init}"
+    if config.init:
+        plugin = cls.load_default(config.init) if config.init in cls.pretrained else cls.from_pretrained(config.init)
+        note = f"fine-tuned from {config.init}"
+    else:
+        plugin = cls.from_config(config.model)
+        note = resumed_from or plugin.init_for_training()
     plugin.metadata["init"] = note
     return plugin, note
 
@@ -116,7 +121,8 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
     # -- data and model ------------------------------------------------------------------------------
     cls = (registry or default_registry()).plugin_class("classifier", config.plugin)
     splits: Splits = load_splits(dataset if dataset is not None else config.data, config.data_options)
-    plugin, init_note = _build_plugin(cls, config)
+    saved_note = run.read_config().get("resolved", {}).get("init") if resume else None
+    plugin, init_note = _build_plugin(cls, config, saved_note)
     augment, augment_note = make_augment(config.augment, config.augment_options, config.seed)
     lookup = torch.from_numpy(plugin.label_mapping.to_source_targets(np.arange(len(EMOTIONS))))
     train_set = FaceTensors(splits.faces["train"], splits.labels["train"], plugin.train_transform(), augment)
@@ -185,6 +191,8 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
                                                            / steps_per_epoch, 4),
                             step=state.step, loss=float(np.mean(window)), lr=scheduler.get_last_lr()[0])
                     window = []
+                if config.max_minutes and _time_up(accelerator, run, config.max_minutes):
+                    break
 
         loss_sum, correct, count = accelerator.reduce(totals, reduction="sum").tolist()
         train = {"loss": loss_sum / max(count, 1), "accuracy": correct / max(count, 1)}
@@ -196,8 +204,9 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
         if improved:
             run.save_checkpoint(plugin, "best", **provenance, metrics=metrics)
         run.save_checkpoint(plugin, "last", **provenance, metrics=metrics)
+        out_of_time = bool(config.max_minutes) and _time_up(accelerator, run, config.max_minutes)
         state.epoch = epoch + 1
-        state.extra = {"early_stopping": stopper.state_dict(), "stopped": stopper.should_stop}
+        state.extra = {"early_stopping": stopper.state_dict(), "stopped": stopper.should_stop or out_of_time}
         run.save_state(accelerator, state)
         run.plot_curves(("loss", "accuracy"), title=f"{config.plugin} on {splits.name}")
         accelerator.print(
@@ -205,7 +214,9 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
             f"{format_metrics({f'val_{k}': v for k, v in val.items()})}  lr {scheduler.get_last_lr()[0]:.2e}  "
             f"{time.monotonic() - started:.1f}s{'  *best*' if improved else ''}"
         )
-        if stopper.should_stop:
+        if out_of_time:
+            accelerator.print(f"time budget of {config.max_minutes:g} minutes spent: training stops here")
+        elif stopper.should_stop:
             accelerator.print(f"early stop: no better val macro-F1 for {config.patience} epochs "
                               f"(best {stopper.best:.4f} at epoch {stopper.best_epoch})")
 
@@ -221,6 +232,12 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
         if config.push_to_hub:
             print(f"pushed {run.path / 'best'} to {push_folder(run.path / 'best', config.push_to_hub, run_dir=run.path)}")
     return result
+
+
+def _time_up(accelerator: Any, run: RunDirectory, minutes: float) -> bool:
+    """Whether the training time budget is spent, agreed by all processes (any one's clock counts)."""
+    spent = torch.tensor(float(run.elapsed > minutes * 60), device=accelerator.device)
+    return bool(accelerator.reduce(spent, reduction="sum").item() > 0)
 
 
 def _best_val(run: RunDirectory) -> dict[str, float]:
