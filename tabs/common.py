@@ -21,6 +21,7 @@ from registry import CheckpointError, FexlabError, InputError, Registry
 from registry.paths import ROOT_VARIABLES, allowed_roots, resolve_user_path
 
 __all__ = [
+    "KEEP_SECONDS",
     "OUTPUT_DIR",
     "checkpoint_spec",
     "figure_file",
@@ -40,8 +41,10 @@ __all__ = [
 
 log = logging.getLogger("fexlab.app")
 
-#: Where :func:`image_file` writes the images the app shows.
+#: Where :func:`image_file` and :func:`output_folder` write what the app shows and offers.
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "fexlab-app"
+#: How long those files are kept (Gradio serves its own copies).
+KEEP_SECONDS = 3600.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -152,7 +155,8 @@ def plain_names(names: list[str] | str | None, kind: str) -> list[str]:
     names = [str(name).strip() for name in names or [] if str(name).strip()]
     for name in names:
         if ":" in name:
-            raise InputError(f"'{name}': choose {kind}s by name; type a checkpoint folder into the box for your own model")
+            raise InputError(f"'{name}': choose {kind}s by name; type a checkpoint folder into the box "
+                             "for your own model")
     return names
 
 
@@ -169,9 +173,31 @@ def load_plugins(registry: Registry, kind: str, names: list[str] | str | None, c
 
 
 def output_folder(prefix: str) -> Path:
-    """A new folder under :data:`OUTPUT_DIR` for one request's files (video, zip, CSV)."""
+    """A new folder under :data:`OUTPUT_DIR` for one request's files (video, zip, CSV).
+
+    Files older than :data:`KEEP_SECONDS` are removed first: Gradio has copied them into its own
+    cache (which it cleans itself) long before, so a long-running server does not fill its disk.
+    """
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    _sweep(OUTPUT_DIR, KEEP_SECONDS)
     return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=OUTPUT_DIR))
+
+
+def _sweep(folder: Path, max_age: float) -> None:
+    import shutil
+    import time
+
+    cutoff = time.time() - max_age
+    for entry in folder.iterdir():
+        try:
+            if entry.stat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:  # another request removed it first
+            continue
 
 
 def upload_path(value: Any) -> str | None:
@@ -221,7 +247,10 @@ def figure_file(figure: Any, dpi: int = 110) -> str:
 
 def _png_file(data: bytes) -> str:
     path = OUTPUT_DIR / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
-    if not path.is_file():
+    if path.is_file():
+        with contextlib.suppress(OSError):
+            os.utime(path)  # in use again: not for the sweep
+    else:
         OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
         fd, staging = tempfile.mkstemp(dir=OUTPUT_DIR, prefix=".staging-")
         with os.fdopen(fd, "wb") as handle:

@@ -112,7 +112,8 @@ def _data_label(result: dict[str, Any]) -> str:
     source = data.get("source") or data["name"]
     if source.startswith("/"):
         source = relative_name(Path(source))
-    return f"{source} · {data['split']} split · {data.get('n')} faces" + (" · synthetic" if data.get("synthetic") else "")
+    synthetic = " · synthetic" if data.get("synthetic") else ""
+    return f"{source} · {data['split']} split · {data.get('n')} faces{synthetic}"
 
 
 def _display_model(spec: str) -> str:
@@ -232,7 +233,8 @@ def build(registry: Registry, tab: Any = None) -> None:
                                             elem_id="evaluate-generators")
             judge = gr.Dropdown(classifiers, value="mini_xception" if "mini_xception" in classifiers else None,
                                 label="Judge for generators")
-            data = gr.Dropdown(data_choices(), value=QUICK_SYNTHETIC, allow_custom_value=True, label="Data set", elem_id="evaluate-data",
+            data = gr.Dropdown(data_choices(), value=QUICK_SYNTHETIC, allow_custom_value=True, label="Data set",
+                               elem_id="evaluate-data",
                                info="or type a FER2013 .csv, class-per-folder tree or save_to_disk folder "
                                     "inside the data folder")
             split = gr.Radio(["test", "val", "train"], value="test", label="Split")

@@ -155,7 +155,8 @@ def generate_faces(registry: Registry, generators: list[str] | str | None, check
                 image.save(folder / f"{_slug(label)}_{emotion}_seed{seed_value}.png")
         figure = sample_grid({f"seed {s}": images for s, images in zip(seeds, rows)}, names, title=label, cell=1.25)
         grid = save_figure(figure, folder / f"{_slug(label)}_grid.png", dpi=110)
-        gallery.append((str(grid), f"{label} · seeds {seeds[0]}–{seeds[-1]}" if count > 1 else f"{label} · seed {first}"))
+        caption = f"{label} · seeds {seeds[0]}–{seeds[-1]}" if count > 1 else f"{label} · seed {first}"
+        gallery.append((str(grid), caption))
         notes += _notes(label, generator, names, settings)
     what = "one identity" if count == 1 else f"{count} identities"
     message = (f"{len(models)} generator(s) × {what} × {len(names)} emotion(s); first seed **{first}** "
@@ -288,8 +289,9 @@ def build(registry: Registry) -> None:
                 identity_button = gr.Button("One identity, all seven emotions")
             message = gr.Markdown("Choose generators and emotions, then **Generate grid**: each row is one identity "
                                   "(one seed), each column one emotion.", label="Summary", elem_id="generate-message")
-            grids = gr.Gallery(label="Generated faces, one grid per generator", show_label=False, columns=1, height="auto",
-                               object_fit="contain", preview=False, elem_classes=["fexlab-whole"], elem_id="generate-gallery",
+            grids = gr.Gallery(label="Generated faces, one grid per generator", show_label=False, columns=1,
+                               height="auto", object_fit="contain", preview=False, elem_classes=["fexlab-whole"],
+                               elem_id="generate-gallery",
                                buttons=["download", "fullscreen"])
             download = gr.File(label="Download every face as PNG (zip)")
     with gr.Accordion("Interpolate between two emotions", open=False):

@@ -21,9 +21,9 @@ no edit here.
 
    | kind | base class | you implement | entry-point group |
    |---|---|---|---|
-   | emotion classifier | `registry.Classifier` | `torch_module()` (the `nn.Module`) and, through the config, `input_size` / `grayscale` | `fexlab.classifiers` |
-   | face generator | `registry.Generator` | `generate(emotions, seed, **options) -> list[PIL.Image]`; optionally `interpolate` | `fexlab.generators` |
-   | face detector | `registry.FaceDetector` | `detect(image) -> list[Face]` | `fexlab.detectors` |
+   | classifier | `registry.Classifier` | `torch_module()`; config: `input_size`, `grayscale` | `fexlab.classifiers` |
+   | generator | `registry.Generator` | `generate(emotions, seed, **options)`; `interpolate` | `fexlab.generators` |
+   | detector | `registry.FaceDetector` | `detect(image) -> list[Face]` | `fexlab.detectors` |
 
    ```python
    from dataclasses import dataclass
@@ -79,7 +79,8 @@ def build(registry: Registry) -> None:
     gr.Markdown(f"**{ready} of {len(rows)} plugins are ready.** Plugins that need weights are listed with what "
                 "to do; the other tabs offer only the ready ones.")
     table = gr.Dataframe(rows, headers=COLUMNS, label="Installed plugins", interactive=False, wrap=True,
-                         column_widths=["9%", "11%", "9%", "22%", "37%", "12%"], max_height=900, elem_id="plugins-table")
+                         column_widths=["9%", "11%", "9%", "22%", "37%", "12%"], max_height=900,
+                         elem_id="plugins-table")
     refresh = gr.Button("Check again")
     gr.Markdown(GUIDE)
     refresh.click(user_errors(lambda: plugin_table(registry)), None, table, api_name="plugins")

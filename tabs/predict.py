@@ -111,7 +111,8 @@ def build(registry: Registry) -> None:
                                   elem_id="predict-message")
             gallery = gr.Gallery(label="Faces and emotions, one image per classifier", show_label=False, columns=2,
                                  height="auto",
-                                 object_fit="contain", preview=False, elem_classes=["fexlab-whole"], elem_id="predict-gallery")
+                                 object_fit="contain", preview=False, elem_classes=["fexlab-whole"],
+                                 elem_id="predict-gallery")
             bars = gr.Plot(label="Probabilities per face", show_label=False)
             with gr.Accordion("JSON", open=False):
                 raw = gr.JSON(label="Result")

@@ -82,7 +82,8 @@ def _curves(path: Path) -> Any:
     from eval.plots import read_metrics_log, training_curves
 
     try:
-        records = [{k: v for k, v in r.items() if k != "lr"} for r in read_metrics_log(path)]  # the schedule is no result
+        # the learning-rate schedule is no result: leave it out of the panels
+        records = [{k: v for k, v in r.items() if k != "lr"} for r in read_metrics_log(path)]
         return training_curves(records, title=relative_name(path)) if records else None
     except InputError:
         return None
@@ -101,7 +102,8 @@ def show_run(run: str | None):
     samples = sorted((path / "samples").glob("*.png"))[::-1][:6]
     gallery = [(str(sample), sample.stem.replace("_", " ")) for sample in samples]
     resolved = config.get("resolved") or {}
-    data = best.get("training_data") or resolved.get("training_data") or config.get("training_data") or config.get("data")
+    data = (best.get("training_data") or resolved.get("training_data") or config.get("training_data")
+            or config.get("data"))
     kind, plugin = best.get("kind"), best.get("plugin") or config.get("plugin")
     lines = [f"### {relative_name(path)}", f"- **model**: {plugin or 'unknown'} ({kind or 'no checkpoint yet'})",
              f"- **trained on**: {data or 'unknown'}"]
@@ -112,7 +114,8 @@ def show_run(run: str | None):
     if resolved.get("command"):
         lines.append(f"- **reproduce**: `{resolved['command']}`")
     if kind:
-        where = "*Your model* on the Predict or Evaluate tab" if kind == "classifier" else "*Your generator* on the Generate tab"
+        where = ("*Your model* on the Predict or Evaluate tab" if kind == "classifier"
+                 else "*Your generator* on the Generate tab")
         lines.append(f"- **use it**: type `{relative_name(path)}` into {where}")
     if resolved.get("synthetic") or "SYNTHETIC" in str(data):
         lines.append("\nTrained on SYNTHETIC faces: its scores are not comparable with results on real photographs.")
@@ -134,14 +137,16 @@ def training_command(trainer: str, plugin: str | None, faces: int, epochs: int, 
     if not 1 <= epochs <= MAX_EPOCHS:
         raise InputError(f"choose between 1 and {MAX_EPOCHS} epochs, got {epochs}")
     data = f"synthetic:n={faces},size=64,seed={int(seed)}"
-    command = [sys.executable, "-m", TRAINERS[trainer], "--data", data, "--epochs", str(epochs), "--seed", str(int(seed)),
-               "--out", relative_name(out)]
+    # the trainer's own budget (training time) ends the run cleanly, checkpoints saved, before the
+    # app's wall-clock limit (which also counts start-up and the final test) has to kill it
+    command = [sys.executable, "-m", TRAINERS[trainer], "--data", data, "--epochs", str(epochs),
+               "--seed", str(int(seed)), "--out", relative_name(out), "--max-minutes", f"{0.8 * max_minutes():.2f}"]
     if trainer == "classifier":
         if not plugin:
             raise InputError("choose the classifier to train")
-        return command + ["--plugin", plugin, "--log-every", "2", "--patience", "0"] + (["--init", init] if init else [])
-    return command + ["--max-minutes", f"{max_minutes():.2f}", "--log-every", "5", "--ema-decay", "0.99",
-                      "--grid-seeds", "6"]
+        fine_tune = ["--init", init] if init else []
+        return [*command, "--plugin", plugin, "--log-every", "2", "--patience", "0", *fine_tune]
+    return command + ["--log-every", "5", "--ema-decay", "0.99", "--grid-seeds", "6"]
 
 
 def _spawn(command: list[str], run_dir: Path) -> subprocess.Popen:
@@ -213,7 +218,8 @@ def _status(records: list[dict[str, Any]], epochs: int, elapsed: float) -> tuple
     epoch = max(float(r.get("epoch") or 0) for r in records)  # the test record repeats the best epoch
     shown = {k: v for k, v in last.items() if isinstance(v, float) and k not in ("epoch", "time", "lr")}
     numbers = ", ".join(f"{k} {v:.3f}" for k, v in list(shown.items())[:4])
-    return min(epoch / epochs, 1.0), f"epoch {epoch:.2f} of {epochs}, step {last.get('step')}: {numbers} · {elapsed:.0f} s"
+    text = f"epoch {epoch:.2f} of {epochs}, step {last.get('step')}: {numbers} · {elapsed:.0f} s"
+    return min(epoch / epochs, 1.0), text
 
 
 def _tail(run_dir: Path, lines: int = 3) -> str:

@@ -199,6 +199,8 @@ def test_evaluate_then_the_leaderboard_keeps_the_result(client):
     assert "synthetic:n=70,size=64" in open(csv).read()
     again = client.predict(None, api_name="/leaderboard")
     assert again[1]["data"] == classifiers["data"] and again[4] == message
+    unknown = client.predict("no such data set", api_name="/leaderboard")  # falls back to the latest
+    assert unknown[0]["value"] == chooser["value"]
     _error(client, [], "", [], "mini_xception", "synthetic:n=70", "test", 10, 0, api_name="/evaluate",
            match="choose at least one classifier or generator")
     _error(client, ["mini_xception"], "", [], "mini_xception", "../secrets.csv", "test", 10, 0, api_name="/evaluate",
@@ -217,11 +219,13 @@ def test_runs_list_and_show(client, folders):
     assert curves["type"] == "matplotlib" and "`runs/cgan-shown`" in summary
     _error(client, "/etc", api_name="/show_run", match="outside the folders")
     assert client.predict("cgan", api_name="/trainer_changed") is not None
+    _error(client, "gan", api_name="/trainer_changed", match="not in the list of choices")
 
 
 @pytest.mark.slow
 def test_train_starts_reports_progress_and_stops(client):
-    _error(client, "classifier", "mini_xception", "scratch", 10, 1, 0, api_name="/train", match="less than minimum value 70")
+    _error(client, "classifier", "mini_xception", "scratch", 10, 1, 0, api_name="/train",
+           match="less than minimum value 70")
     _error(client, "classifier", "convnext", "its pretrained weights", 140, 1, 0, api_name="/train",
            match="not in the list of choices|convnext has no pretrained weights")
     assert client.predict(api_name="/stop_training") == "No run of yours is training."

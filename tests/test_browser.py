@@ -86,7 +86,8 @@ def _screenshot(page, name: str) -> None:
 def _images_are_whole(page, selector: str) -> None:
     """Every image in ``selector`` is drawn at its own aspect ratio: nothing cropped away."""
     boxes = page.eval_on_selector_all(
-        f"{selector} img", "images => images.map(i => [i.naturalWidth, i.naturalHeight, i.clientWidth, i.clientHeight])")
+        f"{selector} img",
+        "images => images.map(i => [i.naturalWidth, i.naturalHeight, i.clientWidth, i.clientHeight])")
     assert boxes and all(w and h for w, h, _, _ in boxes), boxes
     for natural_w, natural_h, shown_w, shown_h in boxes:
         assert abs(shown_w / shown_h - natural_w / natural_h) < 0.03, boxes

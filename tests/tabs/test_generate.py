@@ -59,7 +59,8 @@ def test_bad_options():
 
 
 def test_interpolation_ends_on_the_generated_faces_and_the_slider_browses_it(registry):
-    strip, state, position, shown = interpolate_faces(registry, ["facs_renderer"], "", "neutral", "surprise", 3, None, 5)
+    strip, state, position, shown = interpolate_faces(registry, ["facs_renderer"], "", "neutral", "surprise", 3, None,
+                                                      5)
     assert position == 0.5 and len(state["frames"]["facs_renderer"]) == 5
     assert _pixels(strip).shape[1] > _pixels(strip).shape[0]  # one row of frames
     start, end = registry.generator("facs_renderer").generate(["neutral", "surprise"], seed=3)

@@ -57,3 +57,21 @@ def test_a_checkpoint_path_cannot_ride_in_on_a_classifier_name(registry, astrona
     """The API receives names unchecked: a ``name:path`` spec must not bypass the folder check."""
     with pytest.raises(InputError, match="choose classifiers by name"):
         predict_photo(registry, str(astronaut_path), ["mini_xception:/etc"], "haar")
+
+
+def test_old_output_files_are_swept_when_a_request_writes_new_ones(monkeypatch, tmp_path):
+    import os
+    import time
+
+    from tabs import common
+
+    monkeypatch.setattr(common, "OUTPUT_DIR", tmp_path)
+    old_folder, old_file, fresh = tmp_path / "zip-old", tmp_path / "old.png", tmp_path / "fresh.png"
+    old_folder.mkdir()
+    for path in (old_file, fresh):
+        path.write_bytes(b"png")
+    hour_ago = time.time() - 2 * common.KEEP_SECONDS
+    for path in (old_folder, old_file):
+        os.utime(path, (hour_ago, hour_ago))
+    new = common.output_folder("zip")
+    assert new.is_dir() and fresh.exists() and not old_file.exists() and not old_folder.exists()

@@ -6,7 +6,16 @@ from PIL import Image
 
 from registry import InputError
 from tabs import train as train_tab
-from tabs.train import PRETRAINED, SCRATCH, list_runs, refresh_runs, show_run, start_training, stop_training, training_command
+from tabs.train import (
+    PRETRAINED,
+    SCRATCH,
+    list_runs,
+    refresh_runs,
+    show_run,
+    start_training,
+    stop_training,
+    training_command,
+)
 
 
 def _fake_run(folder, kind="generator"):
@@ -70,8 +79,9 @@ def test_fine_tuning_starts_from_the_plugins_pretrained_tag(registry, tmp_path):
 
 def test_runs_are_bounded_by_time(monkeypatch, tmp_path):
     monkeypatch.setenv("FEXLAB_TRAIN_MAX_MINUTES", "2")
-    command = training_command("cgan", None, 140, 3, 1, tmp_path / "run")
-    assert command[command.index("--max-minutes") + 1] == "2.00" and "synthetic:n=140,size=64,seed=1" in command
+    for trainer, plugin in (("cgan", None), ("classifier", "mini_xception")):
+        command = training_command(trainer, plugin, 140, 3, 1, tmp_path / "run")
+        assert command[command.index("--max-minutes") + 1] == "1.60" and "synthetic:n=140,size=64,seed=1" in command
 
 
 @pytest.mark.slow
@@ -114,3 +124,13 @@ def test_stopping_or_closing_a_run_ends_its_process(registry, folders, monkeypat
     closed.close()
     with pytest.raises(ProcessLookupError):
         os.kill(state["pid"], 0)
+
+
+def test_a_run_past_the_time_limit_is_ended(registry, folders, monkeypatch):
+    monkeypatch.setattr(train_tab, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(train_tab, "max_minutes", lambda: 0.005)  # 0.3 s: less than the trainer takes to start
+    started = []
+    spawn = train_tab._spawn
+    monkeypatch.setattr(train_tab, "_spawn", lambda *args: started.append(spawn(*args)) or started[-1])
+    outcome = list(start_training(registry, "cgan", None, SCRATCH, 140, 20, 0, {}))[-1][0]
+    assert "stopped" in outcome and started[0].poll() is not None
