@@ -160,14 +160,14 @@ def plain_names(names: list[str] | str | None, kind: str) -> list[str]:
     return names
 
 
-def load_plugins(registry: Registry, kind: str, names: list[str] | str | None, checkpoint: str | None = None,
-                 *, required: bool = True) -> dict[str, Any]:
+def load_plugins(registry: Registry, kind: str, names: list[str] | str | None,
+                 checkpoint: str | None = None) -> dict[str, Any]:
     """Label -> loaded plugin for the chosen ``names`` and an optional typed checkpoint."""
     specs = {name: name for name in plain_names(names, kind)}
     if checkpoint and str(checkpoint).strip():
         label, spec = checkpoint_spec(str(checkpoint), kind)
         specs[label] = spec
-    if not specs and required:
+    if not specs:
         raise InputError(f"choose at least one {kind}, or give a checkpoint folder")
     return {label: registry.load(kind, spec) for label, spec in specs.items()}
 

@@ -153,11 +153,10 @@ def _confusions(results: list[dict[str, Any]]):
                 metrics["expression"]["confusion_normalized"])
     if not matrices:
         return None
-    kinds = {r["kind"] for r in results}
-    true_label = {"classifier": "true emotion", "generator": "intended emotion"}.get(
-        next(iter(kinds)) if len(kinds) == 1 else "", "true / intended emotion")
-    predicted = {"classifier": "predicted emotion", "generator": "recognised emotion"}.get(
-        next(iter(kinds)) if len(kinds) == 1 else "", "predicted / recognised")
+    axes = {frozenset({"classifier"}): ("true emotion", "predicted emotion"),
+            frozenset({"generator"}): ("intended emotion", "recognised emotion")}
+    true_label, predicted = axes.get(frozenset(r["kind"] for r in results),
+                                     ("true / intended emotion", "predicted / recognised"))
     return confusion_panels(matrices, true_label=true_label, predicted_label=predicted,
                             title="Confusion matrices, row-normalised: the diagonal is each emotion's recall")
 
