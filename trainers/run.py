@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from registry.checkpoint import atomic_write_text, replace_directory
+from registry.checkpoint import atomic_write_text, recover_directory, replace_directory
 from registry.errors import FexlabError, InputError
 from registry.plugin import make_config
 
@@ -190,6 +190,8 @@ class RunDirectory:
         self._started = time.monotonic()
         self._elapsed_before = 0.0
         self._lines = 0
+        # a kill between the two renames of a state save leaves the previous state beside the run
+        recover_directory(self.path / STATE_DIR)
         has_run = any((self.path / name).exists() for name in (CONFIG_FILE, METRICS_FILE, STATE_DIR))
         if resume and not (self.path / STATE_DIR / TRAINER_STATE_FILE).is_file():
             raise InputError(

@@ -48,7 +48,7 @@ class ConvNeXt(Classifier):
     config_class: ClassVar[type] = ConvNeXtConfig
     #: No FER-trained ConvNeXt is published: a checkpoint comes from fexlab's trainer.
     pretrained: ClassVar[dict[str, str]] = {}
-    weights_hint: ClassVar[str] = f"train one with `{TRAIN_COMMAND}` and pass --checkpoint runs/convnext"
+    weights_hint: ClassVar[str] = f"train one with `{TRAIN_COMMAND}` and load it as `convnext:runs/convnext` (or `--checkpoint runs/convnext`)"
     # timm's IMAGENET_DEFAULT_MEAN / _STD, which its ConvNeXt weights were trained with
     input_mean: ClassVar[tuple[float, ...]] = (0.485, 0.456, 0.406)
     input_std: ClassVar[tuple[float, ...]] = (0.229, 0.224, 0.225)

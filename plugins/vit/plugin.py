@@ -85,7 +85,7 @@ class ViT(Classifier):
     pretrained: ClassVar[dict[str, str]] = {"fer2013": "trpakov/vit-face-expression"}
     weights_hint: ClassVar[str] = (
         "train one with `fexlab train classifier --plugin vit --data SOURCE --out runs/vit` "
-        "and pass --checkpoint runs/vit"
+        "and load it as `vit:runs/vit` (or `--checkpoint runs/vit`)"
     )
 
     def __init__(self, config: Any = None, **kwargs: Any):

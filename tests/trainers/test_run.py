@@ -41,6 +41,17 @@ def test_a_finished_run_is_never_overwritten_and_resume_needs_state(tmp_path):
     assert run.read_config() == {"lr": 0.1}
 
 
+def test_resume_puts_back_a_state_a_kill_left_aside_mid_save(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.write_config({"lr": 0.1})
+    # the second rename of a state save never happened: only the previous state, set aside by a dead process
+    aside = tmp_path / "run" / ".old-state-999999999"
+    aside.mkdir()
+    (aside / "trainer_state.json").write_text("{}")
+    RunDirectory(tmp_path / "run", resume=True)
+    assert (tmp_path / "run" / "state" / "trainer_state.json").read_text() == "{}" and not aside.exists()
+
+
 def test_log_appends_records_with_time_and_draws_curves(tmp_path):
     run = RunDirectory(tmp_path / "run")
     for epoch in range(1, 4):
