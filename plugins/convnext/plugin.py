@@ -31,9 +31,10 @@ class ConvNeXtConfig:
     input_size: int = 64
     grayscale: bool = False
     drop_path_rate: float = 0.0
-    #: Initial layer-scale of the residual branches (timm's default 1e-6 suits ImageNet
-    #: pretraining; from random initialisation on a small set a larger value learns much faster).
-    ls_init_value: float = 1e-6
+    #: Initial layer-scale of the residual branches, used only from random initialisation
+    #: (ImageNet weights bring their own). timm's 1e-6 is meant for long ImageNet runs; with it a
+    #: small set barely moves the network, with 1.0 it learns.
+    ls_init_value: float = 1.0
     #: Start training from timm's ImageNet weights when the hub can be reached.
     pretrained_backbone: bool = True
     #: Margin added around the detector's box before resizing, as a fraction of its side.
