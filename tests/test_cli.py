@@ -94,6 +94,16 @@ def test_checkpoint_flag_loads_a_saved_classifier(capsys, astronaut_path, tmp_pa
     assert code == 0 and json.loads(out)[0]["faces"][0]["emotion"] == "happy"
 
 
+def test_text_output_names_each_classifiers_answer(capsys, astronaut_path, tmp_path):
+    from plugins.convnext import ConvNeXt
+
+    ConvNeXt.from_config(input_size=32).save_pretrained(tmp_path / "convnext")
+    code, out, _ = run(capsys, "predict", str(astronaut_path), "--classifier", "mini_xception",
+                       "--classifier", f"convnext:{tmp_path / 'convnext'}")
+    [line] = [line for line in out.splitlines() if line.startswith("  box")]
+    assert code == 0 and "mini_xception happy (" in line and f"convnext:{tmp_path / 'convnext'} " in line
+
+
 def test_plugins_json(capsys):
     code, out, _ = run(capsys, "plugins", "--json")
     rows = json.loads(out)
