@@ -156,11 +156,9 @@ def _print_record(record: dict[str, Any]) -> None:
     print(f"{record['file']}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
     for face in faces:
         where = f"frame {face['frame']} " if "frame" in face else ""
-        answers = face.get("classifiers") or {}
-        if len(answers) > 1:  # several classifiers: each one's answer, named
-            said = ", ".join(f"{name} {a['emotion']} ({a['probabilities'][a['emotion']]:.0%})" for name, a in answers.items())
-        else:
-            said = f"{face['emotion']} ({face['probabilities'][face['emotion']]:.0%})"
+        # several classifiers: each one's answer, named; one classifier: its answer alone
+        answers = {f"{name} ": a for name, a in face["classifiers"].items()} if "classifiers" in face else {"": face}
+        said = ", ".join(f"{name}{a['emotion']} ({a['probabilities'][a['emotion']]:.0%})" for name, a in answers.items())
         print(f"  {where}box {tuple(face['box'])}: {said}")
 
 
