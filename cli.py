@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from registry import FexlabError, InputError, default_registry
+from registry import DEFAULT_DETECTOR, FexlabError, InputError, default_registry
 
 __all__ = ["build_parser", "main"]
 
@@ -67,7 +67,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier", action="append", metavar="NAME[:CHECKPOINT]",
                    help="classifier plugin (repeat to compare several; default mini_xception)")
     p.add_argument("--checkpoint", metavar="DIR", help="checkpoint or run folder for the (single) classifier")
-    p.add_argument("--detector", default="haar", help="face detector plugin (full_frame for face crops)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector plugin (full_frame for face crops)")
     p.add_argument("--json", action="store_true", help="print one JSON array, one object per input")
     p.add_argument("--annotate", metavar="OUT_DIR", help="write images / videos with boxes and labels here")
     p.add_argument("--every", type=int, default=1, metavar="K", help="videos: analyse every K-th frame")

@@ -23,7 +23,7 @@ import numpy as np
 
 from preprocessing.faces import crop_face
 from preprocessing.images import ImageSource, load_image_scaled
-from registry import EMOTIONS, Classifier, FaceDetector, InputError, Registry
+from registry import DEFAULT_DETECTOR, EMOTIONS, Classifier, FaceDetector, InputError, Registry
 from registry.emotions import EMOTION_COLORS
 
 __all__ = [
@@ -143,7 +143,7 @@ class Predictor:
         self.detector = detector
 
     @classmethod
-    def from_registry(cls, registry: Registry, classifiers: Sequence[str], detector: str = "haar") -> Predictor:
+    def from_registry(cls, registry: Registry, classifiers: Sequence[str], detector: str = DEFAULT_DETECTOR) -> Predictor:
         """Load classifiers (``name[.tag][:checkpoint]`` specs) and a detector from ``registry``."""
         return cls({spec: registry.classifier(spec) for spec in classifiers}, registry.detector(detector))
 

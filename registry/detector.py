@@ -10,7 +10,10 @@ import numpy as np
 
 from .plugin import Plugin
 
-__all__ = ["Face", "FaceDetector"]
+__all__ = ["DEFAULT_DETECTOR", "Face", "FaceDetector"]
+
+#: The detector the CLI, every app tab, ``prepare`` and the trainers use unless told otherwise.
+DEFAULT_DETECTOR = "haar"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from predict import Predictor, annotate
 from preprocessing.images import load_image
-from registry import InputError, Registry
+from registry import DEFAULT_DETECTOR, InputError, Registry
 
 from .common import load_plugins, plain_names, plugin_choices, user_errors
 
@@ -34,7 +34,7 @@ def live_frame(
         raise InputError("choose a classifier")
     image = load_image(frame)
     now = time.monotonic() if now is None else now
-    key = (classifier, (plain_names(detector, "detector") or ["haar"])[0])
+    key = (classifier, (plain_names(detector, "detector") or [DEFAULT_DETECTOR])[0])
     stale = state.get("key") != key or now - state.get("analysed_at", -1e9) >= state.get("cost", 0.0)
     if stale:
         predictor = Predictor(load_plugins(registry, "classifier", classifier), registry.detector(key[1]))
@@ -60,7 +60,7 @@ def build(registry: Registry) -> None:
             camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy", height=360,
                               elem_id="live-camera")
             classifier = gr.Dropdown(classifiers, value=(classifiers or [None])[0], label="Classifier")
-            detector = gr.Dropdown(detectors, value="haar" if "haar" in detectors else None, label="Face detector")
+            detector = gr.Dropdown(detectors, value=DEFAULT_DETECTOR if DEFAULT_DETECTOR in detectors else None, label="Face detector")
         with gr.Column():
             shown = gr.Image(label="Emotions, live", height=360, elem_id="live-output")
             status = gr.Markdown("Allow the webcam, then press **Record**: boxes and emotions are drawn on the "

@@ -16,7 +16,7 @@ import numpy as np
 
 from eval.plots import probability_bars
 from predict import FacePrediction, Predictor, annotate
-from registry import InputError, Registry
+from registry import DEFAULT_DETECTOR, InputError, Registry
 
 from .common import (
     image_file,
@@ -47,7 +47,7 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
     if not path:
         raise InputError("upload a photo, paste one, or take a webcam snapshot first")
     models = load_plugins(registry, "classifier", classifiers, checkpoint)
-    predictor = Predictor(models, registry.detector((plain_names(detector, "detector") or ["haar"])[0]))
+    predictor = Predictor(models, registry.detector((plain_names(detector, "detector") or [DEFAULT_DETECTOR])[0]))
     result = predictor.predict_image(path, keep_image=True, name=name)
     faces = sorted(result.faces, key=lambda face: (face.box[0], face.box[1]))  # numbered left to right
     scale = result.image.shape[1] / result.size[0]
@@ -100,7 +100,7 @@ def build(registry: Registry) -> None:
                                  info="choose several to compare them side by side")
             checkpoint = gr.Textbox("", label="Your model (optional)", placeholder="runs/my-run",
                                     info="a checkpoint or training-run folder in the runs, results or data folder")
-            detector = gr.Dropdown(detectors, value="haar" if "haar" in detectors else (detectors[:1] or [None])[0],
+            detector = gr.Dropdown(detectors, value=DEFAULT_DETECTOR if DEFAULT_DETECTOR in detectors else (detectors[:1] or [None])[0],
                                    label="Face detector", info="full_frame: the photo is already one face")
             unavailable_accordion(registry, "classifier")
             examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))

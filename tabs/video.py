@@ -13,7 +13,7 @@ import gradio as gr
 
 from eval.plots import emotion_timeline
 from predict import Predictor, VideoWriter, annotate, is_video, video_fps, video_frame_count
-from registry import EMOTIONS, InputError, Registry
+from registry import DEFAULT_DETECTOR, EMOTIONS, InputError, Registry
 
 from .common import load_plugins, output_folder, plain_names, plugin_choices, upload_name, upload_path, user_errors
 from .predict import EXAMPLES_DIR
@@ -44,7 +44,7 @@ def analyse_video(
     models = load_plugins(registry, "classifier", classifiers)
     classifiers = list(models)
     every = max(1, int(every or 1))
-    predictor = Predictor(models, registry.detector((plain_names(detector, "detector") or ["haar"])[0]))
+    predictor = Predictor(models, registry.detector((plain_names(detector, "detector") or [DEFAULT_DETECTOR])[0]))
 
     total = video_frame_count(path)
     expected = min(MAX_ANALYSED_FRAMES, -(-total // every)) if total else MAX_ANALYSED_FRAMES
@@ -103,7 +103,7 @@ def build(registry: Registry) -> None:
         with gr.Column(scale=1):
             video = gr.Video(label="Video", sources=["upload"], height=320, elem_id="video-input")
             chosen = gr.Dropdown(classifiers, value=classifiers[:1], multiselect=True, label="Classifiers")
-            detector = gr.Dropdown(detectors, value="haar" if "haar" in detectors else None, label="Face detector")
+            detector = gr.Dropdown(detectors, value=DEFAULT_DETECTOR if DEFAULT_DETECTOR in detectors else None, label="Face detector")
             every = gr.Slider(1, 30, value=2, step=1, label="Analyse every k-th frame",
                               info="higher is faster; boxes are drawn on analysed frames")
             run = gr.Button("Analyse video", variant="primary")
