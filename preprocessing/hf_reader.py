@@ -17,12 +17,10 @@ import numpy as np
 from registry.errors import InputError
 
 from .images import load_image
+from .image_list import IMAGE_COLUMNS, LABEL_COLUMNS, pick_column
 from .readers import _SPLIT_NAMES, FaceDataset, _fill_splits, _label_table
 
 __all__ = ["load_hub_dataset", "load_saved_dataset"]
-
-_IMAGE_NAMES = ("image", "img", "images", "face", "photo", "pixel_values")
-_LABEL_NAMES = ("label", "labels", "emotion", "expression", "class", "emotion_label")
 
 
 def load_saved_dataset(path: str | Path, **options: Any) -> FaceDataset:
@@ -54,18 +52,6 @@ def load_hub_dataset(repo_id: str, **options: Any) -> FaceDataset:
     return _from_datasets(data, f"Hugging Face dataset {repo_id}", **options)
 
 
-def _pick(columns: Sequence[str], wanted: str | None, usual: Sequence[str], what: str) -> str:
-    if wanted is not None:
-        if wanted not in columns:
-            raise InputError(f"the data set has no {what} column '{wanted}'; its columns: {list(columns)}")
-        return wanted
-    for name in usual:
-        if name in columns:
-            return name
-    raise InputError(f"cannot tell which column holds the {what}s (columns: {list(columns)}); "
-                     f"name it with {what}_column=...")
-
-
 def _from_datasets(data: Any, name: str, *, fractions=(0.8, 0.1, 0.1), seed: int = 0,
                    image_column: str | None = None, label_column: str | None = None,
                    labels: str | Sequence[str] | None = None) -> FaceDataset:
@@ -77,8 +63,8 @@ def _from_datasets(data: Any, name: str, *, fractions=(0.8, 0.1, 0.1), seed: int
     else:
         parts = [(None, data)]
     columns = parts[0][1].column_names
-    image_column = _pick(columns, image_column, _IMAGE_NAMES, "image")
-    label_column = _pick(columns, label_column, _LABEL_NAMES, "label")
+    image_column = pick_column(columns, image_column, IMAGE_COLUMNS, "image")
+    label_column = pick_column(columns, label_column, LABEL_COLUMNS, "label")
     feature = parts[0][1].features[label_column]
     raw_parts = [list(part[label_column]) for _, part in parts]
     if isinstance(feature, ClassLabel):

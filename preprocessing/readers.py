@@ -5,6 +5,12 @@
 - ``synthetic`` / ``synthetic:n=7000,size=64,seed=0,gray=0``: the FACS-style renderer
   (:mod:`preprocessing.synthetic`), SYNTHETIC faces with identity-disjoint splits;
 - a FER2013 ``.csv`` (``emotion,pixels,Usage``, or ``icml_face_data.csv``'s spaced header);
+- FER+ votes (``ferplus_votes.csv``, or ``fer2013new.csv`` beside Kaggle's ``fer2013.csv``) as
+  majority labels or, with ``votes=soft``, vote distributions; ``contempt=drop|EMOTION``
+  (:mod:`preprocessing.ferplus`);
+- an image-list table (``legend.csv``, RAF-DB's ``list_patition_label.txt``, AffectNet-style
+  CSVs) with ``image_column`` / ``label_column`` / ``split_column`` / ``image_root``
+  (:mod:`preprocessing.image_list`);
 - a class-per-folder tree (``happy/*.jpg`` or ``train/happy/*.jpg``; RAF-DB's numeric folders 1-7,
   AffectNet's names or indices, "happiness" for "happy"), see :data:`LABEL_ORDERS`;
 - a Hugging Face ``save_to_disk`` folder or ``hf:owner/name`` (the hub; fails cleanly offline),
@@ -53,7 +59,9 @@ _SPLIT_NAMES = {
     "train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val",
     "test": "test", "testing": "test", "publictest": "val", "privatetest": "test",
 }
-_OPTIONS = {"image_column", "label_column", "labels", "split_fractions", "seed"}
+_OPTIONS = {"image_column", "label_column", "labels", "split_fractions", "seed", "votes", "contempt", "image_root",
+            "split_column"}
+_TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 _CHUNK = 256  # faces decoded per batch when iterating
 
 
@@ -76,19 +84,25 @@ class FaceDataset(Sequence[Sample]):
 
     ``name`` describes the data and says plainly when it is synthetic; ``info`` carries what a
     reader dropped or assumed (unmappable labels, the label order of numeric folders).
+    ``targets``, when a reader has them (FER+ votes), is an (N, 7) float distribution over
+    :data:`EMOTIONS` per face; ``labels`` is then its most likely emotion.
     """
 
     def __init__(self, name: str, labels: Sequence[int], splits: Sequence[str], source_ids: Sequence[str],
                  load: Callable[[Sequence[int]], list[np.ndarray]], *, synthetic: bool = False,
-                 info: dict[str, Any] | None = None, rows: np.ndarray | None = None):
+                 info: dict[str, Any] | None = None, rows: np.ndarray | None = None,
+                 targets: np.ndarray | None = None):
         self.name = name
         self.synthetic = bool(synthetic)
         self.info: dict[str, Any] = dict(info or {})
         self._labels = np.asarray(labels, dtype=np.int64)
         self._splits = np.asarray(splits, dtype=str)
         self._source_ids = np.asarray(source_ids, dtype=str)
+        self._targets = None if targets is None else np.asarray(targets, dtype=np.float32)
         if not len(self._labels) == len(self._splits) == len(self._source_ids):
             raise ValueError("labels, splits and source_ids must have one entry per face")
+        if self._targets is not None and self._targets.shape != (len(self._labels), len(EMOTIONS)):
+            raise ValueError(f"targets must be an (N, {len(EMOTIONS)}) array, got {self._targets.shape}")
         self._load = load
         self._rows = np.arange(len(self._labels)) if rows is None else np.asarray(rows, dtype=np.int64)
 
@@ -121,6 +135,10 @@ class FaceDataset(Sequence[Sample]):
         """Emotion index of every face (no image is decoded)."""
         return self._labels.copy()
 
+    def soft_targets(self) -> np.ndarray | None:
+        """(N, 7) float distribution over :data:`EMOTIONS` per face, or None for hard labels only."""
+        return None if self._targets is None else self._targets.copy()
+
     def split_names(self) -> np.ndarray:
         """The split ("train", "val", "test") of every face."""
         return self._splits.copy()
@@ -138,7 +156,8 @@ class FaceDataset(Sequence[Sample]):
         """The faces at ``indices`` (positions in this data set), sharing the same loader."""
         indices = np.asarray(indices, dtype=np.int64)
         return FaceDataset(self.name, self._labels[indices], self._splits[indices], self._source_ids[indices],
-                           self._load, synthetic=self.synthetic, info=self.info, rows=self._rows[indices])
+                           self._load, synthetic=self.synthetic, info=self.info, rows=self._rows[indices],
+                           targets=None if self._targets is None else self._targets[indices])
 
     def split(self, name: str) -> FaceDataset:
         """The faces of split ``name`` ("train", "val" or "test")."""
@@ -154,7 +173,7 @@ class FaceDataset(Sequence[Sample]):
         images = [image for start in range(0, len(self), _CHUNK)
                   for image in self.images(range(start, min(start + _CHUNK, len(self))))]
         return ArrayDataset(images, self._labels, self._splits, self._source_ids, name=self.name,
-                            synthetic=self.synthetic, info=self.info)
+                            synthetic=self.synthetic, info=self.info, targets=self._targets)
 
     def __repr__(self) -> str:
         counts = {s: int((self._splits == s).sum()) for s in SPLITS}
@@ -166,7 +185,8 @@ class ArrayDataset(FaceDataset):
 
     def __init__(self, images: np.ndarray | Sequence[np.ndarray], labels: Sequence[int],
                  splits: Sequence[str] | None = None, source_ids: Sequence[str] | None = None, *,
-                 name: str = "in-memory faces", synthetic: bool = False, info: dict[str, Any] | None = None):
+                 name: str = "in-memory faces", synthetic: bool = False, info: dict[str, Any] | None = None,
+                 targets: np.ndarray | None = None):
         self._images = images if isinstance(images, np.ndarray) else list(images)
         count = len(self._images)
         labels = np.asarray(labels, dtype=np.int64)
@@ -176,7 +196,8 @@ class ArrayDataset(FaceDataset):
             raise InputError(f"labels must be emotion indices 0-{len(EMOTIONS) - 1}, got {sorted(set(labels.tolist()))}")
         super().__init__(name, labels, ["train"] * count if splits is None else splits,
                          [f"array/{i}" for i in range(count)] if source_ids is None else source_ids,
-                         lambda rows: [self._images[r] for r in rows], synthetic=synthetic, info=info)
+                         lambda rows: [self._images[r] for r in rows], synthetic=synthetic, info=info,
+                         targets=targets)
 
     def stacked(self) -> np.ndarray:
         """All images as one (N, H, W, 3) array (they must share one size)."""
@@ -296,14 +317,30 @@ def open_dataset(source: str | Path, **options: Any) -> FaceDataset:
         raise InputError(f"data set '{text}' not found: give synthetic[:n=...], a FER2013 .csv, a class-per-folder "
                          "tree, a Hugging Face save_to_disk folder or hf:owner/name")
     if path.is_file():
-        if path.suffix.lower() != ".csv":
-            raise InputError(f"{path} is a file but not a FER2013 .csv; give a .csv or a folder")
-        return read_fer2013(path, fractions=fractions, seed=seed, labels=options.get("labels"))
+        return _read_table_file(path, fractions, seed, options)
     if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
         from .hf_reader import load_saved_dataset
 
         return load_saved_dataset(path, fractions=fractions, seed=seed, **_columns(options))
     return read_folder(path, fractions=fractions, seed=seed, labels=options.get("labels"))
+
+
+def _read_table_file(path: Path, fractions: Any, seed: int, options: dict[str, Any]) -> FaceDataset:
+    """A table file, by its header: FER+ votes, a FER2013 CSV (``pixels``) or an image list."""
+    from .ferplus import is_ferplus_table, read_ferplus
+    from .image_list import read_image_list, read_table
+
+    if path.suffix.lower() not in _TABLE_SUFFIXES:
+        raise InputError(f"{path} is a file but not a table ({', '.join(sorted(_TABLE_SUFFIXES))}); "
+                         "give a FER2013 / FER+ / image-list table or a folder")
+    columns = [c.lower() for c in read_table(path, rows=0).columns]
+    if is_ferplus_table(columns):
+        return read_ferplus(path, votes=options.get("votes", "majority"), contempt=options.get("contempt", "drop"),
+                            fractions=fractions, seed=seed)
+    if "pixels" in columns:
+        return read_fer2013(path, fractions=fractions, seed=seed, labels=options.get("labels"))
+    return read_image_list(path, fractions=fractions, seed=seed, image_root=options.get("image_root"),
+                           split_column=options.get("split_column"), **_columns(options))
 
 
 def _columns(options: dict[str, Any]) -> dict[str, Any]:
