@@ -22,10 +22,12 @@ HELP = "train or fine-tune any classifier plugin with Accelerate (also under `ac
 class ClassifierTrainConfig:
     plugin: str = field(default="convnext", metadata={"help": "classifier plugin to train", "metavar": "NAME"})
     data: str = field(default="synthetic", metadata={
-        "help": "data: synthetic[:n=7000,size=64,seed=0,gray=0], a FER2013 .csv, a class-per-folder tree, "
-                "a save_to_disk folder or hf:owner/name", "metavar": "SOURCE"})
+        "help": "data: synthetic[:n=7000,size=64,seed=0,gray=0], a FER2013 .csv, FER+ votes (ferplus_votes.csv "
+                "or fer2013new.csv), an image-list table, a class-per-folder tree, a save_to_disk folder or "
+                "hf:owner/name; several joined by + are trained on together", "metavar": "SOURCE"})
     data_options: dict[str, Any] = field(default_factory=dict, metadata={
-        "help": "reader options, e.g. label_column=emotion or split_fractions=[0.8,0.1,0.1] (repeatable)"})
+        "help": "reader options, e.g. votes=soft (FER+ vote distributions), contempt=disgust, label_column=emotion "
+                "or split_fractions=[0.8,0.1,0.1] (repeatable)"})
     out: str | None = field(default=None, metadata={
         "help": "run folder (default runs/PLUGIN-DATE-TIME)", "metavar": "RUN_DIR"})
     model: dict[str, Any] = field(default_factory=dict, metadata={
@@ -39,6 +41,16 @@ class ClassifierTrainConfig:
     weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay (not on norms and biases)"})
     warmup: float = field(default=0.05, metadata={"help": "linear warm-up, as a fraction of all steps, then cosine decay"})
     label_smoothing: float = field(default=0.1, metadata={"help": "label smoothing of the training loss"})
+    mix: str = field(default="none", metadata={
+        "help": "blend training batches with a shuffled copy: mixup (whole images) or cutmix (a pasted box); "
+                "the loss blends both faces' targets", "choices": ["none", "mixup", "cutmix"]})
+    mix_alpha: float = field(default=0.2, metadata={"help": "mixup / cutmix: the blend is drawn from Beta(alpha, alpha)"})
+    distill: str | None = field(default=None, metadata={
+        "help": "distil from a teacher classifier: NAME[.TAG][:CHECKPOINT] (e.g. mini_xception.fer2013) or a "
+                "checkpoint / run folder", "metavar": "TEACHER"})
+    distill_weight: float = field(default=0.5, metadata={
+        "help": "share of the distillation loss in the training loss (the rest is the label loss)"})
+    distill_temperature: float = field(default=4.0, metadata={"help": "temperature of the distillation's softened outputs"})
     balance: str = field(default="weights", metadata={
         "help": "imbalanced classes: class-weighted loss, balanced sampling, or none",
         "choices": ["weights", "sampler", "none"]})

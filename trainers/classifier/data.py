@@ -10,7 +10,7 @@ ran before it or on the number of DataLoader workers, which keeps resumed runs i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,12 +25,17 @@ Augment = Callable[..., np.ndarray]
 
 
 class FaceTensors(torch.utils.data.Dataset):
-    """(input tensor, canonical emotion index) pairs; faces augmented first when ``augment`` is set."""
+    """(input tensor, canonical emotion index) pairs; faces augmented first when ``augment`` is set.
+
+    With ``extras`` (name -> one row per face, e.g. "soft" targets or "teacher" probabilities)
+    each item is (input, label, {name: float tensor}).
+    """
 
     def __init__(self, faces: Sequence[np.ndarray], labels: np.ndarray, transform: Callable[[np.ndarray], Any],
-                 augment: Augment | None = None):
+                 augment: Augment | None = None, extras: dict[str, np.ndarray] | None = None):
         self.faces, self.labels = list(faces), np.asarray(labels, dtype=np.int64)
         self.transform, self.augment, self.epoch = transform, augment, 0
+        self.extras = None if extras is None else {k: torch.as_tensor(v, dtype=torch.float32) for k, v in extras.items()}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -38,21 +43,26 @@ class FaceTensors(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.faces)
 
-    def __getitem__(self, index: int) -> tuple[Any, int]:
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
         face = self.faces[index]
         if self.augment is not None:
             face = self.augment(face, seed=self.epoch * len(self.faces) + int(index))
-        return self.transform(face), int(self.labels[index])
+        if self.extras is None:
+            return self.transform(face), int(self.labels[index])
+        return self.transform(face), int(self.labels[index]), {k: v[index] for k, v in self.extras.items()}
 
 
 @dataclass
 class Splits:
-    """The faces and labels of train / val / test, and what the data is."""
+    """The faces, labels and soft targets (None for hard labels) of train / val / test, what the
+    data is and what its reader reported (``info``: what was dropped, the sources combined)."""
 
     name: str
     synthetic: bool
     faces: dict[str, list[np.ndarray]]
     labels: dict[str, np.ndarray]
+    targets: dict[str, np.ndarray | None] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {split: len(labels) for split, labels in self.labels.items()}
@@ -66,18 +76,20 @@ def load_splits(source: str | Any, options: dict[str, Any] | None = None) -> Spl
     from preprocessing.readers import open_dataset
 
     dataset = open_dataset(str(source), **(options or {})) if isinstance(source, str) else source
-    faces, labels = {}, {}
+    faces, labels, targets = {}, {}, {}
     for split in ("train", "val", "test"):
         part = dataset.split(split).materialize()
         faces[split] = list(part.images(range(len(part))))
         labels[split] = part.labels()
+        targets[split] = part.soft_targets()
     for split in ("train", "val"):
         if not len(labels[split]):
             raise InputError(
                 f"{dataset.name} has no {split} faces; give the reader split fractions, "
                 "e.g. --data-options split_fractions=[0.8,0.1,0.1]"
             )
-    return Splits(dataset.name, bool(getattr(dataset, "synthetic", False)), faces, labels)
+    return Splits(dataset.name, bool(getattr(dataset, "synthetic", False)), faces, labels, targets,
+                  dict(getattr(dataset, "info", {})))
 
 
 def class_weights(labels: np.ndarray, source_labels: Sequence[str], lookup: np.ndarray) -> torch.Tensor:

@@ -3,10 +3,11 @@
 One ``accelerator.prepare``; ``accumulate`` / ``backward`` per batch; ``gather_for_metrics`` in
 evaluation; ``save_state`` / ``load_state`` (through :class:`~trainers.run.RunDirectory`) for
 ``--resume``. AdamW with linear warm-up and cosine decay, label smoothing, class-weighted loss or
-balanced sampling, early stopping on validation macro-F1, best / last checkpoints. After training
-the best checkpoint is reloaded from disk and scored on the test split through the plugin's own
-``predict``, the path the CLI and the app use. ``accelerate launch`` runs it on several devices
-with no change.
+balanced sampling, soft targets where the data has them, optional mixup / cutmix and distillation
+from a teacher classifier (:mod:`.objectives`), early stopping on validation macro-F1, best / last
+checkpoints. After training the best checkpoint is reloaded from disk and scored on the test split
+through the plugin's own ``predict``, the path the CLI and the app use. ``accelerate launch`` runs
+it on several devices with no change.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from trainers.run import (
 
 from .config import ClassifierTrainConfig
 from .data import FaceTensors, Splits, class_weights, load_splits, make_augment, sample_weights
+from .objectives import ClassifierLoss, mix_batch
 
 __all__ = ["TrainResult", "evaluate", "train_classifier"]
 
@@ -125,7 +127,8 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
     plugin, init_note = _build_plugin(cls, config, saved_note)
     augment, augment_note = make_augment(config.augment, config.augment_options, config.seed)
     lookup = torch.from_numpy(plugin.label_mapping.to_source_targets(np.arange(len(EMOTIONS))))
-    train_set = FaceTensors(splits.faces["train"], splits.labels["train"], plugin.train_transform(), augment)
+    extras, objective_note = _train_extras(splits, config, registry or default_registry())
+    train_set = FaceTensors(splits.faces["train"], splits.labels["train"], plugin.train_transform(), augment, extras)
     val_set = FaceTensors(splits.faces["val"], splits.labels["val"], plugin.eval_transform())
     sampler = EpochSampler(len(train_set), config.seed,
                            sample_weights(splits.labels["train"]) if config.balance == "sampler" else None)
@@ -133,7 +136,9 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
                                                num_workers=config.num_workers, drop_last=len(train_set) > config.batch_size)
     val_loader = torch.utils.data.DataLoader(val_set, batch_size=config.batch_size * 4, num_workers=config.num_workers)
     weights = class_weights(splits.labels["train"], plugin.labels, lookup.numpy()) if config.balance == "weights" else None
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing, ignore_index=-1)
+    loss_fn = ClassifierLoss(lookup, len(plugin.labels), weight=weights, label_smoothing=config.label_smoothing,
+                             distill_weight=config.distill_weight if config.distill else 0.0,
+                             temperature=config.distill_temperature)
 
     model = plugin.torch_module()
     model.train()
@@ -152,11 +157,12 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
         stopper.load_state_dict(state.extra.get("early_stopping", {}))
     provenance = {"training_data": splits.name, "synthetic": splits.synthetic, "init": init_note}
     run.write_config({**asdict(config), "out": str(run.path), "resolved": {
-        **provenance, "augmentation": augment_note, "split_sizes": splits.counts(), "total_steps": total_steps,
+        **provenance, "augmentation": augment_note, "objective": objective_note, "data_info": splits.info,
+        "split_sizes": splits.counts(), "total_steps": total_steps,
         "processes": accelerator.num_processes, "device": str(accelerator.device),
         "command": reproduce_command("classifier", config)}})
     accelerator.print(f"training {config.plugin} on {splits.name}: {splits.counts()}; {init_note}; "
-                      f"augmentation: {augment_note}; run folder {run.path}")
+                      f"objective: {objective_note}; augmentation: {augment_note}; run folder {run.path}")
 
     # -- the loop ------------------------------------------------------------------------------------
     steps_per_epoch = math.ceil(len(train_loader) / config.grad_accum)
@@ -168,10 +174,12 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
         window: list[float] = []
         bar = progress(train_loader, total=len(train_loader), desc=f"epoch {epoch + 1}/{config.epochs}",
                        enabled=accelerator.is_local_main_process)
-        for inputs, labels in bar:
+        for batch, (inputs, labels, extras) in enumerate(bar):
+            inputs, mix = mix_batch(inputs, config.mix, config.mix_alpha,
+                                    (config.seed, epoch, batch, accelerator.process_index))
             with accelerator.accumulate(model):
                 logits = model(inputs)
-                loss = loss_fn(logits.float(), lookup[labels])
+                loss = loss_fn(logits, labels, extras, mix)
                 value = check_finite(loss, epoch=epoch, step=state.step, run=run)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and config.max_grad_norm > 0:
@@ -232,6 +240,27 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
         if config.push_to_hub:
             print(f"pushed {run.path / 'best'} to {push_folder(run.path / 'best', config.push_to_hub, run_dir=run.path)}")
     return result
+
+
+def _train_extras(splits: Splits, config: ClassifierTrainConfig, registry: Registry) -> tuple[dict[str, np.ndarray], str]:
+    """Per-face training targets beyond the label: "soft" distributions (when the data has them) and
+    the "teacher" probabilities of ``config.distill``; and one line saying what the loss is."""
+    extras: dict[str, np.ndarray] = {}
+    notes = ["cross-entropy on " + ("soft targets (per-face label distributions)" if splits.targets.get("train")
+                                    is not None else "labels")]
+    if splits.targets.get("train") is not None:
+        extras["soft"] = splits.targets["train"]
+    if config.distill:
+        from sklearn.metrics import accuracy_score
+
+        teacher = registry.classifier(config.distill)
+        extras["teacher"] = teacher.predict(splits.faces["train"])
+        val_accuracy = accuracy_score(splits.labels["val"], teacher.predict(splits.faces["val"]).argmax(axis=1))
+        notes.append(f"distilled from {config.distill} (weight {config.distill_weight:g}, temperature "
+                     f"{config.distill_temperature:g}; the teacher's val accuracy {val_accuracy:.4f})")
+    if config.mix != "none":
+        notes.append(f"{config.mix} (alpha {config.mix_alpha:g})")
+    return extras, "; ".join(notes)
 
 
 def _time_up(accelerator: Any, run: RunDirectory, minutes: float) -> bool:
