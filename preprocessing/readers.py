@@ -16,6 +16,10 @@
 - a Hugging Face ``save_to_disk`` folder or ``hf:owner/name`` (the hub; fails cleanly offline),
   with ``image_column`` / ``label_column`` naming the columns.
 
+Several sources joined by ``+`` (``ferplus_votes.csv+legend.csv``) are read as one, each face
+keeping its own source's split (:mod:`preprocessing.combined`); the options go to every source,
+each reader taking those it knows.
+
 Images are decoded only when a sample is read; ``labels()`` and ``class_counts()`` never decode.
 Sources without splits get seeded stratified ones (``split_fractions``, ``seed``); a source with
 train and test but no validation split has one carved out of train the same way.
@@ -62,6 +66,7 @@ _SPLIT_NAMES = {
 _OPTIONS = {"image_column", "label_column", "labels", "split_fractions", "seed", "votes", "contempt", "image_root",
             "split_column"}
 _TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+SOURCE_SEPARATOR = "+"  # "A+B": the faces of both, each keeping its own splits (preprocessing.combined)
 _CHUNK = 256  # faces decoded per batch when iterating
 
 
@@ -299,6 +304,10 @@ def _label_table(names: Sequence[str], order: str | Sequence[str] | None) -> tup
 def open_dataset(source: str | Path, **options: Any) -> FaceDataset:
     """Open a face data set by its ``source`` string (see the module docstring)."""
     text = str(source).strip()
+    if SOURCE_SEPARATOR in text and not Path(text).expanduser().exists():
+        from .combined import combine_datasets
+
+        return combine_datasets([open_dataset(part.strip(), **options) for part in text.split(SOURCE_SEPARATOR)])
     if text == "synthetic" or text.startswith("synthetic:"):
         from .synthetic import synthetic_dataset
 

@@ -123,15 +123,30 @@ def _write_votes(root, rng, n=14):
     return root / "ferplus_votes.csv"
 
 
-def test_soft_targets_mixup_and_a_teacher_through_the_command(tmp_path, capsys):
-    source = _write_votes(tmp_path, np.random.default_rng(0))
+def _write_legend(root, rng, n=21):
+    (root / "images").mkdir(parents=True)
+    rows = ["user.id,image,emotion"]
+    for k in range(n):
+        Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)).save(root / "images" / f"{k}.jpg")
+        rows.append(f"1,{k}.jpg,{['anger', 'happiness', 'sadness'][k % 3]}")
+    (root / "legend.csv").write_text("\n".join(rows) + "\n")
+    return root / "legend.csv"
+
+
+def test_two_sources_soft_targets_cutmix_and_a_teacher_through_the_command(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    votes, legend = _write_votes(tmp_path / "fer", rng), _write_legend(tmp_path / "mux", rng)
+    source = f"{votes}+{legend}"
     run = tmp_path / "run"
-    code = main(["train", "classifier", "--plugin", "mini_xception", "--model", "widths=[8,16]", "--data", str(source),
+    code = main(["train", "classifier", "--plugin", "mini_xception", "--model", "widths=[8,16]", "--data", source,
                  "--data-options", "votes=soft", "--epochs", "1", "--batch-size", "8", "--out", str(run),
                  "--no-augment", "--mix", "cutmix", "--distill", "mini_xception.fer2013", "--distill-weight", "0.3"])
     out = capsys.readouterr().out
     assert code == 0 and "soft targets" in out and "distilled from mini_xception.fer2013" in out
     resolved = json.loads((run / "train_config.json").read_text())["resolved"]
     assert "cutmix (alpha 0.2)" in resolved["objective"] and "teacher's val accuracy" in resolved["objective"]
-    assert resolved["data_info"]["votes"] == "soft" and "vote distributions" in resolved["training_data"]
+    assert [s["votes"] for s in resolved["data_info"]["sources"][:1]] == ["soft"]
     assert "--distill mini_xception.fer2013" in resolved["command"] and "votes=" in resolved["command"]
+    assert resolved["split_sizes"]["train"] == 14 + 15 and resolved["split_sizes"]["val"] == 14 + 3
+    card = (run / "best" / "README.md").read_text()
+    assert f"FER+ vote distributions {votes}" in card and f"image list {legend}" in card
