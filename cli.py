@@ -304,8 +304,10 @@ def add_prepare(sub: argparse._SubParsersAction) -> None:
                    help="class-per-folder photos, a FER2013 .csv, a Hugging Face save_to_disk folder, hf:owner/name "
                         "or synthetic[:n=...]")
     p.add_argument("out", metavar="OUT", help="output folder (gets SPLIT/EMOTION/*.png and report.json)")
-    p.add_argument("--detect", action="store_true", help="find the face with the Haar detector (else: whole image)")
-    p.add_argument("--align", action="store_true", help="rotate so the eyes are level before cropping")
+    p.add_argument("--detect", action="store_true", help="find the face with --detector (else: the whole image is the face)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help=f"face detector plugin for --detect (default {DEFAULT_DETECTOR})")
+    p.add_argument("--align", action="store_true",
+                   help="rotate so the eyes are level before cropping (the detector's eye keypoints, else OpenCV's eye cascade)")
     p.add_argument("--size", type=int, default=64, help="side of the square crops in pixels (default 64)")
     p.add_argument("--gray", action="store_true", help="write one-channel gray crops")
     p.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions where the source has no splits")
@@ -322,13 +324,21 @@ def run_prepare(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out)
     columns = {k: v for k, v in (("image_column", args.image_column), ("label_column", args.label_column),
                                  ("labels", args.labels)) if v}
-    report = prepare(args.source, out, detect=args.detect, align=args.align, size=args.size, gray=args.gray,
-                     split=args.split, seed=args.seed, **columns)
+    detector = default_registry().detector(args.detector) if args.detect else None
+    report = prepare(args.source, out, detector=detector, align=args.align, eye_finder=_eye_cascade() if args.align else None,
+                     size=args.size, gray=args.gray, split=args.split, seed=args.seed, **columns)
     print(f"{report['faces']} faces from {report['images']} images written to {out} "
           f"({len(report['no_face'])} without a face, {len(report['failed'])} failed); see {out / REPORT_NAME}")
     for failure in report["failed"][:5]:
         _err(f"skipped {failure['path']}: {failure['error']}")
     return 0
+
+
+def _eye_cascade() -> Any:
+    """OpenCV's eye cascade (the ``haar`` plugin's), for faces whose detector gives no eyes."""
+    from plugins.detectors.haar import HaarCascade
+
+    return HaarCascade.from_config().find_eyes
 
 
 def add_synth(sub: argparse._SubParsersAction) -> None:
@@ -379,7 +389,8 @@ def run_augment_preview(args: argparse.Namespace) -> int:
         except ValueError:
             raise InputError(f"--set takes KEY=NUMBER, got '{item}'") from None
     check_output_dir(Path(args.out).parent)
-    path = save_preview(args.image, args.out, Augmenter(options, seed=args.seed), count=args.n, size=args.size)
+    path = save_preview(args.image, args.out, Augmenter(options, seed=args.seed), count=args.n, size=args.size,
+                        detector=default_registry().detector(DEFAULT_DETECTOR))
     print(f"wrote {path}")
     return 0
 

@@ -1,16 +1,16 @@
 """Face alignment: rotate so the eyes are level, then a fixed-size square crop, gray or RGB.
 
-Eye positions come from the detector's landmarks (``haar`` with ``eyes=True`` gives them) or, when
-the detector gave none, from OpenCV's eye cascade searched inside the face box. Without two eyes
-the face is cropped unrotated. Rotation and crop are one affine warp, so a large photo is never
-rotated as a whole.
+Eye positions come from the detector's landmarks (``blazeface`` gives six keypoints, eyes
+included) or, when it gave none, from an ``eye_finder`` the caller passes in (the Haar plugin's
+eye cascade, for example): preprocessing never picks a plugin itself. Without two eyes the face
+is cropped unrotated. Rotation and crop are one affine warp, so a large photo is never rotated as
+a whole.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -18,9 +18,11 @@ from registry.detector import Face
 
 from .faces import square_box
 
-__all__ = ["align_face", "eye_angle", "find_eyes", "to_gray"]
+__all__ = ["EyeFinder", "align_face", "eye_angle", "to_gray"]
 
 Landmarks = Mapping[str, Sequence[float]]
+#: (image, face box) -> both eye centres ({"left_eye": (x, y), "right_eye": (x, y)}) or None.
+EyeFinder = Callable[[np.ndarray, tuple[int, int, int, int]], "Landmarks | None"]
 
 
 def eye_angle(landmarks: Landmarks | None) -> float | None:
@@ -33,18 +35,6 @@ def eye_angle(landmarks: Landmarks | None) -> float | None:
     return math.degrees(math.atan2(ry - ly, rx - lx))
 
 
-@functools.lru_cache(maxsize=1)
-def _eye_finder():
-    from plugins.detectors.haar import HaarCascade
-
-    return HaarCascade.from_config(eyes=True)
-
-
-def find_eyes(image: np.ndarray, box: Sequence[float]) -> dict[str, tuple[float, float]] | None:
-    """Both eye centres inside ``box`` found by OpenCV's eye cascade, or None."""
-    return _eye_finder().find_eyes(image, tuple(int(round(v)) for v in box))
-
-
 def to_gray(face: np.ndarray) -> np.ndarray:
     """An RGB uint8 face as one-channel HxW luma."""
     import cv2
@@ -53,17 +43,18 @@ def to_gray(face: np.ndarray) -> np.ndarray:
 
 
 def align_face(image: np.ndarray, face: Face | Sequence[float], *, size: int = 64, margin: float = 0.1,
-               gray: bool = False, find_missing_eyes: bool = True) -> np.ndarray:
+               gray: bool = False, eye_finder: EyeFinder | None = None) -> np.ndarray:
     """The ``size`` x ``size`` crop of ``face`` (a :class:`Face` or an (x, y, w, h) box), eyes levelled.
 
-    Returns HxWx3 RGB, or HxW when ``gray``. Pixels outside the image repeat its edge.
+    The eyes are the face's landmarks, else what ``eye_finder`` finds in its box, else the crop
+    is not rotated. Returns HxWx3 RGB, or HxW when ``gray``. Pixels outside the image repeat its edge.
     """
     import cv2
 
     box = face.box if isinstance(face, Face) else tuple(face)
     landmarks = face.landmarks if isinstance(face, Face) else None
-    if landmarks is None and find_missing_eyes:
-        landmarks = find_eyes(image, box)
+    if eye_angle(landmarks) is None and eye_finder is not None:
+        landmarks = eye_finder(image, tuple(int(round(v)) for v in box))
     angle = eye_angle(landmarks) or 0.0
     left, top, side = square_box(box, margin)
     centre = (left + side / 2.0, top + side / 2.0)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from registry.detector import FaceDetector
 from registry.errors import InputError
 from registry.plugin import make_config
 
@@ -125,10 +126,10 @@ def preview(face: np.ndarray, augmenter: Augmenter | None = None, count: int = 1
 
 
 def save_preview(image: Any, out: str | Path, augmenter: Augmenter | None = None, *, count: int = 15,
-                 size: int = 128, columns: int = 8) -> Path:
-    """Write a PNG grid of the largest face in ``image`` (or the whole image) and ``count`` augmentations."""
+                 size: int = 128, columns: int = 8, detector: FaceDetector | None = None) -> Path:
+    """Write a PNG grid of the largest face ``detector`` finds in ``image`` (the whole image when it
+    finds none or none is given) and ``count`` augmentations of it."""
     from eval.plots import sample_grid, save_figure
-    from plugins.detectors.haar import HaarCascade
 
     from .faces import crop_face
     from .images import load_image
@@ -136,7 +137,7 @@ def save_preview(image: Any, out: str | Path, augmenter: Augmenter | None = None
     if not 1 <= count <= 200 or not 16 <= size <= 512:
         raise InputError(f"give 1-200 augmentations of a 16-512 px face, got {count} and {size}")
     photo = load_image(image)
-    faces = HaarCascade.from_config().detect(photo)
+    faces = detector.detect(photo) if detector is not None else []
     box = faces[0].box if faces else (0, 0, photo.shape[1], photo.shape[0])
     face = crop_face(photo, box, margin=0.25 if faces else 0.0, size=size)
     images = preview(face, augmenter, count)

@@ -1,7 +1,7 @@
 """``fexlab prepare``: any data set source -> a clean class-per-folder set of face crops.
 
 OUT gets ``{train,val,test}/{emotion}/{name}.png`` (one crop per source image: the largest face
-when ``detect``), ``report.json`` and ``class_balance.png``. The source is only read. A file that
+when a ``detector`` is given; it is passed in, never chosen here), ``report.json`` and ``class_balance.png``. The source is only read. A file that
 cannot be read is listed under ``failed`` and skipped; an image with no face under ``no_face``.
 File names derive from the source id, so re-running into the same OUT rewrites the same files,
 and crops a previous run wrote that this run did not (another seed or split) are removed.
@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from registry.detector import FaceDetector
 from registry.emotions import EMOTIONS
 from registry.errors import FexlabError, InputError
 
-from .align import align_face, to_gray
+from .align import EyeFinder, align_face, to_gray
 from .faces import crop_face
 from .readers import SPLITS, FaceDataset, open_dataset, parse_fractions
 
@@ -77,10 +78,16 @@ def _save(path: Path, image: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def write_faces(dataset: FaceDataset, out: str | Path, *, detect: bool = False, align: bool = False,
-                size: int = 64, gray: bool = False, margin: float | None = None, progress: bool = True,
+def write_faces(dataset: FaceDataset, out: str | Path, *, detector: FaceDetector | None = None, align: bool = False,
+                eye_finder: EyeFinder | None = None, size: int = 64, gray: bool = False,
+                margin: float | None = None, progress: bool = True,
                 options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``dataset``'s faces under ``out`` as class-per-folder crops; returns the report."""
+    """Write ``dataset``'s faces under ``out`` as class-per-folder crops; returns the report.
+
+    ``detector`` finds the face in each image (None: the whole image is the face); with ``align``
+    the eyes are levelled on the detector's eye keypoints, or on what ``eye_finder`` finds where
+    the detector gives none.
+    """
     from tqdm.auto import tqdm
 
     if not 8 <= size <= 1024:
@@ -88,11 +95,7 @@ def write_faces(dataset: FaceDataset, out: str | Path, *, detect: bool = False, 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous_files(out)
-    detector = None
-    if detect:
-        from plugins.detectors.haar import HaarCascade
-
-        detector = HaarCascade.from_config(eyes=align)
+    detect = detector is not None
     margin = (0.1 if detect else 0.0) if margin is None else margin
     labels, splits, ids = dataset.labels(), dataset.split_names(), dataset.source_ids()
     written: list[str] = []
@@ -111,8 +114,7 @@ def write_faces(dataset: FaceDataset, out: str | Path, *, detect: bool = False, 
             no_face.append(source_id)
             continue
         if align:
-            # the Haar detector already searched for eyes; only whole-image faces need the search
-            crop = align_face(image, faces[0], size=size, margin=margin, gray=gray, find_missing_eyes=detector is None)
+            crop = align_face(image, faces[0], size=size, margin=margin, gray=gray, eye_finder=eye_finder)
         else:
             box = faces[0].box if detector is not None else faces[0]
             crop = crop_face(image, box, margin=margin, size=size)
@@ -133,7 +135,7 @@ def write_faces(dataset: FaceDataset, out: str | Path, *, detect: bool = False, 
         "no_face": no_face, "failed": failed,
         "classes": {e: sum(counts[s][e] for s in SPLITS) for e in EMOTIONS},
         "splits": counts, "dropped_labels": dataset.info.get("dropped_labels", []),
-        "options": {"detect": detect, "align": align, "size": size, "gray": gray, "margin": margin, **(options or {})},
+        "options": {"detect": detector.name if detect else None, "align": align, "size": size, "gray": gray, "margin": margin, **(options or {})},
         "files": sorted(written),
     }
     (out / REPORT_NAME).write_text(json.dumps(report, indent=2))
@@ -155,14 +157,16 @@ def _plot_balance(report: dict[str, Any], out: Path) -> None:
     save_figure(class_balance(report["classes"], title), out / "class_balance.png")
 
 
-def prepare(source: str, out: str | Path, *, detect: bool = False, align: bool = False, size: int = 64,
-            gray: bool = False, split: str | Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+def prepare(source: str, out: str | Path, *, detector: FaceDetector | None = None, align: bool = False,
+            eye_finder: EyeFinder | None = None, size: int = 64, gray: bool = False,
+            split: str | Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
             progress: bool = True, **reader_options: Any) -> dict[str, Any]:
-    """Open ``source`` with :func:`~preprocessing.readers.open_dataset` and write its crops under ``out``."""
+    """Open ``source`` with :func:`~preprocessing.readers.open_dataset` and write its crops under ``out``
+    (see :func:`write_faces` for ``detector``, ``align`` and ``eye_finder``)."""
     out = Path(out)
     _check_paths(str(source), out)
     fractions = parse_fractions(split)
     dataset = open_dataset(source, split_fractions=fractions, seed=seed, **reader_options)
     options = {"split": list(fractions), "seed": seed, **reader_options}
-    return write_faces(dataset, out, detect=detect, align=align, size=size, gray=gray, progress=progress,
-                       options=options)
+    return write_faces(dataset, out, detector=detector, align=align, eye_finder=eye_finder, size=size, gray=gray,
+                       progress=progress, options=options)

@@ -45,7 +45,7 @@ def test_levels_tilted_eyes_from_landmarks(angle):
     (lx, ly), (rx, ry) = _dark_blobs(crop)
     assert abs(ly - ry) < 1.0, (angle, ly, ry)
     assert rx - lx == pytest.approx(60 * 96 / 120, abs=1.5)  # the crop scale is kept
-    unaligned = align_face(image, face.box, size=96, margin=0.0, find_missing_eyes=False)
+    unaligned = align_face(image, face.box, size=96, margin=0.0)
     (_, uy), (_, vy) = _dark_blobs(unaligned)
     assert abs(uy - vy) > 5
 
@@ -68,6 +68,34 @@ def test_real_photo_tilted_is_levelled_with_the_eye_cascade(hopper_path):
     face = detector.detect(tilted)[0]
     assert abs(eye_angle(face.landmarks)) > 6  # the eye cascade sees the tilt
     aligned = align_face(tilted, face, size=64, gray=True).astype(float)
-    plain = align_face(tilted, face.box, size=64, gray=True, find_missing_eyes=False).astype(float)
+    plain = align_face(tilted, face.box, size=64, gray=True).astype(float)
+    found = align_face(tilted, face.box, size=64, gray=True, eye_finder=detector.find_eyes).astype(float)
     similarity = lambda a, b: np.corrcoef(a.ravel(), b.ravel())[0, 1]  # noqa: E731
     assert similarity(aligned, upright) > 0.75 > similarity(plain, upright) + 0.1
+    assert similarity(found, aligned) > 0.99  # the eye finder passed in gives the same eyes
+
+
+def test_keypoints_of_blazeface_level_a_tilted_real_face(hopper_path, registry):
+    detector = registry.detector("blazeface")
+    photo = load_image(hopper_path)
+    upright = align_face(photo, detector.detect(photo)[0], size=64, gray=True).astype(float)
+    height, width = photo.shape[:2]
+    tilted = cv2.warpAffine(photo, cv2.getRotationMatrix2D((width / 2, height / 2), 20, 1.0), (width, height),
+                            borderMode=cv2.BORDER_REPLICATE)
+    face = detector.detect(tilted)[0]
+    assert abs(eye_angle(face.landmarks) + 20) < 6  # subject-side names, in either order
+    aligned = align_face(tilted, face, size=64, gray=True).astype(float)
+    plain = align_face(tilted, face.box, size=64, gray=True).astype(float)
+    similarity = lambda a, b: np.corrcoef(a.ravel(), b.ravel())[0, 1]  # noqa: E731
+    assert similarity(aligned, upright) > similarity(plain, upright) + 0.1
+
+
+def test_preprocessing_never_imports_a_plugin():
+    import ast
+    from pathlib import Path
+
+    for path in (Path(__file__).resolve().parents[2] / "preprocessing").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        modules = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in modules if m.split(".")[0] in ("plugins", "trainers", "tabs")], path.name

@@ -37,10 +37,12 @@ def raw(tmp_path, hopper_path, astronaut_path) -> Path:
     return root
 
 
-def test_prepare_detects_aligns_reports_and_skips_bad_files(raw, tmp_path):
+@pytest.mark.parametrize("detector_name", ["blazeface", "haar"])
+def test_prepare_detects_aligns_reports_and_skips_bad_files(raw, tmp_path, registry, detector_name):
     before = _snapshot(raw)
     out = tmp_path / "out"
-    report = prepare(str(raw), out, detect=True, align=True, size=48, gray=True, split="1,0,0", progress=False)
+    report = prepare(str(raw), out, detector=registry.detector(detector_name), align=True, size=48, gray=True,
+                     split="1,0,0", progress=False)
     assert _snapshot(raw) == before  # the source is never modified
     assert report["images"] == 7 and report["faces"] == 3
     assert report["no_face"] == ["sad/wall.png"]
