@@ -65,7 +65,8 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="find faces and predict their emotions in images and videos")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image or video files")
     p.add_argument("--classifier", action="append", metavar="NAME[:CHECKPOINT]",
-                   help="classifier plugin (repeat to compare several; default mini_xception)")
+                   help="classifier plugin, checkpoint or run folder (repeat to compare several; default "
+                        "mini_xception); +flip after it also averages each face with its mirror image")
     p.add_argument("--checkpoint", metavar="DIR", help="checkpoint or run folder for the (single) classifier")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector plugin (full_frame for face crops)")
     p.add_argument("--json", action="store_true", help="print one JSON array, one object per input")
@@ -256,13 +257,15 @@ def run_train(args: argparse.Namespace) -> int:
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score classifiers and generators on one data split; write a leaderboard")
     p.add_argument("--classifier", action="append", default=[], metavar="NAME[:CHECKPOINT]",
-                   help="classifier to score (repeat; a checkpoint or training-run folder after ':')")
+                   help="classifier to score (repeat; a checkpoint or training-run folder after ':' or alone; "
+                        "+flip after it averages each face with its mirror image)")
     p.add_argument("--generator", action="append", default=[], metavar="NAME[:CHECKPOINT]",
                    help="generator to score with the judge (repeat)")
     p.add_argument("--judge", metavar="NAME[:CHECKPOINT]",
                    help="classifier that judges generated faces (default: the first --classifier, else mini_xception)")
     p.add_argument("--data", required=True, metavar="SOURCE",
-                   help="synthetic[:n=...], a FER2013 .csv, a class-per-folder tree, a save_to_disk folder or hf:owner/name")
+                   help="synthetic[:n=...], a FER2013 .csv, FER+ votes (majority labels), an image-list table, "
+                        "a class-per-folder tree, a save_to_disk folder or hf:owner/name; A+B for both")
     p.add_argument("--split", default="test", help="split to score on (default test)")
     p.add_argument("--n-per-emotion", type=int, default=100, metavar="N",
                    help="generated (and real reference) faces per emotion for each generator (default 100)")

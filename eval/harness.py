@@ -88,6 +88,7 @@ def _model_record(kind: str, spec: str, plugin: Any) -> dict[str, Any]:
         "kind": kind, "model": spec, "plugin": type(plugin).name or name, "plugin_version": type(plugin).version,
         "tag": tag, "checkpoint": checkpoint or plugin.metadata.get("source"),
         "training_data": plugin.metadata.get("training_data"), "parameters": _parameters(plugin),
+        **({"test_time_flip": True} if getattr(plugin, "test_time_flip", False) else {}),
     }
 
 

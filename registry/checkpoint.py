@@ -25,6 +25,7 @@ __all__ = [
     "WEIGHTS_NAME",
     "atomic_directory",
     "atomic_write_text",
+    "checkpoint_plugin",
     "hub_offline",
     "is_hub_id",
     "read_checkpoint_config",
@@ -166,6 +167,18 @@ def read_checkpoint_config(directory: str | os.PathLike, *, plugin: str | None =
             f"load it with --classifier/--generator {payload.get('plugin')}"
         )
     return payload
+
+
+def checkpoint_plugin(source: str | os.PathLike) -> str | None:
+    """The plugin name of a local checkpoint or training-run folder; None when ``source`` is neither."""
+    path = Path(str(source)).expanduser()
+    for folder in (path, path / "best"):
+        if (folder / CONFIG_NAME).is_file():
+            try:
+                return read_checkpoint_config(folder).get("plugin") or None
+            except CheckpointError:
+                return None
+    return None
 
 
 def is_hub_id(source: str | os.PathLike) -> bool:

@@ -75,6 +75,10 @@ class Classifier(Plugin):
     #: RGB mean / std of the network's normalisation; a gray input uses their averages.
     input_mean: ClassVar[tuple[float, ...]] = (0.5, 0.5, 0.5)
     input_std: ClassVar[tuple[float, ...]] = (0.5, 0.5, 0.5)
+    #: Test-time augmentation: average each face's prediction with its mirror image's. Off by
+    #: default; the spec suffix ``+flip`` (``mini_xception.fer2013+flip``) turns it on for one
+    #: loaded classifier, in prediction, evaluation and the app alike.
+    test_time_flip: bool = False
 
     @abc.abstractmethod
     def torch_module(self) -> Any:
@@ -214,10 +218,20 @@ class Classifier(Plugin):
         return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
     def predict(self, faces: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 7) probabilities over :data:`EMOTIONS` for N RGB uint8 face crops."""
+        """(N, 7) probabilities over :data:`EMOTIONS` for N RGB uint8 face crops.
+
+        With :attr:`test_time_flip`, each face's probabilities are averaged with its mirror image's.
+        """
         faces = list(faces)
         if not faces:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
+        probs = self._probabilities(faces)
+        if self.test_time_flip:
+            mirrored = [np.ascontiguousarray(np.flip(np.asarray(face), axis=1)) for face in faces]
+            probs = (probs + self._probabilities(mirrored)) / 2
+        return probs
+
+    def _probabilities(self, faces: list[np.ndarray]) -> np.ndarray:
         logits = self.predict_logits(faces)
         logits = logits - logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)

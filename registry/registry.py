@@ -8,6 +8,7 @@ known names and the closest match.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import inspect
@@ -17,13 +18,15 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from typing import Any
 
+from .checkpoint import checkpoint_plugin
 from .classifier import Classifier
 from .detector import FaceDetector
-from .errors import BrokenPluginError, UnknownPluginError
+from .errors import BrokenPluginError, InputError, UnknownPluginError
 from .generator import Generator
 from .plugin import BROKEN, Plugin, PluginStatus
 
-__all__ = ["KINDS", "GROUPS", "PluginInfo", "Registry", "default_registry", "discover_entry_points", "parse_spec"]
+__all__ = ["KINDS", "GROUPS", "SPEC_OPTIONS", "PluginInfo", "Registry", "default_registry", "discover_entry_points",
+           "parse_spec", "split_spec_options"]
 
 #: Plugin kind -> (entry-point group, base class).
 KINDS: dict[str, tuple[str, type[Plugin]]] = {
@@ -32,6 +35,8 @@ KINDS: dict[str, tuple[str, type[Plugin]]] = {
     "detector": ("fexlab.detectors", FaceDetector),
 }
 GROUPS = {kind: group for kind, (group, _) in KINDS.items()}
+#: Spec suffix -> the classifier attribute it switches on (``mini_xception.fer2013+flip``).
+SPEC_OPTIONS = {"flip": "test_time_flip"}
 
 
 def discover_entry_points() -> list[EntryPoint]:
@@ -44,9 +49,25 @@ def discover_entry_points() -> list[EntryPoint]:
     return found
 
 
+def split_spec_options(spec: str) -> tuple[str, dict[str, bool]]:
+    """``"name[.tag][:checkpoint][+option...]"`` -> (the spec without options, {attribute: True}).
+
+    The options are :data:`SPEC_OPTIONS`: ``+flip`` averages a classifier's predictions on each
+    face and its mirror image (``Classifier.test_time_flip``).
+    """
+    head, options = str(spec).strip(), {}
+    while True:
+        base, sep, word = head.rpartition("+")
+        if not sep or word.strip().lower() not in SPEC_OPTIONS:
+            return head, options
+        options[SPEC_OPTIONS[word.strip().lower()]] = True
+        head = base.strip()
+
+
 def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
-    """``"name[.tag][:checkpoint]"`` -> (name, tag, checkpoint), e.g. ``"convnext:runs/a/best"``."""
-    head, _, checkpoint = str(spec).partition(":")
+    """``"name[.tag][:checkpoint]"`` -> (name, tag, checkpoint), e.g. ``"convnext:runs/a/best"``;
+    ``+options`` at the end are ignored here (see :func:`split_spec_options`)."""
+    head, _, checkpoint = split_spec_options(spec)[0].partition(":")
     name, _, tag = head.strip().partition(".")
     return name, (tag or None), (checkpoint.strip() or None)
 
@@ -177,19 +198,32 @@ class Registry:
 
     # -- instances -------------------------------------------------------------------------------
     def load(self, kind: str, spec: str, *, checkpoint: str | None = None, cache: bool = True) -> Any:
-        """A ready-to-use plugin instance for ``"name[.tag][:checkpoint]"``.
+        """A ready-to-use plugin instance for ``"name[.tag][:checkpoint][+flip]"`` or a checkpoint /
+        training-run folder (its ``config.json`` names the plugin).
 
         With no checkpoint, the plugin's default (first) pretrained tag is loaded; a plugin
-        with no weights available raises :class:`~registry.errors.NeedsWeightsError`.
+        with no weights available raises :class:`~registry.errors.NeedsWeightsError`. Spec options
+        (``+flip``) give a copy of the plugin, sharing its weights, with that option on.
         """
+        spec, options = split_spec_options(spec)
+        if options and kind != "classifier":
+            raise InputError(f"+{', +'.join(SPEC_OPTIONS)} applies to classifiers, not to the {kind} '{spec}'")
+        folder_plugin = None if checkpoint else checkpoint_plugin(spec)
+        if folder_plugin:
+            spec = f"{folder_plugin}:{spec}"
         name, tag, spec_checkpoint = parse_spec(spec)
         checkpoint = checkpoint or spec_checkpoint
         cls = self.plugin_class(kind, name)
-        key = (kind, name, tag, str(checkpoint) if checkpoint else None)
+        key = (kind, name, tag, str(checkpoint) if checkpoint else None, tuple(sorted(options)))
         with self._lock:
             if cache and key in self._instances:
                 return self._instances[key]
-            plugin = cls.from_pretrained(checkpoint) if checkpoint else cls.load_default(tag)
+            if options:
+                plugin = copy.copy(self.load(kind, spec, checkpoint=checkpoint, cache=cache))
+                for attribute, value in options.items():
+                    setattr(plugin, attribute, value)
+            else:
+                plugin = cls.from_pretrained(checkpoint) if checkpoint else cls.load_default(tag)
             if cache:
                 self._instances[key] = plugin
             return plugin
