@@ -1,0 +1,95 @@
+"""The ensemble classifier: the weighted mean of its members, members resolved through the registry,
+status naming a member without weights, a checkpoint of just its config, scored by the harness."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from eval.harness import evaluate
+from plugins.ensemble import Ensemble
+from plugins.mini_xception import MiniXception
+from preprocessing.readers import ArrayDataset
+from registry import InputError, NeedsWeightsError, Registry
+from registry.plugin import NEEDS_WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return Registry()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A second, different classifier as a checkpoint folder: a small seeded mini-Xception."""
+    import torch
+
+    torch.manual_seed(3)
+    folder = tmp_path_factory.mktemp("tiny") / "tiny"
+    MiniXception.from_config(widths=[8, 16]).save_pretrained(folder, training_data="noise (a test)")
+    return str(folder)
+
+
+def _faces(n=5):
+    return [np.random.default_rng([1, i]).integers(0, 256, (40, 44, 3), dtype=np.uint8) for i in range(n)]
+
+
+def test_weighted_mean_of_the_members(reg, tiny):
+    faces = _faces()
+    a, b = reg.classifier("mini_xception"), reg.classifier(tiny)
+    ensemble = Ensemble({"members": ["mini_xception", tiny], "weights": [3, 1]}, registry=reg)
+    np.testing.assert_allclose(ensemble.predict(faces), 0.75 * a.predict(faces) + 0.25 * b.predict(faces), rtol=1e-5)
+    equal = Ensemble({"members": ["mini_xception", tiny]}, registry=reg)
+    np.testing.assert_allclose(equal.predict(faces), (a.predict(faces) + b.predict(faces)) / 2, rtol=1e-5)
+    assert ensemble.embed(faces).shape == (5, a.embed(faces).shape[1] + b.embed(faces).shape[1])
+    assert "mini_xception (FER2013" in ensemble.metadata["training_data"] and "noise (a test)" in \
+        ensemble.metadata["training_data"]
+    with pytest.raises(InputError, match="one non-negative number per member"):
+        Ensemble({"members": ["mini_xception"], "weights": [1, 2]}, registry=reg)
+    with pytest.raises(InputError, match="no members"):
+        Ensemble.from_config().predict(faces)
+
+
+def test_save_writes_only_the_config_and_a_card_naming_the_members(reg, tiny, tmp_path):
+    ensemble = Ensemble({"members": ["mini_xception+flip", tiny], "weights": [1, 1]}, registry=reg)
+    folder = ensemble.save_pretrained(tmp_path / "ens")
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json"]
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["config"] == {"members": ["mini_xception+flip", tiny], "weights": [1, 1]}
+    card = (folder / "README.md").read_text()
+    assert "`mini_xception+flip`" in card and f"`{tiny}`" in card and "noise (a test)" in card
+    loaded = reg.classifier(f"ensemble:{folder}")
+    assert list(loaded.members) == ["mini_xception+flip", tiny] and loaded.members["mini_xception+flip"].test_time_flip
+    np.testing.assert_allclose(loaded.predict(_faces()), ensemble.predict(_faces()), rtol=1e-5)
+
+
+def test_status_names_the_member_that_needs_weights(monkeypatch, tmp_path):
+    folder = tmp_path / "default"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"plugin": "ensemble", "config": {
+        "members": ["mini_xception.fer2013", "convnext"], "weights": []}}))
+    monkeypatch.setattr(Ensemble, "pretrained", {"test": str(folder)})
+    status = Ensemble.status()
+    assert status.state == NEEDS_WEIGHTS and status.detail.startswith("ensemble member convnext needs weights")
+    with pytest.raises(NeedsWeightsError, match="ensemble member convnext needs weights"):
+        Ensemble.load_default()
+    (folder / "config.json").write_text(json.dumps({"plugin": "ensemble", "config": {
+        "members": ["mini_xception.fer2013", "mini_xception+flip"], "weights": []}}))
+    assert Ensemble.status().ready
+    (folder / "config.json").write_text(json.dumps({"plugin": "ensemble", "config": {
+        "members": ["mini_xception.ferplus_typo"], "weights": []}}))
+    assert "no pretrained tag 'ferplus_typo'" in Ensemble.status().detail
+
+
+def test_the_harness_scores_an_ensemble_like_any_classifier(reg, tiny, tmp_path):
+    folder = Ensemble({"members": ["mini_xception", tiny]}, registry=reg).save_pretrained(tmp_path / "ens")
+    data = ArrayDataset(np.stack(_faces(14)), np.arange(14) % 7, ["test"] * 14, name="noise faces")
+    report = evaluate(["mini_xception", f"ensemble:{folder}"], data=data, out=tmp_path / "eval", n_resamples=20,
+                      plots=False)
+    result = report.results[1]
+    assert result["plugin"] == "ensemble" and result["metrics"]["n"] == 14
+    assert result["parameters"] == report.results[0]["parameters"] + sum(
+        p.numel() for p in reg.classifier(tiny).torch_module().parameters())
+    assert "ensemble of mini_xception" in result["training_data"]
