@@ -79,6 +79,8 @@ class Classifier(Plugin):
     #: default; the spec suffix ``+flip`` (``mini_xception.fer2013+flip``) turns it on for one
     #: loaded classifier, in prediction, evaluation and the app alike.
     test_time_flip: bool = False
+    #: Whether the classifier trainer can train it (an ensemble has no weights of its own).
+    trainable: ClassVar[bool] = True
 
     @abc.abstractmethod
     def torch_module(self) -> Any:

@@ -319,7 +319,8 @@ def refresh_runs(current: str | None):
 
 def build(registry: Registry, tab: Any = None) -> None:
     """Lay out the Train tab; ``tab`` (its ``gr.Tab``) refreshes the run list when opened."""
-    trainable = [info.name for info in registry.infos("classifier") if info.status != BROKEN]
+    trainable = [info.name for info in registry.infos("classifier")
+                 if info.status != BROKEN and registry.plugin_class("classifier", info.name).trainable]
     state = gr.State({})
     with gr.Row(equal_height=True):
         runs = gr.Dropdown(list_runs(), value=None, label="Training run", allow_custom_value=True, scale=5,

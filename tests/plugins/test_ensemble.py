@@ -93,3 +93,11 @@ def test_the_harness_scores_an_ensemble_like_any_classifier(reg, tiny, tmp_path)
     assert result["parameters"] == report.results[0]["parameters"] + sum(
         p.numel() for p in reg.classifier(tiny).torch_module().parameters())
     assert "ensemble of mini_xception" in result["training_data"]
+
+
+def test_the_trainer_refuses_an_ensemble(tmp_path, capsys):
+    from cli import main
+
+    code = main(["train", "classifier", "--plugin", "ensemble", "--data", "synthetic:n=70,size=48",
+                 "--out", str(tmp_path / "run")])
+    assert code == 2 and "ensemble has no weights of its own to train" in capsys.readouterr().err

@@ -63,6 +63,8 @@ def _build_plugin(cls: type[Classifier], config: ClassifierTrainConfig, resumed_
     When resuming (``resumed_from`` is the saved note), the saved state replaces the weights, so no
     starting weights are fetched and the note of the first start is kept.
     """
+    if not cls.trainable:
+        raise InputError(f"{cls.name} has no weights of its own to train; train its members instead")
     if config.init and config.model:
         raise InputError("--model configures a fresh model; with --init the checkpoint's own config is used")
     if config.init:
