@@ -74,14 +74,23 @@ def build_demo(registry: Registry | None = None) -> gr.Blocks:
 
 
 def launch(host: str = "127.0.0.1", port: int | None = 7860, share: bool = False, registry: Registry | None = None,
-           **kwargs) -> gr.Blocks:
+           *, quiet: bool = False, prevent_thread_lock: bool = False, **kwargs) -> gr.Blocks:
     """Build and serve the app; blocks until stopped unless ``prevent_thread_lock=True`` is
-    passed (tests), and returns the running ``gr.Blocks``."""
+    passed (tests), and returns the running ``gr.Blocks``.
+
+    Gradio's own start-up lines are replaced by fexlab's, which name the ``--share`` flag of
+    ``fexlab serve`` and ``python app.py`` rather than ``launch(share=True)``.
+    """
     demo = build_demo(registry)
     demo.launch(
         server_name=host, server_port=port, share=share, max_file_size=MAX_FILE_BYTES,
-        theme=gr.themes.Soft(), css=CSS, **kwargs,
+        theme=gr.themes.Soft(), css=CSS, quiet=True, prevent_thread_lock=True, **kwargs,
     )
+    if not quiet:
+        public = f"; public link: {demo.share_url}" if demo.share_url else "; add --share for a public link"
+        print(f"fexlab is serving on {demo.local_url}{public}. Stop it with Ctrl+C.", flush=True)
+    if not prevent_thread_lock:
+        demo.block_thread()
     return demo
 
 

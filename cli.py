@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,7 +64,8 @@ def run_plugins(args: argparse.Namespace) -> int:
 # -- fexlab predict --------------------------------------------------------------------------------
 def add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="find faces and predict their emotions in images and videos")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image or video files")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image or video files, or folders of them")
+    p.add_argument("--recursive", "-r", action="store_true", help="folders: also the images and videos in subfolders")
     p.add_argument("--classifier", action="append", metavar="NAME[:CHECKPOINT]",
                    help="classifier plugin, checkpoint or run folder (repeat to compare several; default "
                         "mini_xception); +flip after it also averages each face with its mirror image")
@@ -76,23 +78,26 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from predict import Predictor, is_video
+    from predict import Predictor, is_video, media_files
 
+    if args.every < 1:
+        raise InputError(f"--every must be at least 1, got {args.every}")
     specs = args.classifier or ["mini_xception"]
     if args.checkpoint:
         if len(specs) != 1:
             raise InputError("--checkpoint needs exactly one --classifier; use NAME:CHECKPOINT for several")
         specs = [f"{specs[0].split(':')[0]}:{args.checkpoint}"]
+    paths = media_files(args.paths, recursive=args.recursive)
     out_dir = check_output_dir(args.annotate) if args.annotate else None
     registry = default_registry()
     predictor = Predictor({spec: registry.classifier(spec) for spec in specs}, registry.detector(args.detector))
 
     results, failed = [], 0
-    for path in args.paths:
+    for path in paths:
         record: dict[str, Any] = {"file": path, "faces": [], "error": None}
         try:
             if is_video(path):
-                record["faces"] = _predict_video(predictor, path, args.every, out_dir)
+                record["faces"], record["summary"] = _predict_video(predictor, path, args.every, out_dir)
             else:
                 record["faces"] = _predict_image(predictor, path, out_dir)
         except FexlabError as err:
@@ -104,8 +109,18 @@ def run_predict(args: argparse.Namespace) -> int:
         elif record["error"]:
             _err(record["error"])
     if args.json:
-        _print_json(results)
-    return 1 if failed else 0
+        _print_json([{k: v for k, v in record.items() if k != "summary"} for record in results])
+    return _skipped(failed, len(paths), "input")
+
+
+def _skipped(failed: int, total: int, what: str) -> int:
+    """The exit status of a command that went on past bad inputs (README, "Exit status"): 0 when
+    none failed; else 1, after a last line on stderr saying how many were skipped."""
+    if not failed:
+        return 0
+    _err(f"skipped {failed} of {total} {what}{'s' if total != 1 else ''} that could not be read (see above); "
+         "exit status 1")
+    return 1
 
 
 def _predict_image(predictor, path: str, out_dir: Path | None) -> list[dict[str, Any]]:
@@ -116,51 +131,60 @@ def _predict_image(predictor, path: str, out_dir: Path | None) -> list[dict[str,
         from PIL import Image
 
         scale = result.image.shape[1] / result.size[0]
-        faces = [_scaled_face(face, scale) for face in result.faces]
-        Image.fromarray(annotate(result.image, faces)).save(out_dir / f"{Path(path).stem}.annotated.png")
+        faces = [face.scaled(scale) for face in result.faces]
+        drawn = annotate(result.image, faces, numbers=len(faces) > 1)
+        Image.fromarray(drawn).save(out_dir / f"{Path(path).stem}.annotated.png")
     return [face.to_dict() for face in result.faces]
 
 
-def _scaled_face(face, scale: float):
-    from dataclasses import replace
-
-    return replace(face, box=tuple(round(v * scale) for v in face.box))
-
-
-def _predict_video(predictor, path: str, every: int, out_dir: Path | None) -> list[dict[str, Any]]:
+def _predict_video(predictor, path: str, every: int, out_dir: Path | None) -> tuple[list[dict[str, Any]], str]:
+    """The faces of every analysed frame, and the line that sums them up; a progress bar on stderr."""
     import contextlib
 
-    from predict import VideoWriter, annotate, video_fps
+    from tqdm import tqdm
+
+    from predict import VideoWriter, annotate, describe_video, playable_suffix, video_fps, video_frame_count
 
     faces: list[dict[str, Any]] = []
+    analysed = 0
+    total = video_frame_count(path)
     with contextlib.ExitStack() as stack:
         writer = None
         if out_dir is not None:
-            target = out_dir / f"{Path(path).stem}.annotated.mp4"
+            target = out_dir / f"{Path(path).stem}.annotated{playable_suffix(path)}"
             writer = stack.enter_context(VideoWriter(target, video_fps(path) / every))
-        for frame in predictor.predict_video(path, every=every, keep_frames=writer is not None):
+        frames = predictor.predict_video(path, every=every, keep_frames=writer is not None)
+        bar = stack.enter_context(tqdm(frames, total=-(-total // every) if total else None, unit="frame",
+                                       desc=f"predict {Path(path).name}", file=sys.stderr, leave=False))
+        for frame in bar:
+            analysed += 1
             for face in frame.faces:
                 faces.append({"frame": frame.index, "time": round(frame.time, 3), **face.to_dict()})
             if writer is not None:
                 writer.write(annotate(frame.frame, frame.faces))
-    return faces
+    return faces, describe_video(analysed, every, [face["track"] for face in faces])
 
 
 def _print_record(record: dict[str, Any]) -> None:
+    """Faces are listed in the one order fexlab uses: left to right, numbered from 1 (in a video,
+    by frame, each with its track number)."""
     if record["error"]:
         _err(record["error"])
         return
     faces = record["faces"]
+    if "summary" in record:
+        print(f"{record['file']}: {record['summary']}")
+    elif faces:
+        print(f"{record['file']}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
     if not faces:
         print(f"{record['file']}: no face found (for images that are already face crops, use --detector full_frame)")
         return
-    print(f"{record['file']}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
-    for face in faces:
-        where = f"frame {face['frame']} " if "frame" in face else ""
+    for number, face in enumerate(faces, start=1):
+        where = f"frame {face['frame']} track {face['track']}" if "frame" in face else f"face {number}"
         # several classifiers: each one's answer, named; one classifier: its answer alone
         answers = {f"{name} ": a for name, a in face["classifiers"].items()} if "classifiers" in face else {"": face}
         said = ", ".join(f"{name}{a['emotion']} ({a['probabilities'][a['emotion']]:.0%})" for name, a in answers.items())
-        print(f"  {where}box {tuple(face['box'])}: {said}")
+        print(f"  {where} box {tuple(face['box'])}: {said}")
 
 
 # -- fexlab serve ----------------------------------------------------------------------------------
@@ -283,7 +307,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from eval.harness import evaluate
-    from eval.results import leaderboard_markdown
+    from eval.results import leaderboard_markdown, warnings_by_text
 
     with tqdm(total=1000, desc="loading models", file=sys.stderr, leave=False,
               bar_format="evaluate {percentage:3.0f}%|{bar}| {desc}") as bar:
@@ -297,6 +321,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(leaderboard_markdown(report.leaderboard))
     print(f"wrote {report.markdown}, {report.csv}, {len(report.result_files)} result(s) in {out / 'results'}"
           + (f" and {len(report.plots)} plot(s) in {out / 'plots'}" if report.plots else ""))
+    for warning, models in warnings_by_text(report.results).items():
+        _err(f"warning ({', '.join(models)}): {warning}")
     return 0
 
 
@@ -330,11 +356,11 @@ def run_prepare(args: argparse.Namespace) -> int:
     detector = default_registry().detector(args.detector) if args.detect else None
     report = prepare(args.source, out, detector=detector, align=args.align, eye_finder=_eye_cascade() if args.align else None,
                      size=args.size, gray=args.gray, split=args.split, seed=args.seed, **columns)
-    print(f"{report['faces']} faces from {report['images']} images written to {out} "
-          f"({len(report['no_face'])} without a face, {len(report['failed'])} failed); see {out / REPORT_NAME}")
     for failure in report["failed"][:5]:
         _err(f"skipped {failure['path']}: {failure['error']}")
-    return 0
+    print(f"{report['faces']} faces from {report['images']} images written to {out} "
+          f"({len(report['no_face'])} without a face, {len(report['failed'])} failed); see {out / REPORT_NAME}")
+    return _skipped(len(report["failed"]), report["images"], "image")
 
 
 def _eye_cascade() -> Any:
@@ -413,15 +439,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status (README, "Exit status"): 0 done, 1 done but some inputs
+    were skipped, 2 a usage error (nothing done), 130 interrupted, 141 output pipe closed."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except FexlabError as err:
         _err(str(err))
         return 2
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    except BrokenPipeError:  # `fexlab predict clip.mp4 | head -1`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

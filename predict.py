@@ -7,10 +7,14 @@ reported in the pixels of the image as given (after EXIF rotation).
 Video: frames are streamed from disk, every ``every``-th one analysed, ``batch_frames`` of them
 at a time, so memory stays bounded whatever the length; faces are tracked across frames by box
 overlap so each gets a ``track`` id for its emotion timeline.
+
+One face order everywhere: the faces of an image or frame are listed left to right (then top to
+bottom), numbered from 1 in that order, and tracks are numbered from 1 in the order they appear.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -27,6 +31,8 @@ from registry import DEFAULT_DETECTOR, EMOTIONS, Classifier, FaceDetector, Input
 from registry.emotions import EMOTION_COLORS
 
 __all__ = [
+    "BROWSER_CODECS",
+    "KEYPOINT_COLOR",
     "VIDEO_EXTENSIONS",
     "FacePrediction",
     "FramePrediction",
@@ -34,8 +40,13 @@ __all__ = [
     "Predictor",
     "VideoWriter",
     "annotate",
+    "browser_playable",
+    "describe_video",
     "is_video",
+    "media_files",
+    "playable_suffix",
     "read_video",
+    "video_codec",
     "video_fps",
     "video_frame_count",
 ]
@@ -68,6 +79,28 @@ def is_video(path: str | Path) -> bool:
     return Path(str(path)).suffix.lower() in VIDEO_EXTENSIONS
 
 
+def media_files(paths: Sequence[str | Path], *, recursive: bool = False) -> list[str]:
+    """``paths`` with each folder replaced by the images and videos in it (by extension, in
+    sorted path order; in its subfolders too when ``recursive``). Files are kept as given, so a
+    bad one is reported by name."""
+    from preprocessing.readers import IMAGE_SUFFIXES
+
+    found: list[str] = []
+    for path in map(str, paths):
+        folder = Path(path)
+        if not folder.is_dir():
+            found.append(path)
+            continue
+        entries = folder.rglob("*") if recursive else folder.iterdir()
+        inside = sorted(str(entry) for entry in entries if entry.is_file() and not entry.name.startswith(".")
+                        and (entry.suffix.lower() in IMAGE_SUFFIXES or is_video(entry)))
+        if not inside:
+            where = "in it or its subfolders" if recursive else "directly in it (--recursive looks in subfolders)"
+            raise InputError(f"{path} is a folder with no images or videos {where}")
+        found.extend(inside)
+    return found
+
+
 @dataclass
 class FacePrediction:
     """One face: its box (x, y, w, h), detector score, and probabilities per classifier."""
@@ -88,8 +121,15 @@ class FacePrediction:
     def emotion(self) -> str:
         return self.top()[0]
 
+    def scaled(self, factor: float) -> FacePrediction:
+        """The same face in an image ``factor`` times as large (box and keypoints)."""
+        box = tuple(round(v * factor) for v in self.box)
+        marks = {k: (x * factor, y * factor) for k, (x, y) in self.landmarks.items()} if self.landmarks else None
+        return FacePrediction(box, self.score, self.probabilities, marks, self.track)  # type: ignore[arg-type]
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: box, top emotion and probabilities of the first classifier, then all."""
+        """JSON-ready: box, top emotion and probabilities of the first classifier, then all; the
+        detector's ``keypoints`` (name -> [x, y]) and the video ``track`` when there are some."""
         names = list(self.probabilities)
         out: dict[str, Any] = {
             "box": [int(v) for v in self.box],
@@ -101,6 +141,9 @@ class FacePrediction:
                 name: {"emotion": self.top(name)[0], "probabilities": _prob_dict(self.probabilities[name])}
                 for name in names
             }
+        if self.landmarks:
+            out["keypoints"] = {name: [round(float(x), 1), round(float(y), 1)]
+                                for name, (x, y) in self.landmarks.items()}
         if self.track is not None:
             out["track"] = self.track
         return out
@@ -123,6 +166,15 @@ class FramePrediction:
     time: float
     faces: list[FacePrediction]
     frame: np.ndarray | None = field(default=None, repr=False)
+
+
+def describe_video(analysed: int, every: int, tracks: Sequence[int | None]) -> str:
+    """One line on what a video's analysis found, in frames, detections and tracks, as the CLI
+    and the app both say it; ``tracks`` holds the track id of every face detection:
+    "Analysed 40 frames (every 1): 80 face detections in 2 tracks"."""
+    detections, distinct = len(tracks), len(set(tracks))
+    return (f"Analysed {analysed} frame{'s' if analysed != 1 else ''} (every {every}): {detections} face "
+            f"detection{'s' if detections != 1 else ''} in {distinct} track{'s' if distinct != 1 else ''}")
 
 
 def _prob_dict(probs: np.ndarray) -> dict[str, float]:
@@ -156,17 +208,18 @@ class Predictor:
         image, scale = load_image_scaled(source, name=name)
         faces = self.predict_frames([image])[0]
         if scale != 1.0:
-            faces = [_rescale(face, 1.0 / scale) for face in faces]
+            faces = [face.scaled(1.0 / scale) for face in faces]
         size = (round(image.shape[1] / scale), round(image.shape[0] / scale))
         return ImagePrediction(faces, size, image if keep_image else None)
 
     def predict_frames(self, frames: Sequence[np.ndarray]) -> list[list[FacePrediction]]:
         """Detect in each RGB frame (in parallel where the detector allows), then classify every
-        face of every frame in one batch per classifier."""
+        face of every frame in one batch per classifier. Each frame's faces come left to right."""
         if len(frames) > 1 and DETECT_WORKERS > 1 and getattr(self.detector, "thread_safe", False):
             detections = list(_detect_pool().map(self.detector.detect, frames))
         else:
             detections = [self.detector.detect(frame) for frame in frames]
+        detections = [sorted(faces, key=lambda face: (face.box[0], face.box[1])) for faces in detections]
         owners = [i for i, faces in enumerate(detections) for _ in faces]
         flat = [face for faces in detections for face in faces]
         probs: dict[str, np.ndarray] = {}
@@ -237,20 +290,81 @@ def read_video(path: str | Path, *, every: int = 1, max_frames: int | None = Non
         capture.release()
 
 
-#: Codec per output container: WebM/VP8 plays in browsers, MP4/mp4v in desktop players.
-_FOURCC = {".webm": "VP80", ".mp4": "mp4v", ".avi": "MJPG"}
+#: Codec per output container, each one browsers play: WebM holds VP8, MP4 holds H.264 where
+#: OpenCV's FFmpeg has an H.264 encoder (pip's OpenCV wheels have none: see :func:`playable_suffix`).
+_FOURCC = {".webm": "VP80", ".mp4": "avc1"}
+#: Video codecs (OpenCV FourCC, lower case) that Chromium, Firefox and Safari play in MP4 or WebM.
+BROWSER_CODECS = frozenset({"vp80", "vp90", "vp08", "vp09", "avc1", "h264", "x264", "av01"})
+_BROWSER_CONTAINERS = (".mp4", ".m4v", ".webm")
+
+
+def _open_writer(path: Path, fps: float, size: tuple[int, int]) -> Any:
+    """An OpenCV VideoWriter for ``path``'s codec, opened without OpenCV's notes on stderr (it
+    remarks that WebM has no FourCC tags, then writes VP8 all the same)."""
+    import cv2
+
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*_FOURCC[path.suffix.lower()]), fps, size)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+@functools.cache
+def _can_write(suffix: str) -> bool:
+    """Whether this OpenCV build can encode ``suffix``'s codec (one trial write)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        writer = _open_writer(Path(folder) / f"probe{suffix}", 10.0, (64, 64))
+        opened = writer.isOpened()
+        writer.release()
+    return opened
+
+
+def playable_suffix(source: str | Path) -> str:
+    """The container an annotated copy of the video ``source`` is written in: the input's own
+    (.webm, or .mp4 / .m4v as .mp4 when H.264 can be encoded here), else .webm, so that every
+    annotated video plays in a browser."""
+    suffix = Path(str(source)).suffix.lower()
+    if suffix in (".mp4", ".m4v", ".mov") and _can_write(".mp4"):
+        return ".mp4"
+    return ".webm"
+
+
+def video_codec(path: str | Path) -> str:
+    """The video codec of ``path`` as OpenCV's FourCC in lower case (``"mp4v"``, ``"vp80"``...),
+    or ``""`` when OpenCV cannot tell."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        code = int(capture.get(cv2.CAP_PROP_FOURCC) or 0) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    return code.to_bytes(4, "little").decode("ascii", errors="replace").strip("\x00 ").lower() if code else ""
+
+
+def browser_playable(path: str | Path) -> bool:
+    """Whether browsers can play the video file ``path`` as it is (container and codec)."""
+    return Path(str(path)).suffix.lower() in _BROWSER_CONTAINERS and video_codec(path) in BROWSER_CODECS
 
 
 class VideoWriter:
-    """Writes RGB frames to a video file; the codec follows the suffix (.webm, .mp4, .avi).
+    """Writes RGB frames to a video file browsers play; the codec follows the suffix (.webm:
+    VP8, .mp4: H.264 where it can be encoded).
 
     The frame size is taken from the first frame. Use as a context manager.
     """
 
     def __init__(self, path: str | Path, fps: float):
         self.path = Path(path)
-        if self.path.suffix.lower() not in _FOURCC:
+        suffix = self.path.suffix.lower()
+        if suffix not in _FOURCC:
             raise InputError(f"cannot write '{self.path.suffix}' videos; use one of {sorted(_FOURCC)}")
+        if not _can_write(suffix):
+            raise InputError(f"this OpenCV cannot encode {_FOURCC[suffix]} for '{suffix}' videos; write .webm instead")
         self.fps = fps
         self._writer = None
 
@@ -259,8 +373,7 @@ class VideoWriter:
 
         if self._writer is None:
             height, width = frame.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*_FOURCC[self.path.suffix.lower()])
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, max(self.fps, 1.0), (width, height))
+            self._writer = _open_writer(self.path, max(self.fps, 1.0), (width, height))
             if not self._writer.isOpened():
                 raise InputError(f"cannot write the video {self.path}")
         self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
@@ -305,7 +418,7 @@ class _IoUTracker:
     def __init__(self, threshold: float = 0.3):
         self.threshold = threshold
         self.previous: list[FacePrediction] = []
-        self.next_id = 0
+        self.next_id = 1  # tracks are numbered from 1, as faces are
 
     def assign(self, faces: list[FacePrediction]) -> None:
         free = list(self.previous)
@@ -329,28 +442,53 @@ def _iou(a: Sequence[int], b: Sequence[int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _rescale(face: FacePrediction, factor: float) -> FacePrediction:
-    x, y, w, h = face.box
-    box = (round(x * factor), round(y * factor), round(w * factor), round(h * factor))
-    marks = {k: (px * factor, py * factor) for k, (px, py) in face.landmarks.items()} if face.landmarks else None
-    return FacePrediction(box, face.score, face.probabilities, marks, face.track)
+#: Colour of keypoint dots (cyan: no emotion uses it), drawn with a dark rim.
+KEYPOINT_COLOR = (0, 230, 255)
 
 
-def annotate(image: np.ndarray, faces: Iterable[FacePrediction], classifier: str | None = None) -> np.ndarray:
-    """A copy of the RGB ``image`` with each face's box and "emotion 87%" label drawn on it."""
+def annotate(image: np.ndarray, faces: Sequence[FacePrediction], classifier: str | None = None, *,
+             numbers: bool = False, keypoints: bool = False) -> np.ndarray:
+    """A copy of the RGB ``image`` with each face's box and "emotion 87%" label drawn on it.
+
+    ``numbers`` draws each face's number (1, 2, ... in the order given) in its box's lower-left
+    corner; ``keypoints`` draws the detector's landmarks as dots. Lines and text grow with the
+    image, so they stay readable on a large photo shown scaled down.
+    """
     import cv2
 
     out = np.ascontiguousarray(image.copy())
-    thickness = max(1, round(min(out.shape[:2]) / 300))
-    for face in faces:
+    height, width = out.shape[:2]
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    line = max(1, round(max(height, width) / 500))
+    for number, face in enumerate(faces, start=1):
         emotion, p = face.top(classifier)
         colour = EMOTION_COLORS[emotion]
         x, y, w, h = face.box
-        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness + 1)
+        cv2.rectangle(out, (x, y), (x + w, y + h), colour, line + 1)
+        scale = _text_scale(w, height, width)
+        thickness = max(1, round(scale * 1.2))
         label = f"{emotion} {p:.0%}"
-        scale = max(0.4, min(2.0, w / 180))
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
-        cv2.rectangle(out, (x, top), (x + tw + 6, top + th + base + 4), colour, -1)
-        cv2.putText(out, label, (x + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+        (tw, th), base = cv2.getTextSize(label, font, scale, thickness)
+        pad = max(2, round(3 * scale))
+        top = y - th - base - 2 * pad if y - th - base - 2 * pad >= 0 else y + h
+        cv2.rectangle(out, (x, top), (x + tw + 2 * pad, top + th + base + 2 * pad), colour, -1)
+        cv2.putText(out, label, (x + pad, top + pad + th), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+        if numbers:
+            text = str(number)
+            (tw, th), base = cv2.getTextSize(text, font, scale * 1.2, thickness + 1)
+            top = max(0, y + h - th - base - 2 * pad)
+            cv2.rectangle(out, (x, top), (x + tw + 2 * pad, top + th + base + 2 * pad), (255, 255, 255), -1)
+            cv2.putText(out, text, (x + pad, top + pad + th), font, scale * 1.2, (0, 0, 0), thickness + 1, cv2.LINE_AA)
+        if keypoints and face.landmarks:
+            radius = max(2, round(w / 40), line + 1)
+            for px, py in face.landmarks.values():
+                centre = (round(px), round(py))
+                cv2.circle(out, centre, radius + max(1, radius // 3), (0, 0, 0), -1, cv2.LINE_AA)
+                cv2.circle(out, centre, radius, KEYPOINT_COLOR, -1, cv2.LINE_AA)
     return out
+
+
+def _text_scale(box_width: int, height: int, width: int) -> float:
+    """OpenCV font scale of a face's label: at least 0.4, larger for a large face, and never
+    smaller than about 1/60 of the image's long side in height, however small the face."""
+    return max(0.4, min(2.0, box_width / 180), max(height, width) / 1400)

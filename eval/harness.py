@@ -30,12 +30,19 @@ from .classification import classification_metrics, mcnemar, reliability_curve
 from .generation import generator_metrics
 from .results import slugify, write_leaderboard, write_result
 
-__all__ = ["DEFAULT_JUDGE", "EvaluationReport", "ProgressCallback", "data_fingerprint", "evaluate"]
+__all__ = ["DEFAULT_JUDGE", "MIN_CLASS_FACES", "MIN_GENERATED_PER_EMOTION", "MIN_SPLIT_FACES", "EvaluationReport",
+           "ProgressCallback", "data_fingerprint", "evaluate", "generator_warnings", "split_warnings"]
 
 #: Called as ``progress(fraction_done, message)``; ``gr.Progress`` objects fit.
 ProgressCallback = Callable[[float, str], Any]
 #: The judge used when generators are evaluated and neither a judge nor a classifier is named.
 DEFAULT_JUDGE = "mini_xception"
+#: Below these sizes a figure means little, and the result says so in its ``warnings``: faces in
+#: the split (accuracy and its interval), faces of one emotion (its recall, precision and F1),
+#: generated faces per emotion (Frechet and kernel distances, diversity).
+MIN_SPLIT_FACES = 50
+MIN_CLASS_FACES = 10
+MIN_GENERATED_PER_EMOTION = 50
 _CHUNK = 256
 _GRID_SEEDS = 8
 _LATENCY_REPEATS = 3
@@ -75,6 +82,34 @@ def data_fingerprint(part: Any, probes: int = 16) -> str:
     for image in part.images(np.unique(np.linspace(0, len(part) - 1, num=min(probes, len(part))).astype(int))):
         digest.update(np.ascontiguousarray(image).tobytes())
     return digest.hexdigest()[:12]
+
+
+def split_warnings(part: Any, split: str) -> list[str]:
+    """What a classifier's figures on ``part`` cannot tell, because the split or an emotion in it
+    has too few faces (see :data:`MIN_SPLIT_FACES`, :data:`MIN_CLASS_FACES`)."""
+    warnings = []
+    if len(part) < MIN_SPLIT_FACES:
+        warnings.append(f"only {len(part)} faces in the {split} split: accuracy and the other figures can move a "
+                        f"lot with one face, and the 95% intervals are wide; use {MIN_SPLIT_FACES} or more faces")
+    counts = part.class_counts()
+    few = [f"{emotion} ({counts.get(emotion, 0)})" for emotion in EMOTIONS if counts.get(emotion, 0) < MIN_CLASS_FACES]
+    if few:
+        warnings.append(f"few faces of {', '.join(few)}: the per-emotion recall, precision and F1 of these rest on "
+                        f"them alone; use {MIN_CLASS_FACES} or more per emotion")
+    return warnings
+
+
+def generator_warnings(n_per_emotion: int, real: dict[str, list[Any]]) -> list[str]:
+    """What a generator's figures cannot tell with ``n_per_emotion`` generated faces per emotion
+    compared with the ``real`` faces of the split (see :data:`MIN_GENERATED_PER_EMOTION`)."""
+    warnings = []
+    if n_per_emotion < MIN_GENERATED_PER_EMOTION:
+        warnings.append(f"Frechet and kernel distances and diversity from {n_per_emotion} faces per emotion are noisy "
+                        f"and biased; use {MIN_GENERATED_PER_EMOTION} or more faces per emotion")
+    short = [f"{emotion} ({len(faces)})" for emotion, faces in real.items() if len(faces) < n_per_emotion]
+    if short:
+        warnings.append(f"the split has fewer real faces than generated ones to compare with for {', '.join(short)}")
+    return warnings
 
 
 def _parameters(plugin: Any) -> int | None:
@@ -142,11 +177,13 @@ def evaluate(
     if loaded_classifiers:
         results = _evaluate_classifiers(loaded_classifiers, part, seed, n_resamples, ticker)
         for result in results:
-            report.results.append({**result, "data": data_record, "seed": seed})
+            report.results.append({**result, "data": data_record, "seed": seed,
+                                   "warnings": split_warnings(part, split)})
     for spec, generator in loaded_generators.items():
         result = _evaluate_generator(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples,
                                      kid_subsets, ticker)
-        report.results.append({**result, "data": data_record, "seed": seed, "judge": judge_spec})
+        report.results.append({**result, "data": data_record, "seed": seed, "judge": judge_spec,
+                               "judge_training_data": judge_plugin.metadata.get("training_data")})
     for result in report.results:
         arrays = result.pop("_arrays", {})
         report.result_files.append(write_result(result, out / "results"))
@@ -233,7 +270,7 @@ def _evaluate_generator(spec: str, generator: Any, judge: Any, part: Any, n_per_
             generated[emotion].append(np.asarray(image.convert("RGB") if hasattr(image, "convert") else image))
         ticker.advance(1, f"{spec}: generated {k + 1}/{n_per_emotion} faces per emotion")
     real = _real_faces(part, n_per_emotion, seed)
-    ticker.advance(1, f"{spec}: judging {7 * n_per_emotion} faces")
+    ticker.advance(1, f"{spec}: judging {len(EMOTIONS) * n_per_emotion} faces")
     metrics = generator_metrics(generated, real, judge, seed=seed, kid_subsets=kid_subsets, n_resamples=n_resamples)
     ticker.advance(1, f"{spec}: scored")
     per_image = [s / len(EMOTIONS) for s in call_seconds]
@@ -241,6 +278,7 @@ def _evaluate_generator(spec: str, generator: Any, judge: Any, part: Any, n_per_
         **_model_record("generator", spec, generator),
         "metrics": metrics,
         "seeds": seeds,
+        "warnings": generator_warnings(n_per_emotion, real),
         "speed": {"latency_ms": 1000 * statistics.median(per_image),
                   "throughput_per_s": len(EMOTIONS) * len(seeds) / max(sum(call_seconds), 1e-9), "device": "cpu"},
         "_arrays": {"grid": {e: generated[e][:_GRID_SEEDS] for e in EMOTIONS}, "seeds": seeds[:_GRID_SEEDS]},

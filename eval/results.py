@@ -31,6 +31,7 @@ __all__ = [
     "package_versions",
     "result_filename",
     "slugify",
+    "warnings_by_text",
     "write_leaderboard",
     "write_result",
 ]
@@ -104,6 +105,16 @@ def load_results(folder: str | Path) -> list[dict[str, Any]]:
             payload["file"] = path.name
             results.append(payload)
     return sorted(results, key=lambda r: (str(r.get("created")), r["file"]))
+
+
+def warnings_by_text(results: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Each warning of ``results`` (figures that mean little: a tiny split, few faces per emotion)
+    once, with the models it applies to, in the order they come."""
+    grouped: dict[str, list[str]] = {}
+    for result in results:
+        for warning in result.get("warnings") or []:
+            grouped.setdefault(warning, []).append(str(result["model"]))
+    return grouped
 
 
 def _row(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -150,21 +150,27 @@ def write_checkpoint_config(
     return path
 
 
-def read_checkpoint_config(directory: str | os.PathLike, *, plugin: str | None = None) -> dict[str, Any]:
-    """Read a checkpoint's ``config.json``; when ``plugin`` is given, check it was made for it."""
+def read_checkpoint_config(directory: str | os.PathLike, *, plugin: str | None = None, kind: str | None = None,
+                           name: str | None = None) -> dict[str, Any]:
+    """Read a checkpoint's ``config.json``; when ``kind`` (classifier, generator) or ``plugin`` is
+    given, check it was made for it. ``name`` is how messages call the folder (default: ``directory``)."""
     path = Path(directory) / CONFIG_NAME
+    name = name or str(directory)
     if not path.is_file():
-        raise CheckpointError(f"'{directory}' is not a fexlab checkpoint: it has no {CONFIG_NAME}")
+        raise CheckpointError(f"'{name}' is not a fexlab checkpoint: it has no {CONFIG_NAME}")
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err}); the checkpoint is damaged") from err
+        raise CheckpointError(
+            f"the {CONFIG_NAME} of '{name}' is not valid JSON ({err}); the checkpoint is damaged") from err
     if not isinstance(payload, dict) or "config" not in payload:
-        raise CheckpointError(f"{path} has no 'config' entry; it was not written by fexlab")
+        raise CheckpointError(f"the {CONFIG_NAME} of '{name}' has no 'config' entry; it was not written by fexlab")
+    if kind is not None and payload.get("kind") not in (None, kind):
+        raise CheckpointError(f"'{name}' is a {payload['kind']} checkpoint, not a {kind}")
     if plugin is not None and payload.get("plugin") not in (None, plugin):
         raise CheckpointError(
-            f"'{directory}' is a checkpoint of plugin '{payload.get('plugin')}', not '{plugin}'; "
-            f"load it with --classifier/--generator {payload.get('plugin')}"
+            f"'{name}' is a checkpoint of plugin '{payload.get('plugin')}', not '{plugin}'; "
+            f"name it as {payload.get('plugin')}:{name}"
         )
     return payload
 

@@ -106,7 +106,7 @@ class Plugin(abc.ABC):
     def from_pretrained(cls: type[P], source: str | os.PathLike) -> P:
         """Load a checkpoint folder or hub id written by :meth:`save_pretrained`."""
         directory = resolve_source(source)
-        payload = read_checkpoint_config(directory, plugin=cls.name or None)
+        payload = read_checkpoint_config(directory, plugin=cls.name or None, kind=cls.kind or None, name=str(source))
         plugin = cls.from_config(payload["config"])
         plugin.metadata = {
             key: payload.get(key) for key in ("training_data", "metrics", "labels", "notes", "init") if key in payload

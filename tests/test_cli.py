@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ from PIL import Image
 from cli import main
 from preprocessing.images import load_image
 from registry import EMOTIONS
+from tests.conftest import EXAMPLES
+from tests.landmark_detector import KEYPOINT_NAMES, dots_registry
 from tests.videos import face_video
 
 
@@ -41,14 +44,14 @@ def test_predict_json_contract(capsys, astronaut_path):
 
 def test_bad_inputs_fail_alone_with_one_line_each(capsys, astronaut_path, bad_inputs):
     code, out, err = run(capsys, "predict", *bad_inputs.values(), str(astronaut_path), "--json")
-    assert code == 1
+    assert code == 1 and err.strip().splitlines()[-1].startswith("fexlab: skipped 3 of 5 inputs")
     records = {os.path.basename(r["file"]): r for r in json.loads(out)}
     assert "not an image" in records["notes.jpg"]["error"]
     assert "empty" in records["empty.jpg"]["error"]
     assert "no such file" in records["missing.jpg"]["error"]
     assert records["wall.png"]["error"] is None and records["wall.png"]["faces"] == []
     assert records["astronaut.jpg"]["faces"][0]["emotion"] == "happy"
-    assert len(err.strip().splitlines()) == 3 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 4 and "Traceback" not in err
 
 
 def test_human_output_and_no_face_hint(capsys, astronaut_path, bad_inputs):
@@ -57,18 +60,28 @@ def test_human_output_and_no_face_hint(capsys, astronaut_path, bad_inputs):
     assert "happy" in out and "no face found" in out and "--detector full_frame" in out
 
 
-def test_annotate_writes_images_and_videos(capsys, astronaut_path, tmp_path):
-    video = face_video(tmp_path / "clip.mp4", load_image(astronaut_path), count=6)
+def test_annotate_writes_images_and_videos_browsers_play(capsys, astronaut_path, tmp_path):
+    import cv2
+
+    from predict import BROWSER_CODECS, playable_suffix, video_codec
+
+    video = face_video(tmp_path / "clip.mp4", load_image(astronaut_path), count=6)  # MPEG-4 part 2
+    webm = tmp_path / "pan.webm"
+    webm.write_bytes((EXAMPLES / "two_people_pan.webm").read_bytes())
     out_dir = tmp_path / "annotated"
-    code, out, _ = run(capsys, "predict", str(astronaut_path), str(video), "--json", "--annotate", str(out_dir), "--every", "2")
+    code, out, _ = run(capsys, "predict", str(astronaut_path), str(video), str(webm), "--json", "--annotate",
+                       str(out_dir), "--every", "2")
     assert code == 0
-    image_record, video_record = json.loads(out)
+    image_record, video_record, _ = json.loads(out)
     assert [f["frame"] for f in video_record["faces"]] == [0, 2, 4]
     drawn = np.asarray(Image.open(out_dir / "astronaut.annotated.png"))
     assert drawn.shape == (512, 512, 3) and not np.array_equal(drawn, load_image(astronaut_path))
-    import cv2
-
-    capture = cv2.VideoCapture(str(out_dir / "clip.annotated.mp4"))
+    written = {path.name: path for path in out_dir.iterdir() if path.suffix != ".png"}
+    # the .mp4 keeps its container only where H.264 can be encoded; a .webm stays a .webm
+    assert set(written) == {f"clip.annotated{playable_suffix(video)}", "pan.annotated.webm"}
+    for path in written.values():
+        assert video_codec(path) in BROWSER_CODECS, (path, video_codec(path))
+    capture = cv2.VideoCapture(str(written[f"clip.annotated{playable_suffix(video)}"]))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     capture.release()
 
@@ -100,8 +113,75 @@ def test_text_output_names_each_classifiers_answer(capsys, astronaut_path, tmp_p
     ConvNeXt.from_config(input_size=32).save_pretrained(tmp_path / "convnext")
     code, out, _ = run(capsys, "predict", str(astronaut_path), "--classifier", "mini_xception",
                        "--classifier", f"convnext:{tmp_path / 'convnext'}")
-    [line] = [line for line in out.splitlines() if line.startswith("  box")]
+    [line] = [line for line in out.splitlines() if line.startswith("  face 1 box")]
     assert code == 0 and "mini_xception happy (" in line and f"convnext:{tmp_path / 'convnext'} " in line
+
+
+@pytest.fixture
+def dots(monkeypatch):
+    """``fexlab`` with the test detector ``dots`` (two faces with six keypoints each) installed."""
+    import cli
+
+    registry = dots_registry()
+    monkeypatch.setattr(cli, "default_registry", lambda: registry)
+    return registry
+
+
+def test_faces_come_left_to_right_numbered_from_1_with_their_keypoints(capsys, dots, tmp_path):
+    Image.new("RGB", (400, 300), (128, 128, 128)).save(tmp_path / "two.png")
+    code, out, _ = run(capsys, "predict", str(tmp_path / "two.png"), "--detector", "dots")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].endswith("2 faces")
+    assert lines[1].startswith("  face 1 box (40, 60, 90, 90)")
+    assert lines[2].startswith("  face 2 box (240, 60, 90, 90)")
+    code, out, _ = run(capsys, "predict", str(tmp_path / "two.png"), "--detector", "dots", "--json")
+    first, second = json.loads(out)[0]["faces"]
+    assert first["box"][0] < second["box"][0]
+    assert list(first["keypoints"]) == list(KEYPOINT_NAMES)
+    assert first["keypoints"]["right_eye"] == [67.0, 96.0] and first["keypoints"]["left_ear_tragion"] == [125.5, 100.5]
+
+
+def test_keypoints_are_in_the_pixels_of_the_image_as_given(capsys, dots, tmp_path):
+    Image.new("RGB", (6000, 3000), (128, 128, 128)).save(tmp_path / "large.jpg")  # scaled down to detect
+    code, out, _ = run(capsys, "predict", str(tmp_path / "large.jpg"), "--detector", "dots", "--json")
+    face = json.loads(out)[0]["faces"][0]
+    x, y, side, _ = face["box"]
+    assert code == 0 and abs(x - 600) <= 3 and abs(side - 900) <= 6
+    nose_x, nose_y = face["keypoints"]["nose_tip"]
+    assert abs(nose_x - (x + 0.5 * side)) <= 4 and abs(nose_y - (y + 0.6 * side)) <= 4
+
+
+def test_no_keypoints_key_when_the_detector_gives_none(capsys, astronaut_path):
+    code, out, _ = run(capsys, "predict", str(astronaut_path), "--json", "--detector", "haar")
+    assert code == 0 and "keypoints" not in json.loads(out)[0]["faces"][0]
+
+
+def test_a_video_is_summed_up_in_frames_detections_and_tracks_with_progress(capsys):
+    video = str(EXAMPLES / "two_people_pan.webm")
+    code, out, err = run(capsys, "predict", video, "--every", "4")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == f"{video}: Analysed 10 frames (every 4): 20 face detections in 2 tracks"
+    assert lines[1].startswith("  frame 0 track 1 box") and lines[2].startswith("  frame 0 track 2 box")
+    first, second = (tuple(int(v) for v in line.split("box (")[1].split(")")[0].split(", ")) for line in lines[1:3])
+    assert first[0] < second[0]  # track 1 is the face on the left
+    assert "predict two_people_pan.webm" in err and "frame" in err  # the progress bar
+    code, out, _ = run(capsys, "predict", video, "--every", "4", "--json")
+    assert {face["track"] for face in json.loads(out)[0]["faces"]} == {1, 2}
+
+
+def test_a_folder_gives_its_images_and_videos_in_sorted_order(capsys, tmp_path, astronaut_path):
+    (tmp_path / "album" / "later").mkdir(parents=True)
+    for name in ("b.jpg", "a.png", "later/c.jpg"):
+        Image.open(astronaut_path).save(tmp_path / "album" / name)
+    (tmp_path / "album" / "notes.txt").write_text("not a photo")
+    code, out, _ = run(capsys, "predict", str(tmp_path / "album"), "--json")
+    assert code == 0 and [Path(r["file"]).name for r in json.loads(out)] == ["a.png", "b.jpg"]
+    code, out, _ = run(capsys, "predict", str(tmp_path / "album"), "--json", "--recursive")
+    assert [Path(r["file"]).name for r in json.loads(out)] == ["a.png", "b.jpg", "c.jpg"]
+    assert all(r["faces"][0]["emotion"] == "happy" for r in json.loads(out))
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "predict", str(tmp_path / "empty"))
+    assert code == 2 and "is a folder with no images or videos" in err and "--recursive" in err
 
 
 def test_plugins_json(capsys):

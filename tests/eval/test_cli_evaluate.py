@@ -1,5 +1,7 @@
 """``fexlab evaluate``: leaderboard printed and written; a bad --out fails before any work."""
 
+import json
+
 import pytest
 
 import cli
@@ -21,9 +23,14 @@ def test_evaluate_prints_and_writes_the_leaderboard(vit_checkpoint, tmp_path, ca
     out = tmp_path / "eval"
     status = cli.main(["evaluate", "--classifier", f"vit:{vit_checkpoint}", "--data", "synthetic:n=140,size=48",
                        "--out", str(out), "--no-plots"])
-    printed = capsys.readouterr().out
+    printed, err = capsys.readouterr()
     assert status == 0
     assert f"vit:{vit_checkpoint}" in printed and "SYNTHETIC" in printed
+    # 14 test faces, 2 per emotion: the figures mean little, and the CLI and the result both say so
+    assert err.strip().splitlines()[-2].startswith(f"fexlab: warning (vit:{vit_checkpoint}): only 14 faces in the test")
+    assert "few faces of angry (2)" in err.strip().splitlines()[-1]
+    [result] = [json.loads(path.read_text()) for path in (out / "results").glob("*.json")]
+    assert result["warnings"][0].startswith("only 14 faces in the test split")
     assert (out / "leaderboard.md").read_text().count(f"vit:{vit_checkpoint}") == 1
     assert (out / "leaderboard.csv").is_file() and len(list((out / "results").glob("*.json"))) == 1
     assert not (out / "plots").exists()
