@@ -72,9 +72,11 @@ def ferplus_labels(votes: np.ndarray, *, mode: str = "majority", contempt: str =
     emotions = np.zeros((len(votes), len(EMOTIONS)))
     emotions[:, list(_EMOTION_COLUMNS)] = votes[:, :7]
     reasons = {"unknown wins": winner == _UNKNOWN, "not a face wins": winner == _NOT_A_FACE,
-               "contempt wins": winner == _CONTEMPT,
-               "no majority" if mode == "majority" else "no emotion votes":
-                   (winner < 0) if mode == "majority" else (emotions.sum(axis=1) == 0)}
+               "contempt wins": winner == _CONTEMPT}
+    if mode == "majority":
+        reasons["no majority"] = winner < 0
+    else:
+        reasons["no emotion votes"] = emotions.sum(axis=1) == 0
     keep, dropped = np.ones(len(votes), dtype=bool), {}
     for reason, mask in reasons.items():  # each face is counted under the first reason that drops it
         if (mask & keep).any():

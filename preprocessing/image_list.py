@@ -77,7 +77,8 @@ def read_table(path: Path, rows: int | None = None) -> Any:
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path} cannot be read as a text table: {err}") from None
     sep = "," if "," in first else ("\t" if "\t" in first else r"\s+")
-    header = None if any(Path(f.strip()).suffix.lower() in IMAGE_SUFFIXES for f in first.split(sep if sep != r"\s+" else None)) else 0
+    fields = first.split(None if sep == r"\s+" else sep)
+    header = None if any(Path(f.strip()).suffix.lower() in IMAGE_SUFFIXES for f in fields) else 0
     try:
         table = pd.read_csv(path, sep=sep, header=header, dtype=str, keep_default_na=False, encoding="utf-8-sig",
                             nrows=rows, engine="python" if sep == r"\s+" else "c")
