@@ -133,6 +133,7 @@ def _write_legend(root, rng, n=21):
     return root / "legend.csv"
 
 
+@pytest.mark.slow
 def test_two_sources_soft_targets_cutmix_and_a_teacher_through_the_command(tmp_path, capsys):
     rng = np.random.default_rng(0)
     votes, legend = _write_votes(tmp_path / "fer", rng), _write_legend(tmp_path / "mux", rng)
