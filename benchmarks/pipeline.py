@@ -27,13 +27,13 @@ def classifier_names() -> list[str]:
 
 
 def predict_images(name: str) -> list[Row]:
-    """``Predictor.predict_image`` from the file (decode, Haar, crop, classify) per image, with the
+    """``Predictor.predict_image`` from the file (decode, default detector, crop, classify) per image, with the
     one-face photos and the five-face picture."""
     from predict import Predictor
-    from registry import default_registry
+    from registry import DEFAULT_DETECTOR, default_registry
 
     classifier, note = load_plugin("classifier", name)
-    predictor = Predictor({name: classifier}, default_registry().detector("haar"))
+    predictor = Predictor({name: classifier}, default_registry().detector(DEFAULT_DETECTOR))
     rows = []
     for case, paths, expected in (("1 face", one_face_images(), 1), ("5 faces", [five_face_image()], 5)):
         found = [len(predictor.predict_image(path).faces) for path in paths]
@@ -67,10 +67,10 @@ def classify(name: str) -> list[Row]:
 def video(name: str = "mini_xception", frames: int = 150) -> list[Row]:
     """``Predictor.predict_video`` over every frame of a 640x480 clip (decoding included)."""
     from predict import Predictor
-    from registry import default_registry
+    from registry import DEFAULT_DETECTOR, default_registry
 
     classifier, note = load_plugin("classifier", name)
-    predictor = Predictor({name: classifier}, default_registry().detector("haar"))
+    predictor = Predictor({name: classifier}, default_registry().detector(DEFAULT_DETECTOR))
     clip = video_640x480(frames)
     list(predictor.predict_video(clip, max_frames=16))  # warm-up: first decoder and model calls
     best, cpu, faces = float("inf"), 0.0, 0

@@ -13,7 +13,7 @@ from .plugin import Plugin
 __all__ = ["DEFAULT_DETECTOR", "Face", "FaceDetector"]
 
 #: The detector the CLI, every app tab, ``prepare`` and the trainers use unless told otherwise.
-DEFAULT_DETECTOR = "haar"
+DEFAULT_DETECTOR = "blazeface"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Built-in face detectors: OpenCV's Haar cascade and the whole-image pass-through."""
+"""Built-in face detectors: MediaPipe BlazeFace (the default), OpenCV's Haar cascade and the
+whole-image pass-through."""
 
+from .blazeface import BlazeFace
 from .full_frame import FullFrame
 from .haar import HaarCascade
 
-__all__ = ["FullFrame", "HaarCascade"]
+__all__ = ["BlazeFace", "FullFrame", "HaarCascade"]

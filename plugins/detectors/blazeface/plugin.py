@@ -19,9 +19,12 @@ non-maximum suppression.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +41,22 @@ __all__ = ["BlazeFace", "BlazeFaceConfig", "WEIGHTS_DIR", "INTERPRETER_INSTALL"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 INTERPRETER_INSTALL = "pip install ai-edge-litert"
+_quiet_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """LiteRT's C++ runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate" on the process's
+    stderr for every interpreter, and no setting turns it off: hide it while one is made."""
+    with _quiet_lock:
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 @dataclass
@@ -109,8 +128,9 @@ class BlazeFace(FaceDetector):
                 raise InputError(f"blazeface needs the LiteRT interpreter: run `{INTERPRETER_INSTALL}`") from None
             if not self.model_path.is_file():
                 raise CheckpointError(f"{self.model_path} is missing; {self.weights_hint}")
-            interpreter = Interpreter(model_path=str(self.model_path), num_threads=self.config.num_threads)
-            interpreter.allocate_tensors()
+            with _quiet_stderr():
+                interpreter = Interpreter(model_path=str(self.model_path), num_threads=self.config.num_threads)
+                interpreter.allocate_tensors()
             inputs = interpreter.get_input_details()[0]["index"]
             outputs = sorted(interpreter.get_output_details(), key=lambda d: -int(d["shape"][-1]))
             self._local.interpreter = interpreter
