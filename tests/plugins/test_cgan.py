@@ -7,18 +7,12 @@ import torch
 from plugins.cgan import CGAN, ProjectionDiscriminator
 from plugins.cgan.diffaugment import diff_augment
 from registry import EMOTIONS, InputError
+from tests.cgan_tiny import tiny_cgan
 
 
 @pytest.fixture(scope="module")
 def gan():
-    """A tiny cGAN whose class-conditional gains differ per class, as after training."""
-    torch.manual_seed(0)
-    plugin = CGAN.from_config(g_width=8, z_dim=16)
-    with torch.no_grad():
-        for name, param in plugin.torch_module().named_parameters():
-            if name.endswith((".gain", ".bias")) and param.dim() == 2:
-                param.add_(torch.randn_like(param) * 0.5)
-    return plugin
+    return tiny_cgan()
 
 
 def _arrays(images):
