@@ -26,7 +26,8 @@ from typing import Any
 
 from registry import EMOTIONS, Generator, InputError, parse_emotions
 
-__all__ = ["MAX_FPS", "MIN_FPS", "MODES", "Animation", "animate", "morphs", "path_emotions", "write_gif", "write_webm"]
+__all__ = ["MAX_FPS", "MIN_FPS", "MODES", "Animation", "animate", "check_fps", "morphs", "path_emotions", "write_gif",
+           "write_webm"]
 
 #: The kinds of animation: between two emotions, or through every emotion asked for.
 MODES = ("interpolate", "all")
@@ -45,6 +46,14 @@ class Animation:
     seed: int
     end_seed: int
     morphed: bool
+
+    def stem(self, prefix: str) -> str:
+        """A file name (without suffix) saying what moves: ``cgan_neutral-happy_seed3``,
+        ``cgan_all_seed3`` for the seven emotions in label order, ``..._seed3-9`` when the
+        identity moves too."""
+        path = "all" if self.emotions == list(EMOTIONS) else "-".join(self.emotions)
+        seeds = str(self.seed) if self.end_seed == self.seed else f"{self.seed}-{self.end_seed}"
+        return f"{prefix}_{path}_seed{seeds}"
 
     def save(self, stem: str | Path, fps: float) -> tuple[Path, Path]:
         """Write ``stem``.gif and ``stem``.webm at ``fps`` frames per second; returns both paths."""
@@ -79,11 +88,21 @@ def path_emotions(mode: str, emotions: Sequence[str] | None = None) -> list[str]
     return names
 
 
+def check_fps(fps: float) -> float:
+    """``fps`` as a float, or an :class:`InputError` when it is outside ``MIN_FPS`` to ``MAX_FPS``."""
+    try:
+        rate = float(fps)
+    except (TypeError, ValueError):
+        raise InputError(f"frames per second must be a number, got '{fps}'") from None
+    if not MIN_FPS <= rate <= MAX_FPS:
+        raise InputError(f"frames per second must be between {MIN_FPS:g} and {MAX_FPS:g}, got {fps}")
+    return rate
+
+
 def _check_writable(frames: Sequence[Any], fps: float) -> None:
     if not frames:
         raise InputError("no frames to write")
-    if not MIN_FPS <= float(fps) <= MAX_FPS:
-        raise InputError(f"frames per second must be between {MIN_FPS:g} and {MAX_FPS:g}, got {fps}")
+    check_fps(fps)
 
 
 def _cross_fade(start: Any, end: Any, frames: int) -> list:

@@ -205,6 +205,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 # -- fexlab generate -------------------------------------------------------------------------------
 def add_generate(sub: argparse._SubParsersAction) -> None:
+    from animation import MODES
+
     p = sub.add_parser("generate", help="generate faces showing emotions; one seed keeps one identity")
     p.add_argument("--plugin", default="cgan", metavar="NAME[.TAG][:CHECKPOINT]", help="generator plugin (default cgan)")
     p.add_argument("--emotion", action="append", metavar="EMOTION",
@@ -215,7 +217,14 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="generator option, e.g. truncation=0.7 or steps=30 (repeat; `fexlab plugins` lists them)")
     p.add_argument("--image", metavar="PATH", help="a face to edit toward each emotion (generators with an image option)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (PLUGIN_EMOTION_seedN.png)")
+    p.add_argument("--animate", choices=MODES, help="write an animated GIF and a WebM per seed instead of PNGs: "
+                   "interpolate morphs between two --emotion (default neutral, happy), all shows one identity "
+                   "through every --emotion in turn (default the seven)")
+    p.add_argument("--frames", type=int, metavar="N", help="with --animate: frames from one emotion to the next, "
+                   "both included (default 16)")
+    p.add_argument("--fps", type=float, metavar="F", help="with --animate: frames per second, 1 to 50 (default 8)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (PLUGIN_EMOTION_seedN.png; "
+                   "with --animate PLUGIN_EMOTIONS_seedN.gif and .webm)")
     p.set_defaults(func=run_generate)
 
 
@@ -241,16 +250,34 @@ def _generator_options(generator: Any, pairs: Sequence[str], image: str | None) 
 def run_generate(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise InputError(f"--n must be at least 1, got {args.n}")
+    if args.animate is None and (args.frames is not None or args.fps is not None):
+        raise InputError("--frames and --fps go with --animate")
     out = check_output_dir(args.out)
     generator = default_registry().generator(args.plugin, checkpoint=args.checkpoint)
     options = _generator_options(generator, args.option, args.image)
-    emotions = generator.check_inputs(args.emotion or ["all"], options)
     name = args.plugin.split(":")[0]
+    if args.animate:
+        return _animate(generator, name, args, options, out)
+    emotions = generator.check_inputs(args.emotion or ["all"], options)
     for seed in range(args.seed, args.seed + args.n):
         for emotion, image in zip(emotions, generator.generate(emotions, seed=seed, **options)):
             path = out / f"{name}_{emotion}_seed{seed}.png"
             image.save(path)
             print(path)
+    return 0
+
+
+def _animate(generator: Any, name: str, args: argparse.Namespace, options: dict[str, Any], out: Path) -> int:
+    """``--animate``: a GIF and a WebM for each seed (README, "Animated export")."""
+    from animation import animate, check_fps, path_emotions
+
+    emotions, fps = path_emotions(args.animate, args.emotion), check_fps(8.0 if args.fps is None else args.fps)
+    for seed in range(args.seed, args.seed + args.n):
+        animation = animate(generator, emotions, seed, 16 if args.frames is None else args.frames, **options)
+        for path in animation.save(out / animation.stem(name), fps):
+            print(path)
+    if not animation.morphed:
+        _err(f"note: {name} does not interpolate on its own; the frames between two emotions are cross-fades")
     return 0
 
 

@@ -101,6 +101,7 @@ def test_a_generator_without_interpolation_cross_fades_between_the_faces_it_draw
     assert np.abs(frames[2] - (angry + happy) / 2).max() <= 1  # halfway: half of each
     two_people = animate(flat, ["happy", "happy"], seed=0, frames=3, end_seed=40)
     np.testing.assert_array_equal(np.asarray(two_people.frames[-1]), np.asarray(flat.generate(["happy"], seed=40)[0]))
+    assert (two_people.stem("flat"), animation.stem("flat")) == ("flat_happy-happy_seed0-40", "flat_angry-happy-sad_seed10")
     gif, webm = animation.save(tmp_path / "flat", fps=4)
     assert len(gif_frames(gif)) == len(webm_frames(webm)) == 9 and gif_frames(gif)[0].shape == (24, 24, 3)
 
