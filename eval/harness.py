@@ -3,7 +3,10 @@
 Classifiers see every face of the split, in chunks decoded once and shared by all classifiers;
 generators draw ``n_per_emotion`` faces per emotion from seeds derived from ``seed`` (one seed
 gives one face per emotion, so identity consistency can be measured), and a judge classifier
-scores them against the same number of real faces per emotion from the split. Everything is
+scores them against the same number of real faces per emotion from the split. Beside each
+generator's figures the result holds the same judge's own figures on every real face of the
+split (``judge_on_real``), so a reader sees whether the generated expressions are as
+recognisable as real ones; a judge also evaluated as a classifier is run once. Everything is
 seeded, so the same call gives the same numbers. Each model gets one JSON result in
 ``out/results``; the leaderboard (``out/leaderboard.md`` / ``.csv``) is rebuilt from every result
 in that folder, earlier runs included; plots go to ``out/plots``.
@@ -169,19 +172,26 @@ def evaluate(
     judge_spec = judge or (classifiers[0] if classifiers else DEFAULT_JUDGE)
     judge_plugin = registry.classifier(judge_spec) if generators else None
 
-    ticker = _Progress(progress, len(classifiers) * len(part) + len(generators) * (n_per_emotion + 2))
+    judge_pass = bool(generators) and judge_spec not in loaded_classifiers  # the judge on the real faces
+    ticker = _Progress(progress, (len(classifiers) + judge_pass) * len(part) + len(generators) * (n_per_emotion + 2))
     report = EvaluationReport([], [])
     plot_dir = out / "plots"
     if plots:
         report.plots.update(_data_plot(part, plot_dir))
+    probabilities: dict[str, np.ndarray] = {}
     if loaded_classifiers:
-        results = _evaluate_classifiers(loaded_classifiers, part, seed, n_resamples, ticker)
+        results, probabilities = _evaluate_classifiers(loaded_classifiers, part, seed, n_resamples, ticker)
         for result in results:
             report.results.append({**result, "data": data_record, "seed": seed,
                                    "warnings": split_warnings(part, split)})
+    if judge_pass:
+        probabilities.update(_predict_split({judge_spec: judge_plugin}, part, ticker)[0])
+    judge_on_real = classification_metrics(part.labels(), probabilities[judge_spec], seed=seed,
+                                           n_resamples=n_resamples).as_dict() if generators else None
     for spec, generator in loaded_generators.items():
         result = _evaluate_generator(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples,
                                      kid_subsets, ticker)
+        result["metrics"]["judge_on_real"] = judge_on_real
         report.results.append({**result, "data": data_record, "seed": seed, "judge": judge_spec,
                                "judge_training_data": judge_plugin.metadata.get("training_data")})
     for result in report.results:
@@ -197,10 +207,11 @@ def evaluate(
 
 
 # -- classifiers -------------------------------------------------------------------------------------
-def _evaluate_classifiers(classifiers: dict[str, Any], part: Any, seed: int, n_resamples: int,
-                          ticker: _Progress) -> list[dict[str, Any]]:
-    labels = part.labels()
-    probs = {spec: [] for spec in classifiers}
+def _predict_split(classifiers: dict[str, Any], part: Any,
+                   ticker: _Progress) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
+    """Every classifier's (N, 7) probabilities on the split's faces (decoded once, in chunks shared
+    by all), the seconds each spent predicting, and the split's first face."""
+    probs: dict[str, list[np.ndarray]] = {spec: [] for spec in classifiers}
     seconds = dict.fromkeys(classifiers, 0.0)
     first_face = None
     for start in range(0, len(part), _CHUNK):
@@ -211,9 +222,17 @@ def _evaluate_classifiers(classifiers: dict[str, Any], part: Any, seed: int, n_r
             probs[spec].append(classifier.predict(faces))
             seconds[spec] += time.perf_counter() - began
             ticker.advance(len(faces), f"{spec}: {min(start + _CHUNK, len(part))}/{len(part)} faces")
+    return {spec: np.concatenate(chunks) for spec, chunks in probs.items()}, seconds, first_face
+
+
+def _evaluate_classifiers(classifiers: dict[str, Any], part: Any, seed: int, n_resamples: int,
+                          ticker: _Progress) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """The result of every classifier on the split, and their probabilities (for the judge)."""
+    labels = part.labels()
+    probs, seconds, first_face = _predict_split(classifiers, part, ticker)
     results, predictions = [], {}
     for spec, classifier in classifiers.items():
-        p = np.concatenate(probs[spec])
+        p = probs[spec]
         predictions[spec] = p.argmax(axis=1)
         metrics = classification_metrics(labels, p, seed=seed, n_resamples=n_resamples)
         curve = reliability_curve(labels, p)
@@ -230,7 +249,7 @@ def _evaluate_classifiers(classifiers: dict[str, Any], part: Any, seed: int, n_r
             other: vars(mcnemar(labels, predictions[result["model"]], predictions[other]))
             for other in predictions if other != result["model"]
         }
-    return results
+    return results, probs
 
 
 def _latency(call: Callable[[], Any]) -> float:

@@ -42,8 +42,12 @@ _PACKAGES = ("fexlab", "torch", "numpy", "scikit-learn", "scipy", "torchmetrics"
 #: Leaderboard columns shown for classifiers and for generators, after the common ones.
 CLASSIFIER_COLUMNS = ("accuracy", "accuracy_ci", "balanced_accuracy", "macro_f1", "macro_f1_ci", "weighted_f1",
                       "top2_accuracy", "ece")
-GENERATOR_COLUMNS = ("judge", "expression_accuracy", "expression_macro_f1", "fid", "kid", "diversity",
-                     "identity_consistency")
+#: A generator's judge figures sit beside the same judge's on the split's real faces
+#: (``judge_real_*``): generated faces are balanced across emotions, so the fair comparison of
+#: ``expression_accuracy`` is ``judge_real_balanced_accuracy`` (the mean recall over emotions).
+GENERATOR_COLUMNS = ("judge", "expression_accuracy", "expression_macro_f1", "expression_min_recall",
+                     "judge_real_accuracy", "judge_real_balanced_accuracy", "judge_real_macro_f1", "fid", "kid",
+                     "diversity", "identity_consistency")
 _COMMON = ("kind", "model", "data", "synthetic", "split", "data_fingerprint", "n", "seed")
 _SPEED = ("latency_ms", "throughput_per_s", "parameters", "created", "file")
 
@@ -130,10 +134,17 @@ def _row(result: Mapping[str, Any]) -> dict[str, Any]:
     else:
         identity = metrics.get("identity") or {}
         kid = (metrics.get("kid") or {}).get("overall")
+        real = metrics.get("judge_on_real") or {}
+        recalls = [c["recall"] for c in ((metrics.get("expression") or {}).get("per_class") or {}).values()
+                   if c.get("support")]
         row.update({
             "judge": result.get("judge"),
             "expression_accuracy": metrics.get("expression_accuracy"),
             "expression_macro_f1": metrics.get("expression_macro_f1"),
+            "expression_min_recall": min(recalls) if recalls else None,
+            "judge_real_accuracy": real.get("accuracy"),
+            "judge_real_balanced_accuracy": real.get("balanced_accuracy"),
+            "judge_real_macro_f1": real.get("macro_f1"),
             "fid": (metrics.get("fid") or {}).get("overall"),
             "kid": kid[0] if kid else None,
             "diversity": (metrics.get("diversity") or {}).get("overall"),
@@ -172,8 +183,7 @@ def leaderboard(results: str | Path | Iterable[Mapping[str, Any]]):
 _SHOWN = {
     "classifier": ["model", "accuracy", "accuracy_ci", "balanced_accuracy", "macro_f1", "macro_f1_ci", "weighted_f1",
                    "top2_accuracy", "ece", "latency_ms", "throughput_per_s", "parameters"],
-    "generator": ["model", "judge", "expression_accuracy", "expression_macro_f1", "fid", "kid", "diversity",
-                  "identity_consistency", "latency_ms", "throughput_per_s", "parameters"],
+    "generator": ["model", *GENERATOR_COLUMNS, "latency_ms", "throughput_per_s", "parameters"],
 }
 
 

@@ -1,62 +1,12 @@
 """Generator metrics: judge-based expression scores, Frechet / kernel distances, diversity, identity."""
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from eval.generation import JudgeFeatures, feature_distances, generator_metrics, identity_consistency, within_diversity
-from registry import EMOTIONS, Classifier, InputError, InputSpec
-
-SIDE = 28
-
-
-class _BandNet(torch.nn.Module):
-    """Logits = 20 x the brightness of each of 7 horizontal bands (band e lit means emotion e)."""
-
-    def __init__(self):
-        super().__init__()
-        self.head = torch.nn.Linear(7, 7)
-        with torch.no_grad():
-            self.head.weight.copy_(20 * torch.eye(7))
-            self.head.bias.zero_()
-
-    def forward(self, x):
-        return self.head(F.adaptive_avg_pool2d(x.mean(1, keepdim=True), (7, 1)).flatten(1))
-
-
-@dataclass
-class _Config:
-    input_size: int = SIDE
-    grayscale: bool = False
-
-
-class BandJudge(Classifier):
-    """A judge whose answer a reader can predict: the brightest band names the emotion."""
-
-    name = "band_judge"
-    config_class = _Config
-
-    def __init__(self, config=None, **kwargs):
-        super().__init__(config, **kwargs)
-        self.net = _BandNet().eval()
-
-    def torch_module(self):
-        return self.net
-
-    def input_spec(self):
-        return InputSpec(SIDE, False, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
-
-
-def band_face(emotion: int, texture_seed: int) -> np.ndarray:
-    """A dark face-sized image with band ``emotion`` lit and a texture fixed by ``texture_seed``."""
-    rng = np.random.default_rng(texture_seed)
-    image = 40 + rng.integers(0, 30, (SIDE, SIDE, 3))
-    rows = slice(emotion * SIDE // 7, (emotion + 1) * SIDE // 7)
-    image[rows] += 150
-    return image.astype(np.uint8)
+from registry import EMOTIONS, InputError
+from tests.eval.bands import SIDE, BandJudge, band_face
 
 
 def generated_faces(n_seeds, draw):

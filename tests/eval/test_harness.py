@@ -118,3 +118,59 @@ def test_the_data_fingerprint_changes_when_a_face_changes():
     edited[2, 4, 4] = 255
     assert data_fingerprint(ArrayDataset(edited, [0, 1, 2, 3, 4])) != same
     assert data_fingerprint(ArrayDataset(faces, [0, 1, 2, 3, 3])) != same
+
+
+def _band_split():
+    """Band faces of every emotion in a test split; two sad-labelled faces show the happy band,
+    so the band judge is right on all but those two."""
+    from preprocessing.readers import ArrayDataset
+    from tests.eval.bands import band_face
+
+    counts = [4, 3, 5, 6, 5, 4, 3]
+    labels = [e for e, n in enumerate(counts) for _ in range(n)]
+    sad, happy = EMOTIONS.index("sad"), EMOTIONS.index("happy")
+    shown_happy = [k for k, label in enumerate(labels) if label == sad][:2]
+    drawn = [happy if k in shown_happy else label for k, label in enumerate(labels)]
+    images = [band_face(e, 500 + k) for k, e in enumerate(drawn)]
+    return ArrayDataset(images, labels, ["test"] * len(labels), name="band faces (SYNTHETIC)", synthetic=True), counts
+
+
+def test_generators_are_reported_beside_the_judge_on_the_real_faces_of_the_split(tmp_path):
+    from tests.eval.bands import band_registry
+
+    data, counts = _band_split()
+    calls = []
+    report = evaluate([], ["band_generator", "happy_only"], judge="band_judge", data=data, out=tmp_path,
+                      n_per_emotion=3, registry=band_registry(), plots=False,
+                      progress=lambda fraction, message: calls.append(fraction), **FAST)
+    faithful, blind = (r["metrics"] for r in report.results)
+    real = faithful["judge_on_real"]
+    assert real == blind["judge_on_real"] and real["n"] == sum(counts) == 30
+    assert real["accuracy"] == pytest.approx(28 / 30)
+    sad_recall = (counts[EMOTIONS.index("sad")] - 2) / counts[EMOTIONS.index("sad")]
+    assert real["per_class"]["sad"]["recall"] == pytest.approx(sad_recall)
+    assert real["balanced_accuracy"] == pytest.approx((6 + sad_recall) / 7)
+    assert faithful["expression_accuracy"] == 1.0 and blind["expression_accuracy"] == pytest.approx(1 / 7)
+    assert blind["fid"]["overall"] > 10 * faithful["fid"]["overall"]  # against the split's real faces
+
+    board = report.leaderboard.set_index("model")
+    assert board.loc["band_generator", "judge_real_accuracy"] == pytest.approx(28 / 30)
+    assert board.loc["happy_only", "judge_real_balanced_accuracy"] == pytest.approx((6 + sad_recall) / 7)
+    assert board.loc["band_generator", "expression_min_recall"] == 1.0
+    assert board.loc["happy_only", "expression_min_recall"] == 0.0
+    assert "judge_real_accuracy" in report.markdown.read_text()
+    assert calls == sorted(calls) and calls[-1] == pytest.approx(1.0)
+
+
+def test_a_judge_also_scored_as_a_classifier_gives_the_same_real_face_figures(tmp_path):
+    from tests.eval.bands import band_registry
+
+    data, _ = _band_split()
+    alone = evaluate([], ["band_generator"], judge="band_judge", data=data, out=tmp_path / "a", n_per_emotion=3,
+                     registry=band_registry(), plots=False, **FAST)
+    both = evaluate(["band_judge"], ["band_generator"], data=data, out=tmp_path / "b", n_per_emotion=3,
+                    registry=band_registry(), plots=False, **FAST)
+    classifier, generator = both.results
+    assert generator["judge"] == "band_judge"
+    assert generator["metrics"]["judge_on_real"] == alone.results[0]["metrics"]["judge_on_real"]
+    assert generator["metrics"]["judge_on_real"]["accuracy"] == classifier["metrics"]["accuracy"]
