@@ -9,7 +9,7 @@ import pytest
 from plugins.detectors.blazeface import BlazeFace
 from plugins.detectors.blazeface.decode import KEYPOINTS, MODELS, Letterbox, decode, ssd_anchors, weighted_nms
 from preprocessing.images import load_image
-from registry import InputError
+from registry import CheckpointError, InputError
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 PHOTOS = ("astronaut.jpg", "grace_hopper.jpg", "two_people.jpg")
@@ -23,8 +23,9 @@ def golden():
 
 
 @pytest.fixture(scope="module", params=["short", "full"])
-def tagged(request, registry):
-    return request.param, registry.detector(f"blazeface.{request.param}")
+def tagged(request):
+    """Each model alone (the golden files hold one model's outputs; ``full`` adds no close-up pass)."""
+    return request.param, BlazeFace.from_config(model=request.param, close_up=False)
 
 
 def _golden_arrays(faces):
@@ -112,12 +113,14 @@ def test_no_face_and_degenerate_images(registry):
         detector.detect(np.zeros((10, 10, 4), np.uint8))
 
 
-def test_a_face_that_fills_the_frame(registry, astronaut_path):
-    image = load_image(astronaut_path)
-    x, y, w, h = registry.detector("blazeface").detect(image)[0].box
-    crop = image[y : y + h, x : x + w]  # the box alone: the face is the whole image
-    faces = registry.detector("blazeface").detect(crop)
-    assert len(faces) == 1 and faces[0].box[2] > 0.6 * w
+def test_a_face_that_fills_the_frame(registry, astronaut_path, hopper_path):
+    for path in (astronaut_path, hopper_path):
+        image = load_image(path)
+        x, y, w, h = registry.detector("blazeface").detect(image)[0].box
+        crop = image[y : y + h, x : x + w]  # the box alone: the face is the whole image
+        faces = registry.detector("blazeface").detect(crop)
+        assert len(faces) == 1 and faces[0].box[2] > 0.6 * w
+        assert len(registry.detector("blazeface.short").detect(crop)) == 1
 
 
 def test_boxes_follow_the_image_through_scaling_and_aspect(registry, astronaut_path):
@@ -166,12 +169,16 @@ def test_config_and_checkpoint_round_trip(tmp_path, registry, astronaut_path):
         BlazeFace.from_config(model="medium")
     with pytest.raises(InputError, match="min_score"):
         BlazeFace.from_config(min_score=1.5)
-    detector = registry.detector("blazeface.short")
-    detector.save_pretrained(tmp_path / "bf")
-    again = BlazeFace.from_pretrained(tmp_path / "bf")
-    assert again.config.model == "short"
     image = load_image(astronaut_path)
-    assert again.detect(image) == detector.detect(image)
+    for tag, files in (("short", 1), ("full", 2)):  # full keeps the short-range model for close-ups
+        detector = registry.detector(f"blazeface.{tag}")
+        detector.save_pretrained(tmp_path / tag)
+        again = BlazeFace.from_pretrained(tmp_path / tag)
+        assert again.config.model == tag and len(list((tmp_path / tag).glob("*.tflite"))) == files
+        assert again.detect(image) == detector.detect(image)
+    (tmp_path / "full" / "face_detection_short_range.tflite").unlink()
+    with pytest.raises(CheckpointError, match="face_detection_short_range"):
+        BlazeFace.from_pretrained(tmp_path / "full")
 
 
 def test_ready_offline_and_broken_without_the_interpreter(monkeypatch):

