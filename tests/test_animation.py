@@ -1,38 +1,19 @@
 """Animated export: GIF and WebM files of one identity between emotions, for any generator."""
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
 from animation import animate, morphs, path_emotions, write_gif, write_webm
-from registry import EMOTIONS, Generator, InputError
+from registry import EMOTIONS, InputError
 from tests.cgan_tiny import tiny_cgan
+from tests.flat_generator import Flat
 
 
 @pytest.fixture(scope="module")
 def gan():
     return tiny_cgan()
-
-
-@dataclass
-class FlatConfig:
-    size: int = 24
-
-
-class Flat(Generator):
-    """A generator with no interpolation of its own: one flat colour per emotion and seed."""
-
-    name = "flat"
-    config_class = FlatConfig
-    requires_weights = False
-
-    def generate(self, emotions, seed=None, **options):
-        names = self.check_inputs(emotions, options)
-        side = self.config.size
-        return [Image.new("RGB", (side, side), (40 * EMOTIONS.index(n), 3 * int(seed), 200)) for n in names]
 
 
 def gif_frames(path):
