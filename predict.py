@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from preprocessing.faces import crop_face
+from preprocessing.align import align_face, eye_angle
+from preprocessing.faces import crop_face, square_box
 from preprocessing.images import ImageSource, load_image_scaled
-from registry import DEFAULT_DETECTOR, EMOTIONS, Classifier, FaceDetector, InputError, Registry
+from registry import DEFAULT_DETECTOR, EMOTIONS, Classifier, Face, FaceDetector, InputError, Registry
 from registry.emotions import EMOTION_COLORS
 
 __all__ = [
@@ -184,7 +185,9 @@ def _prob_dict(probs: np.ndarray) -> dict[str, float]:
 class Predictor:
     """Runs a face detector and one or more classifiers over images and videos."""
 
-    def __init__(self, classifiers: Mapping[str, Classifier] | Sequence[Classifier] | Classifier, detector: FaceDetector):
+    def __init__(self, classifiers: Mapping[str, Classifier] | Sequence[Classifier] | Classifier, detector: FaceDetector,
+                 *, align: bool = False):
+        """``align``: level the eyes before cropping wherever the detector gives eye keypoints."""
         if isinstance(classifiers, Classifier):
             classifiers = [classifiers]
         if not isinstance(classifiers, Mapping):
@@ -193,11 +196,19 @@ class Predictor:
             raise InputError("choose at least one classifier")
         self.classifiers: dict[str, Classifier] = dict(classifiers)
         self.detector = detector
+        self.align = align
 
     @classmethod
     def from_registry(cls, registry: Registry, classifiers: Sequence[str], detector: str = DEFAULT_DETECTOR) -> Predictor:
         """Load classifiers (``name[.tag][:checkpoint]`` specs) and a detector from ``registry``."""
         return cls({spec: registry.classifier(spec) for spec in classifiers}, registry.detector(detector))
+
+    def _crop(self, frame: np.ndarray, face: Face, margin: float) -> np.ndarray:
+        """The square crop a classifier sees: eyes levelled when ``align`` and the face has eyes."""
+        if self.align and eye_angle(face.landmarks) is not None:
+            side = square_box(face.box, margin)[2]
+            return align_face(frame, face, size=max(8, min(side, 256)), margin=margin)
+        return crop_face(frame, face.box, margin=margin)
 
     # -- images ----------------------------------------------------------------------------------
     def predict_image(self, source: ImageSource, *, keep_image: bool = False, name: str | None = None) -> ImagePrediction:
@@ -225,7 +236,7 @@ class Predictor:
         probs: dict[str, np.ndarray] = {}
         for name, classifier in self.classifiers.items():
             margin = classifier.input_spec().crop_margin
-            crops = [crop_face(frames[i], face.box, margin=margin) for i, face in zip(owners, flat)]
+            crops = [self._crop(frames[i], face, margin) for i, face in zip(owners, flat)]
             probs[name] = classifier.predict(crops) if crops else np.zeros((0, len(EMOTIONS)), np.float32)
         results: list[list[FacePrediction]] = [[] for _ in frames]
         for k, (owner, face) in enumerate(zip(owners, flat)):

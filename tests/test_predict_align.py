@@ -1,0 +1,38 @@
+"""The predictor levels the eyes before the crop when asked and the detector gives eyes."""
+
+import cv2
+import numpy as np
+
+from predict import Predictor
+from preprocessing.align import eye_angle
+from preprocessing.images import load_image
+
+
+def _tilted(path, degrees):
+    photo = load_image(path)
+    height, width = photo.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    return cv2.warpAffine(photo, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_align_levels_the_eyes_of_the_crop_the_classifier_sees(registry, hopper_path, monkeypatch):
+    classifier, detector = registry.classifier("mini_xception"), registry.detector("blazeface")
+    image = _tilted(hopper_path, 20)
+    seen = {}
+    original = type(classifier).predict
+    for align in (False, True):
+        monkeypatch.setattr(type(classifier), "predict",
+                            lambda self, faces, align=align: seen.setdefault(align, faces[0]) is None or original(self, faces))
+        Predictor(classifier, detector, align=align).predict_frames([image])
+    angles = {align: eye_angle(detector.detect(np.ascontiguousarray(crop))[0].landmarks) for align, crop in seen.items()}
+    assert abs(angles[False]) > 12  # the plain crop keeps the tilt
+    assert abs(angles[True]) < 5  # the aligned one is level
+    assert seen[True].shape == seen[False].shape
+
+
+def test_align_without_eye_keypoints_crops_as_usual(registry, astronaut_path):
+    classifier = registry.classifier("mini_xception")
+    plain = Predictor(classifier, registry.detector("full_frame")).predict_image(astronaut_path)
+    aligned = Predictor(classifier, registry.detector("full_frame"), align=True).predict_image(astronaut_path)
+    np.testing.assert_allclose(plain.faces[0].probabilities["mini_xception"],
+                               aligned.faces[0].probabilities["mini_xception"])
