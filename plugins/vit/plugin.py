@@ -4,7 +4,9 @@
 Three ways in:
 
 - ``ViT.from_config(...)`` builds a ViT from the size fields of :class:`ViTConfig` (a small one by
-  default, for offline training); with ``base_model`` set it starts from that hub model or folder.
+  default, for offline training), or any other transformers image classifier from scratch by its
+  ``model_type`` and ``model_options`` (a hybrid such as MobileViT: ``model_type=mobilevit``);
+  with ``base_model`` set it starts from that hub model or folder.
 - ``ViT.from_pretrained("owner/name" or folder)`` loads a Hugging Face image-classification model
   (``config.json`` with ``id2label`` + ``model.safetensors``); the pretrained tag ``fer2013`` is
   trpakov/vit-face-expression, a FER2013-trained ViT (71.2% FER2013 test accuracy, its model card).
@@ -60,6 +62,9 @@ class ViTConfig:
     labels: tuple[str, ...] = EMOTIONS
     #: Model label -> canonical emotion (or None to drop it) where the alias table does not know it.
     label_overrides: dict[str, Any] = field(default_factory=dict)
+    #: For a ``model_type`` other than ``vit`` built from scratch: its transformers config fields
+    #: (e.g. MobileViT-XXS: hidden_sizes=[64,80,96], neck_hidden_sizes=[16,16,24,48,64,80,320], expand_ratio=2.0).
+    model_options: dict[str, Any] = field(default_factory=dict)
     image_mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     image_std: tuple[float, ...] = (0.5, 0.5, 0.5)
     crop_margin: float = 0.1
@@ -107,10 +112,9 @@ class ViT(Classifier):
         from transformers import ViTForImageClassification
 
         cfg = self.config
-        if cfg.model_type != "vit":
-            raise InputError(f"only a ViT can be built from a config (model_type 'vit'), not '{cfg.model_type}'; "
-                             "set base_model to a checkpoint of that model")
         labels = list(cfg.labels)
+        if cfg.model_type != "vit":
+            return _build_auto(cfg, labels)
         hf_config = HFViTConfig(
             image_size=cfg.input_size, patch_size=cfg.patch_size, num_channels=1 if cfg.grayscale else 3,
             hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_hidden_layers,
@@ -162,6 +166,21 @@ class ViT(Classifier):
             raise CheckpointError(
                 f"'{directory}': config.json says labels {list(labels)} but {HF_DIR}/ has {list(self.config.labels)}"
             )
+
+
+def _build_auto(cfg: ViTConfig, labels: list[str]) -> nn.Module:
+    """A fresh transformers image classifier of ``cfg.model_type`` (AutoConfig + AutoModel)."""
+    from transformers import AutoConfig, AutoModelForImageClassification
+
+    try:
+        hf_config = AutoConfig.for_model(
+            cfg.model_type, image_size=cfg.input_size, num_channels=1 if cfg.grayscale else 3,
+            num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+            **cfg.model_options)
+        return AutoModelForImageClassification.from_config(hf_config)
+    except (ValueError, TypeError, KeyError) as err:
+        raise InputError(f"cannot build a '{cfg.model_type}' image classifier with options {cfg.model_options}: "
+                         f"{str(err)[:200]}") from None
 
 
 def _is_fexlab_checkpoint(directory: Path) -> bool:

@@ -4,9 +4,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from plugins.vit import HF_DIR, ViT
-from registry import EMOTIONS, NEEDS_WEIGHTS, CheckpointError, NeedsWeightsError
+from registry import EMOTIONS, NEEDS_WEIGHTS, CheckpointError, InputError, NeedsWeightsError
 
 TINY = dict(input_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
             intermediate_size=64)
@@ -89,3 +90,28 @@ def test_offline_hub_model_needs_weights_and_never_hangs(monkeypatch):
         ViT.load_default("fer2013")
     with pytest.raises(NeedsWeightsError):
         ViT.from_config(base_model="trpakov/vit-face-expression").predict(faces(1))
+
+
+MOBILEVIT_XXS = {"hidden_sizes": [32, 40, 48], "neck_hidden_sizes": [8, 8, 16, 24, 32, 40, 80], "expand_ratio": 2.0}
+
+
+def test_a_hybrid_built_from_scratch_through_the_auto_route(tmp_path):
+    from plugins.vit import ViT
+
+    torch.manual_seed(0)
+    model = ViT.from_config(model_type="mobilevit", input_size=48, grayscale=True, model_options=MOBILEVIT_XXS)
+    assert type(model.torch_module().model).__name__ == "MobileViTForImageClassification"
+    faces = [np.random.default_rng(i).integers(0, 256, (40, 40, 3), dtype=np.uint8) for i in range(3)]
+    probs = model.predict(faces)
+    assert probs.shape == (3, 7)
+    model.save_pretrained(tmp_path / "mvit")
+    again = ViT.from_pretrained(tmp_path / "mvit")
+    assert again.config.model_type == "mobilevit" and again.config.model_options["hidden_sizes"] == [32, 40, 48]
+    np.testing.assert_allclose(again.predict(faces), probs, atol=1e-5)
+
+
+def test_an_unknown_model_type_is_refused_clearly():
+    from plugins.vit import ViT
+
+    with pytest.raises(InputError, match="cannot build a 'no_such_model'"):
+        ViT.from_config(model_type="no_such_model").torch_module()
