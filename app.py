@@ -35,14 +35,19 @@ Every model is a plugin; the **Plugins** tab shows which are ready and how to ad
 """
 
 #: Galleries marked ``fexlab-whole`` show each image whole at its own aspect ratio (Gradio's
-#: thumbnails are square and would crop or letterbox a wide annotated photo or a grid).
+#: thumbnails are square and would crop or letterbox a wide annotated photo or a grid). Tables
+#: marked ``fexlab-table`` wrap their headers between words, never inside one ("accurac y").
 CSS = """
 .fexlab-note { font-size: 0.9em; }
 .fexlab-pad { padding: 0 var(--block-padding); }
 .fexlab-whole .grid-wrap { min-height: 0 !important; max-height: none !important; height: auto !important; }
 .fexlab-whole .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
 .fexlab-whole .thumbnail-item img { height: auto !important; max-height: 80vh; }
-.fexlab-whole .thumbnail-item .caption-label { position: static !important; display: block; margin: 4px auto; }
+.fexlab-whole .thumbnail-item .caption-label { position: static !important; display: block; margin: 4px auto;
+  width: fit-content; max-width: 100%; white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }
+.fexlab-table th.header-cell { min-width: min-content !important; }
+.fexlab-table th.header-cell .wrap { word-break: normal !important; overflow-wrap: normal !important; }
 """
 
 #: Requests processed at once per event; the rest wait in the queue (at most QUEUE_SIZE).
@@ -64,7 +69,7 @@ def build_demo(registry: Registry | None = None) -> gr.Blocks:
         with gr.Tab("Generate", id="generate"):
             generate_tab.build(registry)
         with gr.Tab("Evaluate", id="evaluate") as evaluate:
-            evaluate_tab.build(registry, evaluate)
+            evaluate_tab.build(registry, evaluate, demo)
         with gr.Tab("Train", id="train") as train:
             train_tab.build(registry, train)
         with gr.Tab("Plugins", id="plugins"):

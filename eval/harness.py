@@ -95,10 +95,10 @@ def split_warnings(part: Any, split: str) -> list[str]:
         warnings.append(f"only {len(part)} faces in the {split} split: accuracy and the other figures can move a "
                         f"lot with one face, and the 95% intervals are wide; use {MIN_SPLIT_FACES} or more faces")
     counts = part.class_counts()
-    few = [f"{emotion} ({counts.get(emotion, 0)})" for emotion in EMOTIONS if counts.get(emotion, 0) < MIN_CLASS_FACES]
+    few = {emotion: counts.get(emotion, 0) for emotion in EMOTIONS if counts.get(emotion, 0) < MIN_CLASS_FACES}
     if few:
-        warnings.append(f"few faces of {', '.join(few)}: the per-emotion recall, precision and F1 of these rest on "
-                        f"them alone; use {MIN_CLASS_FACES} or more per emotion")
+        warnings.append(f"only {_counted(few)}: the recall, precision and F1 of each such emotion rest on these "
+                        f"faces alone; use {MIN_CLASS_FACES} or more per emotion")
     return warnings
 
 
@@ -109,10 +109,20 @@ def generator_warnings(n_per_emotion: int, real: dict[str, list[Any]]) -> list[s
     if n_per_emotion < MIN_GENERATED_PER_EMOTION:
         warnings.append(f"Frechet and kernel distances and diversity from {n_per_emotion} faces per emotion are noisy "
                         f"and biased; use {MIN_GENERATED_PER_EMOTION} or more faces per emotion")
-    short = [f"{emotion} ({len(faces)})" for emotion, faces in real.items() if len(faces) < n_per_emotion]
+    short = {emotion: len(faces) for emotion, faces in real.items() if len(faces) < n_per_emotion}
     if short:
-        warnings.append(f"the split has fewer real faces than generated ones to compare with for {', '.join(short)}")
+        warnings.append(f"the split has only {_counted(short, 'real faces')} to compare with {n_per_emotion} generated "
+                        "ones")
     return warnings
+
+
+def _counted(counts: dict[str, int], what: str = "faces") -> str:
+    """``{"angry": 6, "fear": 2}`` -> "6 faces of angry, 2 of fear"; "6 faces of each emotion" when
+    every emotion has the same count."""
+    if len(counts) == len(EMOTIONS) and len(set(counts.values())) == 1:
+        return f"{next(iter(counts.values()))} {what} of each emotion"
+    (first, n), *rest = counts.items()
+    return ", ".join([f"{n} {what} of {first}", *(f"{k} of {emotion}" for emotion, k in rest)])
 
 
 def _parameters(plugin: Any) -> int | None:

@@ -10,20 +10,26 @@ import inspect
 import io
 import logging
 import os
+import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 
-from registry import CheckpointError, FexlabError, InputError, Registry
+from registry import DEFAULT_DETECTOR, FexlabError, InputError, Registry
 from registry.paths import ROOT_VARIABLES, allowed_roots, resolve_user_path
 
 __all__ = [
     "KEEP_SECONDS",
     "OUTPUT_DIR",
+    "app_detail",
+    "checkpoint_box",
     "checkpoint_spec",
+    "clear_on_error",
+    "detector_dropdown",
+    "detector_name",
     "figure_file",
     "folder",
     "image_file",
@@ -82,17 +88,61 @@ def _as_messages(name: str) -> Iterator[None]:
         raise gr.Error(f"{type(err).__name__}: {err}", print_exception=False) from None
 
 
+def clear_on_error(event: Any, outputs: Sequence[Any]) -> Any:
+    """When ``event`` fails (its error shown as a message), empty ``outputs`` in the page, so that
+    no earlier result stays on screen beside the error. Runs in the browser only: no server call,
+    no API endpoint. Returns ``event`` for chaining."""
+    empty = ", ".join('""' if isinstance(output, gr.Markdown) else "null" for output in outputs)
+    event.failure(None, None, list(outputs), js=f"() => [{empty}]", show_progress="hidden")
+    return event
+
+
+def checkpoint_box(label: str = "Your model (optional)", placeholder: str = "runs/my-run") -> gr.Textbox:
+    """The box where a checkpoint or training-run folder is typed, to use it beside the installed
+    plugins (what :func:`load_plugins` reads as ``checkpoint``)."""
+    return gr.Textbox("", label=label, placeholder=placeholder,
+                      info="a checkpoint or training-run folder in the runs, results or data folder")
+
+
+def detector_name(detector: str | None) -> str:
+    """The detector chosen in a tab, :data:`registry.DEFAULT_DETECTOR` when none is."""
+    return (plain_names(detector, "detector") or [DEFAULT_DETECTOR])[0]
+
+
+def detector_dropdown(registry: Registry, **kwargs: Any) -> gr.Dropdown:
+    """The face detector chooser: the ready detectors, the default one chosen."""
+    detectors = plugin_choices(registry, "detector")
+    value = DEFAULT_DETECTOR if DEFAULT_DETECTOR in detectors else (detectors[:1] or [None])[0]
+    return gr.Dropdown(detectors, value=value, label="Face detector", **kwargs)
+
+
 def plugin_choices(registry: Registry, kind: str) -> list[str]:
     """Names of the plugins of ``kind`` that are ready to use."""
     return registry.ready_names(kind)
 
 
+#: How the plugins' hints tell a CLI user to load a checkpoint ("load it as `convnext:runs/convnext`
+#: (or `--checkpoint runs/convnext`)"); the app says where to type the folder instead.
+_CLI_LOAD = re.compile(r"load it as `[\w.]+:(?P<folder>[^`]+)`(?: \(or `--checkpoint [^`]+`\))?")
+_BOXES = {"classifier": "**Your model**", "generator": "**Your generator**"}
+
+
+def app_detail(kind: str, detail: str) -> str:
+    """A plugin's status detail in the app's terms: where to type a checkpoint folder rather than
+    the CLI's ``NAME:FOLDER``; a classifier can also be trained in the Train tab."""
+    box = _BOXES.get(kind, "the checkpoint box")
+    text, found = _CLI_LOAD.subn(lambda match: f"type its folder (`{match['folder']}`) into {box}", detail)
+    if found and kind == "classifier":
+        text += " (or train one on synthetic faces in the **Train** tab)"
+    return text
+
+
 def unavailable_note(registry: Registry, kind: str) -> str:
-    """Markdown listing the plugins of ``kind`` that cannot be used now, and why."""
+    """Markdown listing the plugins of ``kind`` that cannot be used now, and why, in the app's terms."""
     rows = [info for info in registry.infos(kind) if info.status != "ready"]
     if not rows:
         return ""
-    lines = [f"- **{info.name}** ({info.status}): {info.detail}" for info in rows]
+    lines = [f"- **{info.name}** ({info.status}): {app_detail(info.kind, info.detail)}" for info in rows]
     return f"Unavailable {kind}s:\n" + "\n".join(lines)
 
 
@@ -135,12 +185,7 @@ def checkpoint_spec(typed: str, kind: str) -> tuple[str, str]:
 
     path = resolve_user_path(typed, must_exist=True)
     directory = resolve_source(path)  # a run folder -> its best/
-    try:
-        payload = read_checkpoint_config(directory)
-    except CheckpointError as err:  # name the folder as the user typed it
-        raise CheckpointError(str(err).replace(str(directory), typed.strip())) from None
-    if payload.get("kind") not in (None, kind):
-        raise InputError(f"'{typed.strip()}' is a {payload['kind']} checkpoint, not a {kind}")
+    payload = read_checkpoint_config(directory, kind=kind, name=typed.strip())
     plugin = payload.get("plugin")
     if not plugin:
         raise InputError(f"'{typed.strip()}' does not say which plugin it belongs to (no 'plugin' in config.json)")

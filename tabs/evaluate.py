@@ -20,7 +20,9 @@ from registry import InputError, Registry
 from registry.paths import resolve_user_path
 
 from .common import (
+    checkpoint_box,
     checkpoint_spec,
+    clear_on_error,
     folder,
     output_folder,
     plain_names,
@@ -33,8 +35,11 @@ from .common import (
 __all__ = [
     "MAX_PER_EMOTION",
     "MAX_SYNTHETIC_FACES",
+    "YOUR_CLASSIFIER",
     "build",
     "data_choices",
+    "data_sets",
+    "judge_note",
     "leaderboard_view",
     "load_all_results",
     "resolve_data",
@@ -47,15 +52,18 @@ MAX_SYNTHETIC_FACES = 20_000
 MAX_PER_EMOTION = 100
 SYNTHETIC_NOTE = ("These are SYNTHETIC cartoon faces from the FACS renderer: the scores say how the models do on "
                   "them, not on real photographs.")
+#: The judge choice that means "the classifier typed into *Your classifier*".
+YOUR_CLASSIFIER = "your classifier (the folder typed above)"
 
 _CLASSIFIER_COLUMNS = {
     "model": "model", "accuracy": "accuracy", "accuracy_ci": "95% CI", "balanced_accuracy": "balanced accuracy",
-    "macro_f1": "macro F1", "ece": "ECE", "latency_ms": "ms / face", "parameters": "parameters",
+    "macro_f1": "macro F1", "ece": "ECE", "latency_ms": "ms / face", "parameters": "learned parameters",
 }
 _GENERATOR_COLUMNS = {
     "model": "model", "judge": "judge", "expression_accuracy": "expression accuracy",
-    "expression_macro_f1": "expression macro F1", "fid": "FID (judge)", "kid": "KID", "diversity": "diversity",
-    "identity_consistency": "identity", "latency_ms": "ms / face",
+    "judge_real_balanced_accuracy": "judge on real faces, balanced", "judge_real_accuracy": "judge on real faces",
+    "expression_macro_f1": "expression macro F1", "expression_min_recall": "lowest recall", "fid": "FID (judge)",
+    "kid": "KID", "diversity": "diversity", "identity_consistency": "identity", "latency_ms": "ms / face",
 }
 
 
@@ -70,6 +78,12 @@ def data_choices() -> list[tuple[str, str]]:
             if not path.name.startswith(".") and (path.is_dir() or path.suffix.lower() == ".csv"):
                 choices.append((relative_name(path), str(path)))
     return choices
+
+
+def data_sets():
+    """Handler: the data set chooser with the data folder's current contents (on page load, when
+    the tab is opened and with its button), the choice kept."""
+    return gr.Dropdown(choices=data_choices())
 
 
 def resolve_data(text: str | None) -> str:
@@ -161,16 +175,48 @@ def _confusions(results: list[dict[str, Any]]):
                             title="Confusion matrices, row-normalised: the diagonal is each emotion's recall")
 
 
+def judge_note(shown: list[dict[str, Any]]) -> str:
+    """Beside the generator table: which judge scored the generators, what it was trained on and
+    how it does on these faces itself, and, on synthetic faces, that the score reads the judge as
+    much as the generator ("" when no generator is shown)."""
+    generators = [r for r in shown if r["kind"] == "generator"]
+    if not generators:
+        return ""
+    notes = []
+    for judge in dict.fromkeys(_display_model(r.get("judge")) for r in generators):
+        mine = [r for r in generators if _display_model(r.get("judge")) == judge]
+        trained = next((r["judge_training_data"] for r in mine if r.get("judge_training_data")), None)
+        note = f"Generators are scored by the judge **{judge}**, trained on {trained or 'data it does not record'}"
+        real = next((r["metrics"]["judge_on_real"] for r in mine if r["metrics"].get("judge_on_real")), None)
+        own = next((r for r in shown if r["kind"] == "classifier" and _display_model(r["model"]) == judge), None)
+        if real is not None or own is not None:  # results written before judge_on_real: its classifier row
+            accuracy = real["accuracy"] if real is not None else own["metrics"]["accuracy"]
+            note += f"; on the faces of this split it is itself right {accuracy:.0%} of the time"
+        if real is not None:
+            note += (f", {real['balanced_accuracy']:.0%} averaged over the emotions: generated faces are as many "
+                     "per emotion, so read their expression accuracy against this one")
+        notes.append(note + ".")
+    if shown[0]["data"].get("synthetic"):
+        notes.append("These faces are SYNTHETIC cartoons: a judge trained on photographs recognises them poorly, so "
+                     "a low expression accuracy reads the judge as much as the generator. For a judge that knows "
+                     "them, train a classifier on synthetic faces (Train tab), type its run folder into *Your "
+                     f"classifier* and choose *{YOUR_CLASSIFIER}* as the judge.")
+    return " ".join(notes)
+
+
 def leaderboard_view(selection: str | None = None, results: list[dict[str, Any]] | None = None):
     """Handler: returns (data-set chooser, classifier table, generator table, confusion figure,
-    message, CSV of the tables) for the data set ``selection`` (default: the latest evaluated)."""
+    message, CSV of the tables, note on the generators' judge) for the data set ``selection``
+    (default: the latest evaluated). The message warns of figures that mean little."""
+    from eval.results import warnings_by_text
+
     results = load_all_results() if results is None else results
     root = relative_name(folder("FEXLAB_RESULTS_DIR"))
     if not results:
         empty = ("No results yet in the results folder "
                  f"(`{root}`). Choose models and a data set and press **Run evaluation**, or run `fexlab evaluate`.")
         return (gr.Dropdown(choices=[], value=None), _table([], "classifier", _CLASSIFIER_COLUMNS),
-                _table([], "generator", _GENERATOR_COLUMNS), None, empty, None)
+                _table([], "generator", _GENERATOR_COLUMNS), None, empty, None, "")
     labels: dict[str, str] = {}
     for result in sorted(results, key=lambda r: str(r.get("created")), reverse=True):
         labels.setdefault(result["_key"], _data_label(result))
@@ -183,13 +229,17 @@ def leaderboard_view(selection: str | None = None, results: list[dict[str, Any]]
                f"from {len(results)} in `{root}`.")
     if shown[0]["data"].get("synthetic"):
         message += " " + SYNTHETIC_NOTE
+    cautions = [f"- {', '.join(map(_display_model, models))}: {warning}."
+                for warning, models in warnings_by_text(shown).items()]
+    if cautions:
+        message += "\n\n**Take care**, some figures here mean little:\n" + "\n".join(cautions)
     csv = output_folder("leaderboard") / "leaderboard.csv"
     with csv.open("w", encoding="utf-8") as handle:
         for title, table in (("classifiers", classifiers), ("generators", generators)):
             if len(table):
                 handle.write(f"# {title}: {labels[selection]}\n" + table.to_csv(index=False))
     chooser = gr.Dropdown(choices=[(label, key) for key, label in labels.items()], value=selection)
-    return chooser, classifiers, generators, _confusions(shown), message, str(csv)
+    return chooser, classifiers, generators, _confusions(shown), message, str(csv), judge_note(shown)
 
 
 def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint: str | None,
@@ -204,9 +254,15 @@ def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint
     if generators and not 2 <= n_per_emotion <= MAX_PER_EMOTION:
         raise InputError(f"faces per emotion must be between 2 and {MAX_PER_EMOTION}, got {n_per_emotion}")
     specs, generators = plain_names(classifiers, "classifier"), plain_names(generators, "generator")
-    judge = (plain_names(judge, "classifier") or [None])[0]
-    if checkpoint and checkpoint.strip():
-        specs.append(checkpoint_spec(checkpoint, "classifier")[1])
+    typed = checkpoint_spec(checkpoint, "classifier")[1] if checkpoint and checkpoint.strip() else None
+    if judge == YOUR_CLASSIFIER:
+        if typed is None:
+            raise InputError("type your classifier's folder into *Your classifier* to use it as the judge")
+        judge = typed
+    else:
+        judge = (plain_names(judge, "classifier") or [None])[0]
+    if typed is not None:
+        specs.append(typed)
     if not specs and not generators:
         raise InputError("choose at least one classifier or generator to evaluate")
     report = evaluate(specs, generators, data=source, out=folder("FEXLAB_RESULTS_DIR"), judge=judge,
@@ -218,24 +274,27 @@ def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint
     return leaderboard_view(key, results)
 
 
-def build(registry: Registry, tab: Any = None) -> None:
-    """Lay out the Evaluate tab; ``tab`` (its ``gr.Tab``) reloads the leaderboard when opened."""
+def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
+    """Lay out the Evaluate tab; ``tab`` (its ``gr.Tab``) reloads the leaderboard and the data
+    sets when opened, ``demo`` (the ``gr.Blocks``) the data sets when the page loads."""
     classifiers = plugin_choices(registry, "classifier")
     generators = plugin_choices(registry, "generator")
     with gr.Row():
         with gr.Column(scale=2, min_width=300):
             chosen = gr.Dropdown(classifiers, value=classifiers[:1], multiselect=True, label="Classifiers")
-            checkpoint = gr.Textbox("", label="Your classifier (optional)", placeholder="runs/my-run",
-                                    info="a checkpoint or training-run folder in the runs, results or data folder")
+            checkpoint = checkpoint_box("Your classifier (optional)")
             chosen_generators = gr.Dropdown(generators, value=[], multiselect=True, label="Generators",
                                             info="scored by the judge: does it recognise the intended emotion?",
                                             elem_id="evaluate-generators")
-            judge = gr.Dropdown(classifiers, value="mini_xception" if "mini_xception" in classifiers else None,
-                                label="Judge for generators")
+            judge = gr.Dropdown([*classifiers, YOUR_CLASSIFIER],
+                                value="mini_xception" if "mini_xception" in classifiers else None,
+                                label="Judge for generators",
+                                info="best trained on faces like the data set's; see the note by the generator table")
             data = gr.Dropdown(data_choices(), value=QUICK_SYNTHETIC, allow_custom_value=True, label="Data set",
                                elem_id="evaluate-data",
                                info="or type a FER2013 .csv, class-per-folder tree or save_to_disk folder "
                                     "inside the data folder")
+            refresh_data = gr.Button("Look again in the data folder", size="sm", elem_id="evaluate-refresh-data")
             split = gr.Radio(["test", "val", "train"], value="test", label="Split")
             seed = gr.Number(0, precision=0, minimum=0, label="Seed")
             per_emotion = gr.Slider(2, MAX_PER_EMOTION, value=10, step=1, label="Generated faces per emotion")
@@ -249,19 +308,26 @@ def build(registry: Registry, tab: Any = None) -> None:
             message = gr.Markdown("Open this tab or press **Reload results** to see earlier results.",
                                   label="Summary", elem_id="evaluate-message")
             classifier_table = gr.Dataframe(label="Classifiers", interactive=False, wrap=True, max_height=320,
-                                            elem_id="leaderboard-classifiers")
+                                            elem_id="leaderboard-classifiers", elem_classes=["fexlab-table"])
+            note = gr.Markdown("", elem_id="evaluate-judge-note", elem_classes=["fexlab-note"])
             generator_table = gr.Dataframe(label="Generators (scored by the judge classifier)", interactive=False,
-                                           wrap=True, max_height=320)
+                                           wrap=True, max_height=320, elem_id="leaderboard-generators",
+                                           elem_classes=["fexlab-table"])
             confusion = gr.Plot(label="Confusion matrices", show_label=False)
             download = gr.File(label="Leaderboard (CSV)")
 
-    outputs = [shown, classifier_table, generator_table, confusion, message, download]
+    outputs = [shown, classifier_table, generator_table, confusion, message, download, note]
+    results = outputs[1:]  # the chooser is also an input: it is kept on an error
 
     @user_errors
     def evaluate_models(classifiers, checkpoint, generators, judge, data, split, n, seed, progress=gr.Progress()):
         return run_evaluation(registry, classifiers, checkpoint, generators, judge, data, split, n, seed, progress)
 
     triggers = [refresh.click, shown.input] + ([tab.select] if tab is not None else [])
-    gr.on(triggers, user_errors(leaderboard_view), [shown], outputs, api_name="leaderboard")
-    run.click(evaluate_models, [chosen, checkpoint, chosen_generators, judge, data, split, per_emotion, seed], outputs,
-              api_name="evaluate", concurrency_limit=1)
+    clear_on_error(gr.on(triggers, user_errors(leaderboard_view), [shown], outputs, api_name="leaderboard",
+                         show_progress_on=[message]), results)
+    clear_on_error(run.click(evaluate_models, [chosen, checkpoint, chosen_generators, judge, data, split, per_emotion,
+                                               seed], outputs, api_name="evaluate", concurrency_limit=1,
+                             show_progress_on=[message]), results)
+    data_triggers = [refresh_data.click] + ([tab.select] if tab is not None else []) + ([demo.load] if demo else [])
+    gr.on(data_triggers, user_errors(data_sets), None, data, api_name="data_sets", show_progress="hidden")

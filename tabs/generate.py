@@ -4,6 +4,8 @@
   "one identity, all seven emotions" row;
 - an interpolation between two emotions (and optionally two identities), browsed with a slider
   over frames computed once and kept in the user's ``gr.State``;
+- an animated export of that interpolation, or of one identity through all seven emotions, as a
+  GIF and a WebM per generator (:mod:`animation`);
 - expression editing of an uploaded face by the generators that take an ``image`` option (the
   Stable Diffusion LoRA's img2img).
 
@@ -22,10 +24,12 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from registry import EMOTIONS, Generator, InputError, Registry, parse_emotions
+from registry import BROKEN, EMOTIONS, READY, Generator, InputError, Registry, parse_emotions
 from registry.emotions import canonical_emotion
 
 from .common import (
+    checkpoint_box,
+    clear_on_error,
     figure_file,
     image_file,
     load_plugins,
@@ -38,11 +42,14 @@ from .common import (
 )
 
 __all__ = [
+    "ANIMATIONS",
     "MAX_FRAMES",
     "MAX_IDENTITIES",
     "MAX_STEPS",
+    "animate_faces",
     "build",
     "edit_expression",
+    "editing_note",
     "generate_faces",
     "interpolate_faces",
     "interpolation_frame",
@@ -53,6 +60,8 @@ __all__ = [
 MAX_IDENTITIES = 8
 MAX_FRAMES = 16
 MAX_STEPS = 100
+#: (label, mode of :func:`animation.animate`) of the animations offered.
+ANIMATIONS = [("From → To", "interpolate"), ("One identity, all seven emotions", "all")]
 
 
 def ui_options(truncation: float = 1.0, intensity: float = 1.0, variation: float = 0.0, steps: int = 30,
@@ -165,17 +174,9 @@ def generate_faces(registry: Registry, generators: list[str] | str | None, check
 
 
 # -- interpolation -----------------------------------------------------------------------------------
-def interpolate_faces(registry: Registry, generators: list[str] | str | None, checkpoint: str | None,
-                      start: str, end: str, seed: Any, end_seed: Any, frames: int,
-                      options: dict[str, Any] | None = None):
-    """Handler: returns (strip image, frames state, slider position, gallery of the frame shown).
-
-    Each generator morphs from (``start``, ``seed``) to (``end``, ``end_seed``; empty keeps
-    ``seed``, so only the expression changes) in ``frames`` images, kept in the state so the
-    slider browses them without recomputing.
-    """
-    from eval.plots import sample_grid
-
+def _morph_request(start: str, end: str, seed: Any, end_seed: Any, frames: Any) -> tuple[list[str], int, int, int]:
+    """The checked (emotions, first seed, last seed, frames) of an interpolation; an empty end
+    seed keeps the first."""
     emotions = []
     for which, name in (("start", start), ("end", end)):
         emotion = canonical_emotion(name or "")
@@ -187,6 +188,22 @@ def interpolate_faces(registry: Registry, generators: list[str] | str | None, ch
         raise InputError(f"choose between 2 and {MAX_FRAMES} frames, got {frames}")
     first = _seed(seed)
     last = first if end_seed is None or str(end_seed).strip() == "" else _seed(str(end_seed).strip())
+    return emotions, first, last, frames
+
+
+def interpolate_faces(registry: Registry, generators: list[str] | str | None, checkpoint: str | None,
+                      start: str, end: str, seed: Any, end_seed: Any, frames: int,
+                      options: dict[str, Any] | None = None):
+    """Handler: returns (strip image, frames state, frame slider, gallery of the frame shown).
+
+    Each generator morphs from (``start``, ``seed``) to (``end``, ``end_seed``; empty keeps
+    ``seed``, so only the expression changes) in ``frames`` images, kept in the state so the
+    slider browses them without recomputing. The slider counts frames (1 to ``frames``) and
+    starts on the middle one, the frame shown.
+    """
+    from eval.plots import sample_grid
+
+    emotions, first, last, frames = _morph_request(start, end, seed, end_seed, frames)
     options = options if options is not None else ui_options()
     models = load_plugins(registry, "generator", generators, checkpoint)
     state: dict[str, Any] = {"labels": [], "frames": {}, "path": f"{emotions[0]} → {emotions[1]}"}
@@ -200,20 +217,58 @@ def interpolate_faces(registry: Registry, generators: list[str] | str | None, ch
     ticks = [f"{t:.2f}" for t in np.linspace(0, 1, frames)]
     who = f"seed {first}" if first == last else f"seed {first} → {last}"
     strip = sample_grid(rows, ticks, title=f"{emotions[0]} → {emotions[1]}, {who}", cell=1.1)
-    return figure_file(strip), state, 0.5, interpolation_frame(state, 0.5)
+    middle = (frames + 1) // 2
+    slider = gr.Slider(minimum=1, maximum=frames, value=middle, step=1)
+    return figure_file(strip), state, slider, interpolation_frame(state, middle)
 
 
-def interpolation_frame(state: dict[str, Any] | None, position: float):
-    """Handler: the frame nearest ``position`` (0 = start emotion, 1 = end) of every generator."""
+def interpolation_frame(state: dict[str, Any] | None, frame: float):
+    """Handler: frame number ``frame`` (1 = the start emotion, the last = the end) of every
+    generator, captioned with that number and its place between the two emotions (0 to 1)."""
     if not state or not state.get("labels"):
         raise InputError("press Interpolate first")
-    position = min(1.0, max(0.0, float(position or 0.0)))
     shown = []
     for label in state["labels"]:
         frames = state["frames"][label]
-        index = round(position * (len(frames) - 1))
-        shown.append((frames[index], f"{label} · {state['path']} at {index / (len(frames) - 1):.2f}"))
+        index = min(len(frames), max(1, round(float(frame or 1)))) - 1
+        where = f"frame {index + 1} of {len(frames)} ({index / (len(frames) - 1):.2f})"
+        shown.append((frames[index], f"{label} · {state['path']}, {where}"))
     return shown
+
+
+def animate_faces(registry: Registry, generators: list[str] | str | None, checkpoint: str | None, mode: str,
+                  start: str, end: str, seed: Any, end_seed: Any, frames: int, fps: float,
+                  options: dict[str, Any] | None = None):
+    """Handler: returns (gallery of one animated GIF per generator, their GIF and WebM files, message).
+
+    ``interpolate`` goes from ``start`` to ``end`` (and from ``seed`` to ``end_seed`` when one is
+    typed); ``all`` shows the identity of ``seed`` through the seven emotions. Either way
+    ``frames`` are drawn from one emotion to the next, played at ``fps`` frames per second.
+    """
+    from animation import animate, check_fps, path_emotions
+
+    emotions, first, last, frames = _morph_request(start, end, seed, end_seed, frames)
+    if mode != "interpolate":
+        emotions, last = path_emotions(mode), first
+    rate = check_fps(fps)
+    options = options if options is not None else ui_options()
+    models = load_plugins(registry, "generator", generators, checkpoint)
+    folder = output_folder("animate")
+    who = f"seed {first}" if first == last else f"seed {first} → {last}"
+    shown, files, faded = [], [], []
+    for label, generator in models.items():
+        animation = animate(generator, emotions, first, frames, end_seed=last, **_options_for(generator, options))
+        gif, webm = animation.save(folder / animation.stem(_slug(label)), rate)
+        shown.append((str(gif), f"{label} · {' → '.join(emotions)}, {who}"))
+        files += [str(gif), str(webm)]
+        if not animation.morphed:
+            faded.append(label)
+    message = (f"{len(models)} animation(s) of {len(animation.frames)} frames ({frames} from one emotion to the "
+               f"next) at {rate:g} frames per second, as GIF and WebM.")
+    if faded:
+        message += (f" {', '.join(faded)} cannot interpolate on its own: between two emotions its frames are "
+                    "cross-fades of the faces it draws.")
+    return shown, files, message
 
 
 # -- expression editing --------------------------------------------------------------------------------
@@ -252,6 +307,21 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
 
 
 # -- layout ------------------------------------------------------------------------------------------
+def editing_note(registry: Registry) -> str:
+    """Why no installed generator can edit a face here ("" when one can): the generators with an
+    ``image`` option and what each needs."""
+    waiting = []
+    for info in registry.infos("generator"):
+        if info.status == BROKEN or "image" not in registry.plugin_class("generator", info.name).options:
+            continue
+        if info.status == READY:
+            return ""
+        waiting.append(f"**{info.name}** {info.status}: {info.detail}")
+    if not waiting:
+        return "No installed generator can edit a face (none takes an image)."
+    return "No generator that edits faces is ready here. " + " ".join(waiting)
+
+
 def _default_generators(registry: Registry, ready: list[str]) -> list[str]:
     """Ready generators that are quick on a CPU (not the diffusion ones): the first view."""
     quick = [name for name in ready if "steps" not in registry.plugin_class("generator", name).options]
@@ -266,9 +336,9 @@ def build(registry: Registry) -> None:
         with gr.Column(scale=2, min_width=300):
             chosen = gr.Dropdown(ready, value=_default_generators(registry, ready), multiselect=True,
                                  label="Generators", info="choose several to see them side by side")
-            checkpoint = gr.Textbox("", label="Your generator (optional)", placeholder="runs/cgan",
-                                    info="a checkpoint or training-run folder in the runs, results or data folder")
-            emotions = gr.CheckboxGroup(list(EMOTIONS), value=list(EMOTIONS), label="Emotions")
+            checkpoint = checkpoint_box("Your generator (optional)", "runs/cgan")
+            emotions = gr.CheckboxGroup(list(EMOTIONS), value=list(EMOTIONS), label="Emotions",
+                                        elem_id="generate-emotions")
             count = gr.Slider(1, MAX_IDENTITIES, value=3, step=1, label="Identities (rows; one seed each)")
             seed = gr.Number(0, precision=0, label="First seed", minimum=0,
                              info="the same seed draws the same identity, whatever the emotion")
@@ -303,17 +373,32 @@ def build(registry: Registry) -> None:
             morph_button = gr.Button("Interpolate", variant="primary")
         strip = gr.Image(label="Every frame, per generator", show_label=False, type="filepath", height="auto",
                          interactive=False)
-        position = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Position between the two emotions")
-        frame = gr.Gallery(label="Frame at this position", columns=4, height="auto", object_fit="contain",
+        position = gr.Slider(1, 8, value=4, step=1, label="Frame shown", elem_id="generate-frame-slider",
+                             info="1 is the first emotion, the last frame the second")
+        frame = gr.Gallery(label="The frame shown", columns=4, height="auto", object_fit="contain",
                            fit_columns=False, preview=False, elem_classes=["fexlab-whole"])
-    with gr.Accordion("Edit the expression of a face (diffusion generators such as sd_lora)", open=False):
+        with gr.Row(equal_height=True):
+            animation_mode = gr.Radio(ANIMATIONS, value="interpolate", label="Animation",
+                                      info="the frames above, or the first seed through every emotion")
+            fps = gr.Slider(1, 25, value=8, step=1, label="Frames per second")
+            animate_button = gr.Button("Animate (GIF and WebM)")
+        animation_message = gr.Markdown(elem_id="generate-animation-message")
+        animations = gr.Gallery(label="Animations, one per generator", columns=4, height="auto", object_fit="contain",
+                                fit_columns=False, preview=False, elem_classes=["fexlab-whole"])
+        animation_files = gr.File(label="Download the animations (GIF and WebM)", file_count="multiple")
+    cannot_edit = editing_note(registry)
+    title = "Edit the expression of a face (diffusion generators such as sd_lora)"
+    with gr.Accordion(title + (": not available here" if cannot_edit else ""), open=False, elem_id="generate-edit"):
+        if cannot_edit:
+            gr.Markdown(cannot_edit, elem_classes=["fexlab-note"], elem_id="generate-edit-note")
         with gr.Row():
             with gr.Column(min_width=260):
                 face = gr.Image(label="Face photo", type="filepath", sources=["upload", "clipboard", "webcam"],
-                                height=260)
+                                height=260, interactive=not cannot_edit)
                 strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label="Strength",
-                                     info="how far the result may move from the photo")
-                edit_button = gr.Button("Edit toward the ticked emotions", variant="primary")
+                                     info="how far the result may move from the photo", interactive=not cannot_edit)
+                edit_button = gr.Button("Edit toward the ticked emotions", variant="primary",
+                                        interactive=not cannot_edit)
             with gr.Column(scale=2):
                 edit_message = gr.Markdown(label="Summary of the edit")
                 edited = gr.Gallery(label="Edited faces", columns=4, height="auto", object_fit="contain",
@@ -340,18 +425,32 @@ def build(registry: Registry) -> None:
         return interpolate_faces(registry, generators, checkpoint, start, end, seed, end_seed, frames, options)
 
     @user_errors
+    def animated(generators, checkpoint, mode, start, end, seed, end_seed, frames, fps, truncation, intensity,
+                 variation, steps, guidance, negative_prompt, lora_scale):
+        options = ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale)
+        return animate_faces(registry, generators, checkpoint, mode, start, end, seed, end_seed, frames, fps, options)
+
+    @user_errors
     def edit(generators, checkpoint, face, emotions, seed, strength, truncation, intensity, variation, steps, guidance,
              negative_prompt, lora_scale):
         options = ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale)
         return edit_expression(registry, generators, checkpoint, face, emotions, seed, strength, options)
 
-    grid_button.click(grid, [chosen, checkpoint, emotions, count, seed, *option_inputs], [grids, download, message],
-                      api_name="generate")
-    identity_button.click(identity, [chosen, checkpoint, seed, *option_inputs], [grids, download, message],
-                          api_name="identity_grid")
-    morph_button.click(morph, [chosen, checkpoint, start, end, seed, end_seed, frames, *option_inputs],
-                       [strip, frames_state, position, frame], api_name="interpolate")
-    position.input(user_errors(interpolation_frame), [frames_state, position], frame, api_name="interpolation_frame",
-                   show_progress="hidden", trigger_mode="always_last")
-    edit_button.click(edit, [chosen, checkpoint, face, emotions, seed, strength, *option_inputs],
-                      [edited, edit_message], api_name="edit_expression", preprocess=False)
+    grid_outputs, morph_outputs, edit_outputs = [grids, download, message], [strip, frame], [edited, edit_message]
+    clear_on_error(grid_button.click(grid, [chosen, checkpoint, emotions, count, seed, *option_inputs], grid_outputs,
+                                     api_name="generate", show_progress_on=[grids]), grid_outputs)
+    clear_on_error(identity_button.click(identity, [chosen, checkpoint, seed, *option_inputs], grid_outputs,
+                                         api_name="identity_grid", show_progress_on=[grids]), grid_outputs)
+    clear_on_error(morph_button.click(morph, [chosen, checkpoint, start, end, seed, end_seed, frames, *option_inputs],
+                                      [strip, frames_state, position, frame], api_name="interpolate",
+                                      show_progress_on=[strip]), morph_outputs)
+    clear_on_error(position.input(user_errors(interpolation_frame), [frames_state, position], frame,
+                                  api_name="interpolation_frame", show_progress="hidden", trigger_mode="always_last"),
+                   [frame])
+    animate_outputs = [animations, animation_files, animation_message]
+    animate_inputs = [chosen, checkpoint, animation_mode, start, end, seed, end_seed, frames, fps, *option_inputs]
+    clear_on_error(animate_button.click(animated, animate_inputs, animate_outputs, api_name="animate",
+                                        show_progress_on=[animations]), animate_outputs)
+    clear_on_error(edit_button.click(edit, [chosen, checkpoint, face, emotions, seed, strength, *option_inputs],
+                                     edit_outputs, api_name="edit_expression", preprocess=False,
+                                     show_progress_on=[edited]), edit_outputs)

@@ -7,7 +7,7 @@ import gradio as gr
 
 from registry import Registry
 
-from .common import user_errors
+from .common import app_detail, clear_on_error, user_errors
 
 __all__ = ["COLUMNS", "GUIDE", "build", "plugin_table"]
 
@@ -68,8 +68,9 @@ COLUMNS = ["kind", "name", "status", "about", "details and what to do", "package
 
 
 def plugin_table(registry: Registry) -> list[list[str]]:
-    """Rows of (kind, name, status, description, detail, package) for every plugin."""
-    return [[i.kind, i.name, i.status, i.description, i.detail, i.package] for i in registry.infos()]
+    """Rows of (kind, name, status, description, detail in the app's terms, package) for every plugin."""
+    return [[i.kind, i.name, i.status, i.description, app_detail(i.kind, i.detail), i.package]
+            for i in registry.infos()]
 
 
 def build(registry: Registry) -> None:
@@ -80,7 +81,8 @@ def build(registry: Registry) -> None:
                 "to do; the other tabs offer only the ready ones.")
     table = gr.Dataframe(rows, headers=COLUMNS, label="Installed plugins", interactive=False, wrap=True,
                          column_widths=["9%", "11%", "9%", "22%", "37%", "12%"], max_height=900,
-                         elem_id="plugins-table")
+                         datatype=["str", "str", "str", "str", "markdown", "str"],
+                         elem_id="plugins-table", elem_classes=["fexlab-table"])
     refresh = gr.Button("Check again")
     gr.Markdown(GUIDE)
-    refresh.click(user_errors(lambda: plugin_table(registry)), None, table, api_name="plugins")
+    clear_on_error(refresh.click(user_errors(lambda: plugin_table(registry)), None, table, api_name="plugins"), [table])

@@ -28,10 +28,10 @@ import gradio as gr
 from registry import BROKEN, READY, InputError, Registry
 from registry.paths import resolve_user_path
 
-from .common import folder, plain_names, relative_name, user_errors
+from .common import clear_on_error, folder, plain_names, relative_name, user_errors
 
-__all__ = ["MAX_EPOCHS", "MAX_FACES", "PRETRAINED", "SCRATCH", "build", "list_runs", "max_minutes", "refresh_runs",
-           "show_run", "start_training", "stop_training", "training_command"]
+__all__ = ["MAX_EPOCHS", "MAX_FACES", "PRETRAINED", "SCRATCH", "build", "list_runs", "max_minutes", "pretrained_tag",
+           "refresh_runs", "show_run", "start_choices", "start_training", "stop_training", "training_command"]
 
 #: fexlab's source folder, put on the trainer's import path.
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,14 +60,25 @@ def max_minutes() -> float:
 
 # -- looking at runs ---------------------------------------------------------------------------------
 def list_runs(root: Path | None = None) -> list[tuple[str, str]]:
-    """(label, path) of every run folder directly inside the runs folder, newest first."""
+    """(label, path) of every run folder directly inside the runs folder, the one written to last
+    (its metrics log, config or folder) first."""
     root = root or folder("FEXLAB_RUNS_DIR")
     if not root.is_dir():
         return []
     runs = [path for path in root.iterdir()
             if path.is_dir() and ((path / "train_config.json").is_file() or (path / "metrics.jsonl").is_file())]
-    runs.sort(key=lambda path: path.stat().st_mtime, reverse=True)
+    runs.sort(key=_last_written, reverse=True)
     return [(relative_name(path), str(path)) for path in runs]
+
+
+def _last_written(run: Path) -> float:
+    times = [run.stat().st_mtime]
+    for name in ("train_config.json", "metrics.jsonl", LOG_NAME):
+        try:
+            times.append((run / name).stat().st_mtime)
+        except OSError:
+            continue
+    return max(times)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -114,7 +125,7 @@ def show_run(run: str | None):
     if resolved.get("command"):
         lines.append(f"- **reproduce**: `{resolved['command']}`")
     if kind:
-        where = ("*Your model* on the Predict or Evaluate tab" if kind == "classifier"
+        where = ("*Your model* on the Predict, Live, Video or Evaluate tab" if kind == "classifier"
                  else "*Your generator* on the Generate tab")
         lines.append(f"- **use it**: type `{relative_name(path)}` into {where}")
     if resolved.get("synthetic") or "SYNTHETIC" in str(data):
@@ -231,13 +242,32 @@ def _tail(run_dir: Path, lines: int = 3) -> str:
     return "\n".join(last[-lines:])
 
 
-def _pretrained_tag(registry: Registry, plugin: str) -> str:
-    """The default pretrained tag of a ready classifier, to fine-tune from."""
+def pretrained_tag(registry: Registry, plugin: str | None) -> str | None:
+    """The default pretrained tag of ``plugin`` when its weights are here to fine-tune from, else None."""
+    if not plugin or plugin not in registry.names("classifier"):
+        return None
     info = registry.info("classifier", plugin)
-    tags = list(registry.plugin_class("classifier", plugin).pretrained) if info.status != BROKEN else []
-    if not tags or info.status != READY:
-        raise InputError(f"{plugin} has no pretrained weights on this machine ({info.detail}); start from scratch")
-    return tags[0]
+    tags = list(registry.plugin_class("classifier", plugin).pretrained) if info.status == READY else []
+    return tags[0] if tags else None
+
+
+def _no_pretrained(registry: Registry, plugin: str) -> InputError:
+    """The one-line error for fine-tuning a classifier whose weights are not here."""
+    info = registry.info("classifier", plugin)
+    if registry.plugin_class("classifier", plugin).pretrained:  # published, but not on this machine
+        return InputError(f"{plugin}'s pretrained weights are not on this machine ({info.detail.split(';')[0]}); "
+                          f"start from {SCRATCH}")
+    return InputError(f"{plugin} has no pretrained weights to start from; start from {SCRATCH}")
+
+
+def start_choices(registry: Registry, trainer: str | None, plugin: str | None) -> tuple[Any, Any]:
+    """Handler: (classifier chooser, "Start from" choices) for ``trainer`` and ``plugin``: only
+    what exists is offered, so "its pretrained weights" only where they are on this machine. Both
+    are greyed out for the cGAN, which always starts from scratch."""
+    classifier = trainer == "classifier"
+    offered = [PRETRAINED, SCRATCH] if pretrained_tag(registry, plugin) else [SCRATCH]
+    return (gr.Dropdown(interactive=classifier),
+            gr.Radio(choices=offered, value=offered[0], interactive=classifier and len(offered) > 1))
 
 
 def start_training(registry: Registry, trainer: str, plugin: str | None, start_from: str, faces: int, epochs: int,
@@ -255,7 +285,9 @@ def start_training(registry: Registry, trainer: str, plugin: str | None, start_f
         plugin = plain_names(plugin, "classifier")[0]
         if registry.info("classifier", plugin).status == BROKEN:
             raise InputError(f"{plugin} is broken: {registry.info('classifier', plugin).detail}")
-        init = _pretrained_tag(registry, plugin) if start_from == PRETRAINED else None
+        init = pretrained_tag(registry, plugin) if start_from == PRETRAINED else None
+        if start_from == PRETRAINED and init is None:
+            raise _no_pretrained(registry, plugin)
     name = f"app-{plugin if trainer == 'classifier' else trainer}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = folder("FEXLAB_RUNS_DIR") / name
     for n in range(2, 100):  # two runs started within the same second
@@ -300,7 +332,8 @@ def start_training(registry: Registry, trainer: str, plugin: str | None, start_f
 
 
 def stop_training(state: dict[str, Any] | None) -> str:
-    """Handler: stop the run this session started (if any)."""
+    """Handler: stop the run this session started (if any). Its :func:`start_training` then ends
+    by itself, with the run just stopped in view."""
     pid = (state or {}).get("pid")
     if pid is not None and _end(int(pid)):
         return f"Stopped {relative_name(Path(state['run']))}; the checkpoints of finished epochs are kept."
@@ -338,10 +371,11 @@ def build(registry: Registry, tab: Any = None) -> None:
                 "The run trains in its own process at low priority, one at a time (the others wait in the queue); "
                 "its curves appear above as it trains.")
     with gr.Row():
-        trainer = gr.Radio(list(TRAINERS), value="classifier", label="Trainer")
-        plugin = gr.Dropdown(trainable, value="mini_xception" if "mini_xception" in trainable else None,
-                             label="Classifier to train")
-        start_from = gr.Radio([PRETRAINED, SCRATCH], value=PRETRAINED, label="Start from",
+        trainer = gr.Radio(list(TRAINERS), value="classifier", label="Trainer", elem_id="train-trainer")
+        first = "mini_xception" if "mini_xception" in trainable else (trainable[:1] or [None])[0]
+        plugin = gr.Dropdown(trainable, value=first, label="Classifier to train", elem_id="train-plugin")
+        offered = [PRETRAINED, SCRATCH] if pretrained_tag(registry, first) else [SCRATCH]
+        start_from = gr.Radio(offered, value=offered[0], label="Start from", elem_id="train-start-from",
                               info="fine-tuning learns in a few epochs; from scratch needs hundreds of steps")
         faces = gr.Slider(70, MAX_FACES, value=700, step=70, label="Synthetic faces", elem_id="train-faces")
         epochs = gr.Slider(1, MAX_EPOCHS, value=3, step=1, label="Epochs", elem_id="train-epochs")
@@ -375,12 +409,16 @@ def build(registry: Registry, tab: Any = None) -> None:
         chooser, curves, images, summary = refresh_runs(current)
         return chooser, curves, _samples(images), summary
 
+    view = [curves, samples, summary]
     triggers = [refresh.click] + ([tab.select] if tab is not None else [])
-    gr.on(triggers, refresh_view, runs, [runs, curves, samples, summary], api_name="runs")
-    runs.input(show, runs, [curves, samples, summary], api_name="show_run")
-    trainer.change(lambda t: (gr.Dropdown(interactive=t == "classifier"), gr.Radio(interactive=t == "classifier")),
-                   trainer, [plugin, start_from], api_name="trainer_changed")
+    clear_on_error(gr.on(triggers, refresh_view, runs, [runs, *view], api_name="runs", show_progress_on=[summary]),
+                   view)
+    clear_on_error(runs.input(show, runs, view, api_name="show_run", show_progress_on=[summary]), view)
+    gr.on([trainer.change, plugin.input], user_errors(lambda t, p: start_choices(registry, t, p)), [trainer, plugin],
+          [plugin, start_from], api_name="trainer_changed", show_progress="hidden")
     started = start.click(train, [trainer, plugin, start_from, faces, epochs, seed, state],
                           [status, curves, state, runs, samples, summary], api_name="train", concurrency_limit=1,
-                          concurrency_id="train")
-    stop.click(stop_training, state, status, api_name="stop_training", cancels=[started])
+                          concurrency_id="train", show_progress_on=[status])
+    clear_on_error(started, [status, *view])
+    # no cancel: the stopped run's own handler ends within a poll and shows the run it stopped
+    stop.click(user_errors(stop_training), state, status, api_name="stop_training", show_progress="hidden")

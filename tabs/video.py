@@ -1,6 +1,11 @@
 """Video tab: upload a video -> every k-th frame analysed with progress -> annotated video, an
 emotion-over-time plot per face track, per-frame table and CSV download (faces carry a track id
-across frames)."""
+across frames, numbered from 1 in the order the faces appear, left to right).
+
+The video is uploaded as a file and previewed beside it: as it is when browsers play it, else as a
+WebM copy (an MPEG-4 part 2 .mp4, an .avi...), so the preview always plays; the analysis reads
+the file as uploaded.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,35 @@ from typing import Any
 import gradio as gr
 
 from eval.plots import emotion_timeline
-from predict import Predictor, VideoWriter, annotate, is_video, video_fps, video_frame_count
-from registry import DEFAULT_DETECTOR, EMOTIONS, InputError, Registry
+from predict import (
+    Predictor,
+    VideoWriter,
+    annotate,
+    browser_playable,
+    describe_video,
+    is_video,
+    read_video,
+    video_fps,
+    video_frame_count,
+)
+from registry import EMOTIONS, InputError, Registry
 
-from .common import load_plugins, output_folder, plain_names, plugin_choices, upload_name, upload_path, user_errors
+from .common import (
+    checkpoint_box,
+    clear_on_error,
+    detector_dropdown,
+    detector_name,
+    load_plugins,
+    output_folder,
+    plugin_choices,
+    upload_name,
+    upload_path,
+    user_errors,
+)
 from .predict import EXAMPLES_DIR
 
-__all__ = ["MAX_ANALYSED_FRAMES", "MAX_TIMELINE_TRACKS", "MAX_VIDEO_BYTES", "analyse_video", "build", "timeline_figure"]
+__all__ = ["MAX_ANALYSED_FRAMES", "MAX_TIMELINE_TRACKS", "MAX_VIDEO_BYTES", "analyse_video", "build", "preview_video",
+           "timeline_figure"]
 
 #: Uploads above this size are refused.
 MAX_VIDEO_BYTES = 200 * 1024 * 1024
@@ -28,11 +55,8 @@ MAX_ANALYSED_FRAMES = 1800
 MAX_TIMELINE_TRACKS = 6
 
 
-def analyse_video(
-    registry: Registry, video: Any, classifiers: list[str] | str | None, detector: str | None, every: int = 1,
-    progress: Any = None,
-) -> tuple[str, Any, str, list[list[Any]], str]:
-    """Handler: returns (annotated WebM path, emotion-over-time figure, CSV path, table rows, message)."""
+def _checked_upload(video: Any) -> tuple[str, str]:
+    """(name the user gave it, path) of an uploaded video, refused when it is none or too large."""
     name, path = upload_name(video), upload_path(video)
     if not path:
         raise InputError("upload a video first")
@@ -41,10 +65,44 @@ def analyse_video(
     size = Path(path).stat().st_size if Path(path).exists() else 0
     if size > MAX_VIDEO_BYTES:
         raise InputError(f"{name} is {size / 2**20:.0f} MB, above the {MAX_VIDEO_BYTES // 2**20} MB video limit")
-    models = load_plugins(registry, "classifier", classifiers)
+    return name, path
+
+
+def preview_video(video: Any, progress: Any = None) -> str | None:
+    """Handler (when a video file is chosen): the file to preview it with, which browsers play:
+    the upload itself when they can, else a WebM (VP8) copy of it; None when the file is cleared."""
+    if upload_path(video) is None:
+        return None
+    name, path = _checked_upload(video)
+    if browser_playable(path):
+        return path
+    target = output_folder("preview") / f"{Path(name).stem or 'video'}.webm"
+    total = video_frame_count(path)
+    try:
+        with VideoWriter(target, video_fps(path)) as writer:
+            for index, _, frame in read_video(path):
+                writer.write(frame)
+                if progress is not None and total:
+                    progress((index + 1, total), desc="making the video playable here", unit="frames")
+    except InputError as err:
+        raise InputError(str(err).replace(str(path), name)) from None
+    return str(target)
+
+
+def analyse_video(
+    registry: Registry, video: Any, classifiers: list[str] | str | None, detector: str | None, every: int = 1,
+    progress: Any = None, checkpoint: str | None = None,
+) -> tuple[str, Any, str, list[list[Any]], str]:
+    """Handler: returns (annotated WebM path, emotion-over-time figure, CSV path, table rows, message).
+
+    ``checkpoint`` is an optional typed checkpoint or training-run folder used beside
+    ``classifiers``; the first of them labels the video, the table and the plot.
+    """
+    name, path = _checked_upload(video)
+    models = load_plugins(registry, "classifier", classifiers, checkpoint)
     classifiers = list(models)
     every = max(1, int(every or 1))
-    predictor = Predictor(models, registry.detector((plain_names(detector, "detector") or [DEFAULT_DETECTOR])[0]))
+    predictor = Predictor(models, registry.detector(detector_name(detector)))
 
     total = video_frame_count(path)
     expected = min(MAX_ANALYSED_FRAMES, -(-total // every)) if total else MAX_ANALYSED_FRAMES
@@ -72,7 +130,7 @@ def analyse_video(
         writer_csv.writerow(HEADERS)
         writer_csv.writerows(rows)
     tracks = len({row[2] for row in rows})
-    message = f"Analysed {analysed} frames (every {every}): {len(rows)} face detections in {tracks} track(s)."
+    message = describe_video(analysed, every, [row[2] for row in rows]) + "."
     if total and analysed >= MAX_ANALYSED_FRAMES and analysed * every < total:
         message += f" Stopped at {MAX_ANALYSED_FRAMES} frames; raise 'every frame' to cover the whole video."
     if tracks > MAX_TIMELINE_TRACKS:
@@ -87,7 +145,7 @@ def timeline_figure(rows: list[list[Any]], classifier: str) -> Any:
         series[row[2]].append(row)
     longest = sorted(series, key=lambda track: (-len(series[track]), track))[:MAX_TIMELINE_TRACKS]
     first = len(HEADERS) - len(EMOTIONS)
-    tracks = {f"face track {track + 1}": ([r[1] for r in series[track]], [r[first:] for r in series[track]])
+    tracks = {f"face track {track}": ([r[1] for r in series[track]], [r[first:] for r in series[track]])
               for track in sorted(longest)}
     return emotion_timeline(tracks, title=f"Emotion over time ({classifier})")
 
@@ -98,12 +156,13 @@ HEADERS = ["frame", "time", "track", "x", "y", "w", "h", "emotion", "confidence"
 def build(registry: Registry) -> None:
     """Lay out the Video tab inside the current ``gr.Blocks`` context."""
     classifiers = plugin_choices(registry, "classifier")
-    detectors = plugin_choices(registry, "detector")
     with gr.Row():
         with gr.Column(scale=1):
-            video = gr.Video(label="Video", sources=["upload"], height=320, elem_id="video-input")
+            video = gr.File(label="Video file", file_types=["video"], height=90, elem_id="video-input")
+            preview = gr.Video(label="Preview", height=280, interactive=False, elem_id="video-preview")
             chosen = gr.Dropdown(classifiers, value=classifiers[:1], multiselect=True, label="Classifiers")
-            detector = gr.Dropdown(detectors, value=DEFAULT_DETECTOR if DEFAULT_DETECTOR in detectors else None, label="Face detector")
+            checkpoint = checkpoint_box()
+            detector = detector_dropdown(registry)
             every = gr.Slider(1, 30, value=2, step=1, label="Analyse every k-th frame",
                               info="higher is faster; boxes are drawn on analysed frames")
             run = gr.Button("Analyse video", variant="primary")
@@ -112,15 +171,23 @@ def build(registry: Registry) -> None:
                 gr.Examples(examples, inputs=video, label="Example video (made from public-domain photos)")
         with gr.Column(scale=2):
             message = gr.Markdown("Upload a video and press **Analyse video**: faces are found and tracked, "
-                                  "and each track's emotions are plotted over time.", label="Summary")
-            annotated = gr.Video(label="Annotated video", height=360)
+                                  "and each track's emotions are plotted over time.", label="Summary",
+                                  elem_id="video-message")
+            annotated = gr.Video(label="Annotated video", height=360, elem_id="video-annotated")
             timeline = gr.Plot(label="Emotion over time, per face track", show_label=False)
             download = gr.File(label="Per-frame emotions (CSV)")
-            table = gr.Dataframe(headers=HEADERS, label="Per-frame emotions", max_height=300, interactive=False)
+            table = gr.Dataframe(headers=HEADERS, label="Per-frame emotions", max_height=300, interactive=False,
+                                 elem_classes=["fexlab-table"])
 
     @user_errors
-    def analyse(video, classifiers, detector, every, progress=gr.Progress()):
-        return analyse_video(registry, video, classifiers, detector, every, progress)
+    def analyse(video, classifiers, checkpoint, detector, every, progress=gr.Progress()):
+        return analyse_video(registry, video, classifiers, detector, every, progress, checkpoint)
 
-    run.click(analyse, [video, chosen, detector, every], [annotated, timeline, download, table, message],
-              api_name="video", preprocess=False)
+    @user_errors
+    def show_preview(video, progress=gr.Progress()):
+        return preview_video(video, progress)
+
+    outputs = [annotated, timeline, download, table, message]
+    clear_on_error(video.change(show_preview, video, preview, api_name="playable_video", preprocess=False), [preview])
+    clear_on_error(run.click(analyse, [video, chosen, checkpoint, detector, every], outputs, api_name="video",
+                             preprocess=False, show_progress_on=[message]), outputs)

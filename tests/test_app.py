@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,12 +13,15 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from app import build_demo
+from registry import EMOTIONS
 from tests.conftest import ROOT
 from tests.tabs.conftest import point_folders
 
-ENDPOINTS = {"/predict", "/live", "/video", "/generate", "/identity_grid", "/interpolate", "/interpolation_frame",
-             "/edit_expression", "/leaderboard", "/evaluate", "/runs", "/show_run", "/trainer_changed", "/train",
-             "/stop_training", "/plugins"}
+ENDPOINTS = {"/predict", "/live", "/playable_video", "/video", "/generate", "/identity_grid", "/interpolate",
+             "/interpolation_frame", "/animate", "/edit_expression", "/leaderboard", "/evaluate", "/data_sets", "/runs",
+             "/show_run", "/trainer_changed", "/train", "/stop_training", "/plugins"}
+#: Endpoints whose outputs are choices or a preview, not results: nothing to clear after an error.
+NO_RESULTS = {"data_sets", "trainer_changed", "stop_training"}
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +48,35 @@ def test_every_event_has_an_api_name_and_each_is_tested_here(client):
     api = client.view_api(return_format="dict")
     assert set(api["named_endpoints"]) == ENDPOINTS
     assert not api["unnamed_endpoints"]
+
+
+def test_every_result_is_cleared_in_the_page_when_its_event_fails(registry):
+    """After an error no earlier result stays on screen beside it: each event that shows results
+    has a browser-side follow-up, run on failure only, that empties its visible outputs."""
+    dependencies = build_demo(registry).config["dependencies"]
+    clearers = {d["trigger_after"]: d for d in dependencies if d["trigger_only_on_failure"]}
+    for event in dependencies:
+        if event["api_visibility"] != "public" or event["api_name"] in NO_RESULTS | {"load_example"}:
+            continue
+        clearer = clearers.get(event["id"])
+        assert clearer is not None and clearer["js"] and not clearer["backend_fn"], event["api_name"]
+        assert set(clearer["outputs"]) <= set(event["outputs"]) and len(clearer["outputs"]) >= 1
+    assert all(not d["backend_fn"] for d in clearers.values())  # no server call, no endpoint
+
+
+def test_one_progress_indicator_per_run(registry):
+    """A run with several output panels shows its progress on one of them, not on each."""
+    for event in build_demo(registry).config["dependencies"]:
+        if event["backend_fn"] and event["show_progress"] != "hidden" and len(event["outputs"]) > 1:
+            assert len(event["show_progress_on"] or []) == 1, event["api_name"]
+
+
+def test_the_edit_section_is_disabled_until_a_generator_can_edit(registry):
+    components = {c["id"]: c for c in build_demo(registry).config["components"]}
+    [button] = [c for c in components.values() if c["props"].get("value") == "Edit toward the ticked emotions"]
+    assert button["props"]["interactive"] is False
+    [note] = [c for c in components.values() if c["props"].get("elem_id") == "generate-edit-note"]
+    assert "**sd_lora** needs weights" in note["props"]["value"]
 
 
 def test_the_app_starts_without_diffusers_or_transformers():
@@ -126,11 +159,11 @@ def _stream_once(client, api_name, frame, *args):
 
 
 def test_live_frame_through_the_event_stream(client, astronaut_path):
-    answer = _stream_once(client, "/live", astronaut_path, "mini_xception", "haar")
+    answer = _stream_once(client, "/live", astronaut_path, "mini_xception", "", "haar", False)
     shown, _, status = answer["output"]["data"]
     assert np.asarray(Image.open(shown["path"])).shape[:2] == (512, 512) and status.startswith("1 face(s)")
-    answer = _stream_once(client, "/live", astronaut_path, None, "haar")
-    assert not answer["success"] and answer["output"]["error"] == "choose a classifier"
+    answer = _stream_once(client, "/live", astronaut_path, None, "", "haar", False)
+    assert not answer["success"] and answer["output"]["error"] == "choose a classifier, or type your model's folder"
 
 
 def test_video_endpoint(client, astronaut_path, tmp_path):
@@ -138,14 +171,16 @@ def test_video_endpoint(client, astronaut_path, tmp_path):
     from tests.videos import face_video
 
     clip = face_video(tmp_path / "clip.mp4", load_image(astronaut_path), count=6)
-    annotated, timeline, table_file, table, message = client.predict(handle_file(str(clip)), ["mini_xception"], "haar",
-                                                                     2, api_name="/video")
+    annotated, timeline, table_file, table, message = client.predict(handle_file(str(clip)), ["mini_xception"], "",
+                                                                     "haar", 2, api_name="/video")
     assert "Analysed 3 frames" in message and timeline["type"] == "matplotlib"
     assert {row[7] for row in table["data"]} == {"happy"}
     assert str(annotated["video"] if isinstance(annotated, dict) else annotated).endswith(".webm")
     (tmp_path / "notes.mp4").write_bytes(b"not a video" * 20)
-    _error(client, handle_file(str(tmp_path / "notes.mp4")), ["mini_xception"], "haar", 1, api_name="/video",
+    _error(client, handle_file(str(tmp_path / "notes.mp4")), ["mini_xception"], "", "haar", 1, api_name="/video",
            match="notes.mp4 is not a video")
+    preview = client.predict(handle_file(str(clip)), api_name="/playable_video")  # MPEG-4 part 2: made playable
+    assert str(preview["video"] if isinstance(preview, dict) else preview).endswith("clip.webm")
 
 
 # -- Generate ---------------------------------------------------------------------------------------------
@@ -167,17 +202,30 @@ def test_generate_grid_and_zip(client):
 
 def test_interpolation_and_its_slider(client):
     strip, position, frame = client.predict(["facs_renderer"], "", "sad", "happy", 2, "", 4, api_name="/interpolate")
-    assert position == 0.5 and len(frame) == 1 and frame[0]["caption"].endswith("at 0.67")
-    [first] = client.predict(0.0, api_name="/interpolation_frame")
-    assert first["caption"] == "facs_renderer · sad → happy at 0.00"
+    assert (position["maximum"], position["value"]) == (4, 2) and frame[0]["caption"].endswith("frame 2 of 4 (0.33)")
+    [first] = client.predict(1, api_name="/interpolation_frame")
+    assert first["caption"] == "facs_renderer · sad → happy, frame 1 of 4 (0.00)"
     _error(client, ["facs_renderer"], "", "sad", "happy", 2, "x", 4, api_name="/interpolate", match="whole number")
+
+
+def test_animation_downloads(client):
+    shown, files, message = client.predict(["facs_renderer"], "", "all", "neutral", "happy", 1, "", 2, 6,
+                                           api_name="/animate")
+    assert [Path(f).name for f in files] == ["facs_renderer_all_seed1.gif", "facs_renderer_all_seed1.webm"]
+    assert shown[0]["caption"] == "facs_renderer · " + " → ".join(EMOTIONS) + ", seed 1"
+    assert Path(shown[0]["image"]).read_bytes()[:6] == b"GIF89a"  # shown as the animated GIF itself
+    with Image.open(files[0]) as gif:
+        assert gif.n_frames == 7
+    assert message.startswith("1 animation(s) of 7 frames")
+    _error(client, ["facs_renderer"], "", "interpolate", "sad", "sad", 1, "", 4, 6, api_name="/animate",
+           match="starts and ends on the same face")
 
 
 def test_interpolation_frame_needs_an_interpolation_first(registry):
     fresh = build_demo(registry)  # a new session has no frames in its state
     _, url, _ = fresh.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
     try:
-        _error(Client(url, verbose=False), 0.2, api_name="/interpolation_frame", match="press Interpolate first")
+        _error(Client(url, verbose=False), 2, api_name="/interpolation_frame", match="press Interpolate first")
     finally:
         fresh.close()
 
@@ -192,11 +240,11 @@ def test_expression_editing_explains_what_it_needs(client, astronaut_path):
 # -- Evaluate ---------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_evaluate_then_the_leaderboard_keeps_the_result(client):
-    chooser, classifiers, generators, confusion, message, csv = client.predict(
+    chooser, classifiers, generators, confusion, message, csv, note = client.predict(
         ["mini_xception"], "", [], "mini_xception", "synthetic:n=70,size=64", "test", 10, 0, api_name="/evaluate")
     assert [row[0] for row in classifiers["data"]] == ["mini_xception"] and not generators["data"]
     assert confusion["type"] == "matplotlib" and "SYNTHETIC" in message
-    assert "synthetic:n=70,size=64" in open(csv).read()
+    assert "synthetic:n=70,size=64" in open(csv).read() and note == ""
     again = client.predict(None, api_name="/leaderboard")
     assert again[1]["data"] == classifiers["data"] and again[4] == message
     unknown = client.predict("no such data set", api_name="/leaderboard")  # falls back to the latest
@@ -205,6 +253,12 @@ def test_evaluate_then_the_leaderboard_keeps_the_result(client):
            match="choose at least one classifier or generator")
     _error(client, ["mini_xception"], "", [], "mini_xception", "../secrets.csv", "test", 10, 0, api_name="/evaluate",
            match="outside the folders")
+
+
+def test_the_data_set_list_is_read_when_asked(client, folders):
+    (folders["data"] / "late-faces").mkdir()
+    chooser = client.predict(api_name="/data_sets")
+    assert ["data/late-faces", str(folders["data"] / "late-faces")] in chooser["choices"]
 
 
 # -- Train --------------------------------------------------------------------------------------------------
@@ -218,8 +272,9 @@ def test_runs_list_and_show(client, folders):
     curves, samples, summary = client.predict("runs/cgan-shown", api_name="/show_run")
     assert curves["type"] == "matplotlib" and "`runs/cgan-shown`" in summary
     _error(client, "/etc", api_name="/show_run", match="outside the folders")
-    assert client.predict("cgan", api_name="/trainer_changed") is not None
-    _error(client, "gan", api_name="/trainer_changed", match="not in the list of choices")
+    _, start_from = client.predict("classifier", "convnext", api_name="/trainer_changed")
+    assert start_from["choices"] == [["scratch", "scratch"]] and start_from["value"] == "scratch"
+    _error(client, "gan", "mini_xception", api_name="/trainer_changed", match="not in the list of choices")
 
 
 @pytest.mark.slow
@@ -235,7 +290,8 @@ def test_train_starts_reports_progress_and_stops(client):
         time.sleep(0.2)
     assert job.outputs() and job.outputs()[0][0].startswith("**Training runs/app-cgan-")
     assert client.predict(api_name="/stop_training").startswith("Stopped runs/app-cgan-")
-    job.result(timeout=60)
+    outcome, *_ = job.result(timeout=60)  # the run ends by itself, and says so
+    assert "stopped" in outcome
     assert client.predict(api_name="/stop_training") == "No run of yours is training."
 
 

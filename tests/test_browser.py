@@ -1,14 +1,18 @@
 """The app in a real browser: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
 
-One walk through the tabs as a visitor would take it: a photo in Predict, a webcam stream in Live
-(Chromium's fake camera playing a photo), the example video, a grid and an interpolation in
-Generate, an evaluation on the Evaluate leaderboard, a short training run, the Plugins table. Each
-tab is saved as a screenshot in docs/images/screenshots/ (the README shows them), so running this
-test refreshes them.
+One walk through the tabs as a visitor would take it: a photo in Predict (and a file that is no
+photo), a webcam stream in Live (Chromium's fake camera playing a photo), an upload browsers cannot
+play and the example video, a grid and an interpolation in Generate, an evaluation on the Evaluate
+leaderboard, a short training run and a stopped one, the Plugins table; then a data set added
+while the app runs. It checks what only the page shows: no earlier result beside an error, one
+progress indicator per run, headers that wrap between words, disabled controls. Each tab is saved
+as a screenshot in docs/images/screenshots/ (the README shows them), so running this test
+refreshes them.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -93,9 +97,35 @@ def _images_are_whole(page, selector: str) -> None:
         assert abs(shown_w / shown_h - natural_w / natural_h) < 0.03, boxes
 
 
-def test_a_visit_through_every_tab(page):
-    # Predict: a photo of two people gets a box and an emotion each, drawn whole
+#: Words of each header of a table that the page breaks across lines ("accurac / y").
+BROKEN_HEADER_WORDS = """selector => [...document.querySelectorAll(selector + " th .header")].flatMap(span => {
+  const text = span.textContent, node = [...span.childNodes].find(n => n.nodeType === Node.TEXT_NODE);
+  let at = 0;
+  return text.split(" ").filter(word => {
+    const start = text.indexOf(word, at), range = document.createRange();
+    at = start + word.length;
+    range.setStart(node, start);
+    range.setEnd(node, start + word.length);
+    return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+  });
+})"""
+#: Progress indicators on screen (Gradio's status trackers that are not hidden).
+PROGRESS_SHOWN = """() => [...document.querySelectorAll('[data-testid="status-tracker"]')]
+  .filter(e => !e.classList.contains("hide") && e.offsetParent !== null).length"""
+
+
+def _error_toast(page, text: str) -> None:
+    """Wait for the error message ``text``, then dismiss it (it would cover the next screenshot)."""
+    toast = page.locator(".toast-body", has_text=text).last
+    toast.wait_for()
+    toast.locator(".toast-close").click()
+    toast.wait_for(state="detached")
+
+
+def test_a_visit_through_every_tab(page, tmp_path):
+    # Predict: a photo of two people gets a box and an emotion each, drawn whole, with keypoints
     page.locator("#predict-photo input[type=file]").set_input_files(str(EXAMPLES / "two_people.jpg"))
+    page.locator("#predict-keypoints input").check()
     page.get_by_role("button", name="Predict emotions").click()
     message = page.locator("#predict-message")
     message.get_by_text("2 faces found").wait_for()
@@ -103,6 +133,13 @@ def test_a_visit_through_every_tab(page):
     page.locator("#predict-gallery img").first.wait_for()
     _images_are_whole(page, "#predict-gallery")
     _screenshot(page, "predict")
+    # a file that is no image: its error, and no earlier result left beside it
+    (tmp_path / "notes.jpg").write_text("just text")
+    page.locator("#predict-photo input[type=file]").set_input_files(str(tmp_path / "notes.jpg"))
+    page.get_by_role("button", name="Predict emotions").click()
+    _error_toast(page, "notes.jpg is not an image")
+    page.locator("#predict-gallery img").first.wait_for(state="detached")
+    assert "faces found" not in message.inner_text()
 
     # Live: the (fake) webcam streams frames; each comes back with its box and emotion
     _open(page, "Live")
@@ -113,13 +150,28 @@ def test_a_visit_through_every_tab(page):
     _screenshot(page, "live")
     page.locator("#live-camera button", has_text="Stop").first.click()
 
+    # Video: an MPEG-4 part 2 upload gets a preview that plays; the example video is analysed
+    # with one progress indicator, not one per output panel
     _open(page, "Video")
+    from preprocessing.images import load_image
+    from tests.videos import face_video
+
+    clip = face_video(tmp_path / "holiday.mp4", load_image(EXAMPLES / "astronaut.jpg"), count=10)
+    page.locator("#video-input input[type=file]").set_input_files(str(clip))
+    page.wait_for_function("""() => { const v = document.querySelector("#video-preview video");
+        return v && v.currentSrc.endsWith("holiday.webm") && v.readyState >= 1 && !v.error; }""")
+    assert not [text for text in page.locator(".toast-body").all_inner_texts() if "not playable" in text]
+    page.locator("#video-input button[aria-label='Clear']").first.click()
     page.locator("#video-input input[type=file]").set_input_files(str(EXAMPLES / "two_people_pan.webm"))
     page.get_by_role("button", name="Analyse video").click()
-    page.get_by_text("face detections in 2 track(s)").wait_for()
+    page.wait_for_function(f"() => ({PROGRESS_SHOWN})() > 0")
+    shown = page.evaluate(PROGRESS_SHOWN)
+    page.locator("#video-message").get_by_text("face detections in 2 tracks").wait_for()
+    assert shown == 1
     _screenshot(page, "video")
 
-    # Generate: a grid, then an interpolation browsed with its slider
+    # Generate: a grid; with no emotion ticked, its error replaces the grid's summary; an
+    # interpolation shows the frame its slider says; editing is disabled, with the reason
     _open(page, "Generate")
     page.get_by_role("button", name="Generate grid").click()
     page.locator("#generate-message").get_by_text("first seed").wait_for()
@@ -127,10 +179,22 @@ def test_a_visit_through_every_tab(page):
     _images_are_whole(page, "#generate-gallery")
     page.get_by_text("Interpolate between two emotions").click()
     page.get_by_role("button", name="Interpolate", exact=True).click()
-    page.get_by_text("facs_renderer · neutral → happy at 0.57").wait_for()
+    page.get_by_text("facs_renderer · neutral → happy, frame 4 of 8 (0.43)").wait_for()
+    assert page.locator("#generate-frame-slider input[type=number]").input_value() == "4"
+    page.get_by_text("Edit the expression of a face").click()
+    page.locator("#generate-edit-note").get_by_text("No generator that edits faces is ready here").wait_for()
+    assert page.get_by_role("button", name="Edit toward the ticked emotions").is_disabled()
+    assert page.locator("#generate-edit input[type=file]").count() == 0  # no upload either
     _screenshot(page, "generate")
+    for emotion in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"):
+        page.locator("#generate-emotions").get_by_label(emotion, exact=True).uncheck()
+    page.get_by_role("button", name="Generate grid").click()
+    _error_toast(page, "tick at least one emotion")
+    page.locator("#generate-gallery img").first.wait_for(state="detached")
+    assert "first seed" not in page.locator("#generate-message").inner_text()
 
-    # Evaluate: the empty leaderboard says what to do; an evaluation fills it
+    # Evaluate: the empty leaderboard says what to do; an evaluation fills it, its headers
+    # whole words, the judge and the tiny split explained beside it
     _open(page, "Evaluate")
     page.locator("#evaluate-message").get_by_text("No results yet").wait_for()
     page.locator("#evaluate-generators input").click()
@@ -141,10 +205,23 @@ def test_a_visit_through_every_tab(page):
     page.get_by_role("button", name="Run evaluation").click()
     page.locator("#evaluate-message").get_by_text("2 result(s)").wait_for()
     assert "mini_xception" in page.locator("#leaderboard-classifiers").inner_text()
+    assert "Take care" in page.locator("#evaluate-message").inner_text()
+    assert "reads the judge as much as the generator" in page.locator("#evaluate-judge-note").inner_text()
+    for table in ("#leaderboard-classifiers", "#leaderboard-generators"):
+        assert page.evaluate(BROKEN_HEADER_WORDS, table) == [], table
     _screenshot(page, "evaluate")
 
-    # Train: a short run of one epoch, watched until it finishes
+    # Train: "its pretrained weights" only where there are some; a short run watched until it
+    # finishes; a stopped run stays in view after Stop and Refresh
     _open(page, "Train")
+    start_from = page.locator("#train-start-from")
+    start_from.get_by_text("its pretrained weights").wait_for()
+    page.locator("#train-plugin input").click()
+    page.get_by_role("option", name="convnext").click()
+    start_from.get_by_text("its pretrained weights").wait_for(state="detached")
+    page.locator("#train-plugin input").click()
+    page.get_by_role("option", name="mini_xception").click()
+    start_from.get_by_text("its pretrained weights").wait_for()
     for slider, value in (("#train-faces", "280"), ("#train-epochs", "3")):
         box = page.locator(f"{slider} input[type=number]")
         box.fill(value)
@@ -153,7 +230,38 @@ def test_a_visit_through_every_tab(page):
     page.locator("#train-status").get_by_text("Finished runs/app-mini_xception-").wait_for()
     page.locator("#train-summary").get_by_text("best checkpoint").wait_for()
     _screenshot(page, "train")
+    page.locator("#train-trainer").get_by_label("cgan", exact=True).check()
+    box = page.locator("#train-epochs input[type=number]")
+    box.fill("20")
+    box.press("Enter")
+    page.get_by_role("button", name="Start training").click()
+    page.locator("#train-status").get_by_text(re.compile(r"epoch [\d.]+ of 20")).first.wait_for()  # it has begun
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.locator("#train-status").get_by_text(re.compile("Run runs/app-cgan-.* was stopped")).wait_for()
+    page.locator("#train-summary").get_by_text("runs/app-cgan-").first.wait_for()
+    page.get_by_role("button", name="Refresh", exact=True).click()
+    page.wait_for_timeout(1500)
+    assert "runs/app-cgan-" in page.locator("#train-summary").inner_text()
 
     _open(page, "Plugins")
     page.get_by_text("Add a model from your own package").wait_for()
+    assert "convnext:runs/convnext" not in page.locator("#plugins-table").inner_text()
     _screenshot(page, "plugins")
+
+
+def test_a_data_set_added_later_is_offered_after_a_reload_or_a_refresh(page, tmp_path):
+    from registry.paths import allowed_roots
+
+    data = allowed_roots()[0]
+    (data / "added-before-reload").mkdir()
+    page.reload()
+    page.get_by_text("fexlab: facial expression lab").wait_for()
+    _open(page, "Evaluate")
+    page.locator("#evaluate-data input").click()
+    page.get_by_role("option", name="data/added-before-reload").wait_for()
+    page.keyboard.press("Escape")
+    (data / "added-while-open").mkdir()
+    page.locator("#evaluate-refresh-data").click()
+    page.locator("#evaluate-data input").click()
+    page.get_by_role("option", name="data/added-while-open").wait_for()
+    page.keyboard.press("Escape")

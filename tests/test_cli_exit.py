@@ -76,3 +76,13 @@ def test_serve_names_its_own_share_flag(capsys, registry):
         demo.close()
     assert f"fexlab is serving on {demo.local_url}; add --share for a public link" in out
     assert "share=True" not in out and "launch()" not in out
+
+
+def test_prepare_refuses_unlabelled_photos_as_the_readme_says(capsys, tmp_path, astronaut_path):
+    (tmp_path / "photos").mkdir()
+    Image.open(astronaut_path).save(tmp_path / "photos" / "holiday.jpg")
+    code, _, err = run(capsys, "prepare", str(tmp_path / "photos"), str(tmp_path / "faces"))
+    assert code == 2 and "CLASS/*.jpg" in err
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "A flat folder of unlabelled photos is refused" in readme and "`fexlab predict photos/ --annotate out/`" in readme
+    assert "**Exit status**, the same for every command" in readme and "**One face order.**" in readme

@@ -28,7 +28,7 @@ def test_evaluate_prints_and_writes_the_leaderboard(vit_checkpoint, tmp_path, ca
     assert f"vit:{vit_checkpoint}" in printed and "SYNTHETIC" in printed
     # 14 test faces, 2 per emotion: the figures mean little, and the CLI and the result both say so
     assert err.strip().splitlines()[-2].startswith(f"fexlab: warning (vit:{vit_checkpoint}): only 14 faces in the test")
-    assert "few faces of angry (2)" in err.strip().splitlines()[-1]
+    assert "only 2 faces of each emotion: the recall" in err.strip().splitlines()[-1]
     [result] = [json.loads(path.read_text()) for path in (out / "results").glob("*.json")]
     assert result["warnings"][0].startswith("only 14 faces in the test split")
     assert (out / "leaderboard.md").read_text().count(f"vit:{vit_checkpoint}") == 1

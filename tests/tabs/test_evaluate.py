@@ -2,8 +2,17 @@ import json
 
 import pytest
 
-from registry import FexlabError, InputError
-from tabs.evaluate import QUICK_SYNTHETIC, data_choices, leaderboard_view, resolve_data, run_evaluation
+from registry import EMOTIONS, FexlabError, InputError
+from tabs.evaluate import (
+    QUICK_SYNTHETIC,
+    YOUR_CLASSIFIER,
+    data_choices,
+    data_sets,
+    judge_note,
+    leaderboard_view,
+    resolve_data,
+    run_evaluation,
+)
 
 
 def test_data_choices_are_the_synthetic_sets_and_what_the_data_folder_holds(folders):
@@ -14,6 +23,12 @@ def test_data_choices_are_the_synthetic_sets_and_what_the_data_folder_holds(fold
     assert list(choices.values())[0] == QUICK_SYNTHETIC
     assert choices["data/fer2013.csv"] == str(folders["data"] / "fer2013.csv")
     assert choices["data/rafdb"] == str(folders["data"] / "rafdb") and "data/notes.txt" not in choices
+
+
+def test_a_data_set_added_later_is_offered_when_the_list_is_refreshed(folders):
+    assert "data/added-later" not in dict(data_sets().choices)
+    (folders["data"] / "added-later").mkdir()
+    assert dict(data_sets().choices)["data/added-later"] == str(folders["data"] / "added-later")
 
 
 def test_typed_data_is_checked(folders):
@@ -27,15 +42,15 @@ def test_typed_data_is_checked(folders):
 
 
 def test_empty_results_folder_says_what_to_do(folders):
-    chooser, classifiers, generators, figure, message, csv = leaderboard_view(None)
-    assert "No results yet" in message and figure is None and csv is None
+    chooser, classifiers, generators, figure, message, csv, note = leaderboard_view(None)
+    assert "No results yet" in message and figure is None and csv is None and note == ""
     assert classifiers.empty and "accuracy" in classifiers.columns
 
 
 @pytest.mark.slow
 def test_an_evaluation_fills_the_leaderboard_and_is_there_when_reloaded(registry, folders):
     seen = []
-    chooser, classifiers, generators, figure, message, csv = run_evaluation(
+    chooser, classifiers, generators, figure, message, csv, note = run_evaluation(
         registry, ["mini_xception"], "", ["facs_renderer"], "mini_xception", "synthetic:n=140,size=64", "test", 2, 0,
         progress=lambda fraction, desc: seen.append(fraction))
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
@@ -44,6 +59,10 @@ def test_an_evaluation_fills_the_leaderboard_and_is_there_when_reloaded(registry
     assert [ax.get_title() for ax in figure.axes if ax.get_title()] == [
         "mini_xception", "facs_renderer (judged by mini_xception)"]
     assert "2 result(s)" in message and "SYNTHETIC" in message
+    assert "scored by the judge **mini_xception**, trained on FER2013" in note and "right " in note
+    assert "reads the judge as much as the generator" in note
+    assert "**Take care**, some figures here mean little:" in message
+    assert "- facs_renderer: Frechet and kernel distances" in message
     assert "mini_xception" in open(csv).read()
     assert len(list((folders["results"] / "results").glob("*.json"))) == 2
 
@@ -58,6 +77,63 @@ def test_an_evaluation_fills_the_leaderboard_and_is_there_when_reloaded(registry
     reloaded = leaderboard_view(None)
     assert sorted(reloaded[1]["model"]) == ["mini_xception", "mini_xception.copy"]
     assert reloaded[0].value == chooser.value and "3 result(s)" in reloaded[4]
+
+
+def _result(kind, model, **extra):
+    return {"kind": kind, "model": model, "data": {"name": "synthetic", "split": "test", "synthetic": True},
+            "metrics": {"accuracy": 0.42}, "seed": 0, **extra}
+
+
+def test_the_judge_note_says_what_the_judge_knows_and_how_it_does_here():
+    shown = [_result("classifier", "mini_xception"),
+             _result("generator", "facs_renderer", judge="mini_xception", judge_training_data="FER2013 photos")]
+    note = judge_note(shown)
+    assert note.startswith("Generators are scored by the judge **mini_xception**, trained on FER2013 photos; on "
+                           "the faces of this split it is itself right 42% of the time.")
+    assert "SYNTHETIC cartoons" in note and YOUR_CLASSIFIER in note
+    assert judge_note(shown[:1]) == ""
+
+
+def test_the_generator_table_shows_the_judge_on_real_faces_beside_the_generated_ones(folders):
+    from eval.results import write_result
+
+    data = {"name": "faces", "split": "test", "synthetic": False, "n": 30, "fingerprint": "abc"}
+    per_class = {e: {"recall": r, "support": 3} for e, r in zip(EMOTIONS, (1, 1, 0.5, 1, 1, 1, 0.25))}
+    real = {"accuracy": 0.9, "balanced_accuracy": 0.75, "macro_f1": 0.7}
+    write_result({"kind": "generator", "model": "cgan", "judge": "vit", "data": data, "seed": 0,
+                  "metrics": {"expression_accuracy": 0.82, "expression": {"per_class": per_class},
+                              "judge_on_real": real}}, folders["results"] / "results")
+    _, _, generators, _, _, _, note = leaderboard_view(None)
+    row = generators.iloc[0]
+    assert (row["expression accuracy"], row["judge on real faces, balanced"], row["judge on real faces"],
+            row["lowest recall"]) == (0.82, 0.75, 0.9, 0.25)
+    assert ("on the faces of this split it is itself right 90% of the time, 75% averaged over the emotions: generated "
+            "faces are as many per emotion, so read their expression accuracy against this one.") in note
+
+
+def test_tiny_splits_are_warned_about_beside_the_leaderboard(folders):
+    from eval.harness import MIN_SPLIT_FACES, split_warnings
+    from preprocessing.readers import open_dataset
+
+    part = open_dataset("synthetic:n=30,size=48").split("test")
+    warnings = split_warnings(part, "test")
+    assert len(part) < MIN_SPLIT_FACES and warnings[0].startswith(f"only {len(part)} faces in the test split")
+    assert warnings[1].startswith("only ") and " faces of " in warnings[1]
+    result = _result("classifier", "mini_xception", warnings=warnings, created="2024")
+    result["_key"] = "synthetic|test|-"
+    result["metrics"] = {"accuracy": 0.5}
+    message = leaderboard_view(None, [result])[4]
+    assert f"**Take care**, some figures here mean little:\n- mini_xception: only {len(part)} faces in the test" in message
+
+
+@pytest.mark.slow
+def test_a_classifier_typed_in_can_be_the_judge(registry, folders):
+    registry.classifier("mini_xception").save_pretrained(folders["runs"] / "judge" / "best")
+    with pytest.raises(InputError, match="type your classifier's folder"):
+        run_evaluation(registry, [], "", ["facs_renderer"], YOUR_CLASSIFIER, "synthetic:n=140,size=48", "test", 2, 0)
+    *_, note = run_evaluation(registry, [], "runs/judge", ["facs_renderer"], YOUR_CLASSIFIER, "synthetic:n=140,size=48",
+                              "test", 2, 0)
+    assert "judge **mini_xception:runs/judge/best**" in note
 
 
 def test_bad_evaluations(registry, folders, monkeypatch):

@@ -1,11 +1,20 @@
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from registry import EMOTIONS, FexlabError, InputError
-from tabs.generate import edit_expression, generate_faces, interpolate_faces, interpolation_frame, ui_options
+from tabs.generate import (
+    animate_faces,
+    edit_expression,
+    editing_note,
+    generate_faces,
+    interpolate_faces,
+    interpolation_frame,
+    ui_options,
+)
 
 
 def _pixels(path):
@@ -59,17 +68,26 @@ def test_bad_options():
 
 
 def test_interpolation_ends_on_the_generated_faces_and_the_slider_browses_it(registry):
-    strip, state, position, shown = interpolate_faces(registry, ["facs_renderer"], "", "neutral", "surprise", 3, None,
-                                                      5)
-    assert position == 0.5 and len(state["frames"]["facs_renderer"]) == 5
+    strip, state, slider, shown = interpolate_faces(registry, ["facs_renderer"], "", "neutral", "surprise", 3, None,
+                                                    5)
+    assert (slider.minimum, slider.maximum, slider.step, slider.value) == (1, 5, 1, 3)
+    assert len(state["frames"]["facs_renderer"]) == 5
     assert _pixels(strip).shape[1] > _pixels(strip).shape[0]  # one row of frames
     start, end = registry.generator("facs_renderer").generate(["neutral", "surprise"], seed=3)
-    [(first, caption)] = interpolation_frame(state, 0.0)
+    [(first, caption)] = interpolation_frame(state, 1)
     np.testing.assert_array_equal(_pixels(first), np.asarray(start))
-    np.testing.assert_array_equal(_pixels(interpolation_frame(state, 1.0)[0][0]), np.asarray(end))
-    assert "neutral → surprise at 0.00" in caption and shown[0][1].endswith("at 0.50")
-    middle = _pixels(interpolation_frame(state, 0.5)[0][0])
+    np.testing.assert_array_equal(_pixels(interpolation_frame(state, 5)[0][0]), np.asarray(end))
+    assert caption.endswith("neutral → surprise, frame 1 of 5 (0.00)")
+    assert shown[0][1].endswith("frame 3 of 5 (0.50)") and shown[0][0] == interpolation_frame(state, 3)[0][0]
+    middle = _pixels(interpolation_frame(state, 3)[0][0])
     assert not np.array_equal(middle, np.asarray(start)) and not np.array_equal(middle, np.asarray(end))
+
+
+def test_the_frame_shown_is_the_one_the_slider_says(registry):
+    _, state, slider, shown = interpolate_faces(registry, ["facs_renderer"], "", "neutral", "happy", 0, None, 8)
+    assert slider.value == 4 and shown[0][1].endswith("frame 4 of 8 (0.43)")
+    assert [caption.rsplit(", ", 1)[1] for _, caption in (interpolation_frame(state, k)[0] for k in (0, 1, 8, 99))] == [
+        "frame 1 of 8 (0.00)", "frame 1 of 8 (0.00)", "frame 8 of 8 (1.00)", "frame 8 of 8 (1.00)"]
 
 
 def test_bad_interpolations(registry):
@@ -115,3 +133,71 @@ def test_a_stable_diffusion_checkpoint_generates_shows_its_prompts_and_edits_a_f
     assert [caption for _, caption in edited] == ["sd_lora: runs/tiny-sd-lora · surprise",
                                                   "sd_lora: runs/tiny-sd-lora · neutral"]
     assert "Skipped (they cannot edit a face): facs_renderer" in note and "strength 0.5" in note
+
+
+def test_editing_says_why_it_is_unavailable_here(registry):
+    note = editing_note(registry)  # offline, sd_lora has no base model
+    assert note.startswith("No generator that edits faces is ready here. **sd_lora** needs weights: ")
+
+
+def _gif(path):
+    with Image.open(path) as image:
+        return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
+
+
+def _webm_frame_count(path):
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    return count
+
+
+def test_the_interpolation_is_offered_as_a_gif_and_a_webm(registry):
+    shown, files, message = animate_faces(registry, ["facs_renderer"], "", "interpolate", "neutral", "surprise", 3,
+                                          "", 5, 10)
+    [(gif, caption)] = shown
+    assert caption == "facs_renderer · neutral → surprise, seed 3" and gif == files[0]
+    assert [Path(f).name for f in files] == ["facs_renderer_neutral-surprise_seed3.gif",
+                                             "facs_renderer_neutral-surprise_seed3.webm"]
+    frames = _gif(gif)
+    start, end = (np.asarray(face, dtype=int) for face in
+                  registry.generator("facs_renderer").generate(["neutral", "surprise"], seed=3))
+    assert len(frames) == 5 == _webm_frame_count(files[1])
+    assert np.abs(frames[0] - start).mean() < 3 and np.abs(frames[-1] - end).mean() < 3
+    assert "5 frames (5 from one emotion to the next) at 10 frames per second" in message
+    assert "cross-fade" not in message
+
+
+def test_one_identity_through_all_seven_emotions_from_each_generator(folders):
+    from tests.flat_generator import flat_registry
+
+    registry = flat_registry()
+    shown, files, message = animate_faces(registry, ["facs_renderer", "flat"], "", "all", "neutral", "happy", 4,
+                                          "9", 3, 5)
+    assert [caption for _, caption in shown] == [
+        f"{label} · {' → '.join(EMOTIONS)}, seed 4" for label in ("facs_renderer", "flat")]
+    assert [Path(f).name for f in files] == [f"{label}_all_seed4.{x}" for label in ("facs_renderer", "flat")
+                                             for x in ("gif", "webm")]
+    for gif, webm in (files[:2], files[2:]):
+        assert len(_gif(gif)) == 13 == _webm_frame_count(webm)
+    assert message.startswith("2 animation(s) of 13 frames (3 from one emotion to the next) at 5 frames per second")
+    assert message.endswith(" flat cannot interpolate on its own: between two emotions its frames are cross-fades of "
+                            "the faces it draws.") and "facs_renderer, flat" not in message
+
+
+@pytest.mark.parametrize("args, error", [
+    (dict(fps=0), "between 1 and 50"),
+    (dict(frames=1), "between 2 and 16 frames"),
+    (dict(start=""), "choose the start emotion"),
+    (dict(start="happy", end="happy"), "starts and ends on the same face"),
+    (dict(mode="loop"), "one of interpolate, all"),
+])
+def test_bad_animation_requests(registry, args, error):
+    call = dict(generators=["facs_renderer"], checkpoint="", mode="interpolate", start="neutral", end="happy", seed=0,
+                end_seed="", frames=4, fps=8) | args
+    with pytest.raises(InputError, match=error):
+        animate_faces(registry, **call)

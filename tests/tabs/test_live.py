@@ -29,3 +29,19 @@ def test_no_frame_and_no_classifier(registry):
     assert live_frame(registry, None, "mini_xception", "haar", None)[0] is None
     with pytest.raises(InputError, match="choose a classifier"):
         live_frame(registry, np.zeros((10, 10, 3), np.uint8), None, "haar", {})
+
+
+def test_your_model_and_keypoints_in_the_live_view(registry, folders, astronaut_path):
+    from predict import KEYPOINT_COLOR
+    from tests.landmark_detector import dots_registry
+
+    frame = load_image(astronaut_path)
+    registry.classifier("mini_xception").save_pretrained(folders["runs"] / "mine" / "best")
+    _, state, status = live_frame(registry, frame, None, "haar", {}, checkpoint="runs/mine", now=0.0)
+    [face] = state["faces"]
+    assert face.emotion == "happy" and list(face.probabilities) == ["mini_xception: runs/mine"]
+    with pytest.raises(InputError, match="choose a classifier, or type your model's folder"):
+        live_frame(registry, frame, None, "haar", {}, checkpoint=" ")
+    shown, state, status = live_frame(dots_registry(), frame, "mini_xception", "dots", {}, keypoints=True, now=0.0)
+    x, y = state["faces"][0].landmarks["nose_tip"]
+    assert tuple(shown[round(y), round(x)]) == KEYPOINT_COLOR and "no keypoints" not in status

@@ -44,7 +44,7 @@ def test_bad_checkpoint_paths_say_what_is_wrong(registry, folders, astronaut_pat
 
 def test_a_generator_checkpoint_is_not_a_classifier(registry, folders, astronaut_path):
     registry.generator("facs_renderer").save_pretrained(folders["runs"] / "renderer")
-    with pytest.raises(InputError, match="is a generator checkpoint, not a classifier"):
+    with pytest.raises(FexlabError, match="'runs/renderer' is a generator checkpoint, not a classifier"):
         predict_photo(registry, str(astronaut_path), [], "haar", "runs/renderer")
 
 
@@ -75,3 +75,42 @@ def test_old_output_files_are_swept_when_a_request_writes_new_ones(monkeypatch, 
         os.utime(path, (hour_ago, hour_ago))
     new = common.output_folder("zip")
     assert new.is_dir() and fresh.exists() and not old_file.exists() and not old_folder.exists()
+
+
+def test_show_keypoints_draws_the_detectors_landmarks(tmp_path):
+    from predict import KEYPOINT_COLOR
+    from tests.landmark_detector import KEYPOINT_NAMES, dots_registry
+
+    registry = dots_registry()
+    Image.new("RGB", (400, 300), (128, 128, 128)).save(tmp_path / "two.png")
+    plain, _, payload, message = predict_photo(registry, str(tmp_path / "two.png"), ["mini_xception"], "dots")
+    dotted, _, _, message = predict_photo(registry, str(tmp_path / "two.png"), ["mini_xception"], "dots", "", True)
+    plain, dotted = (np.asarray(Image.open(g[0][0]).convert("RGB")) for g in (plain, dotted))
+    assert [face["box"][0] for face in payload["faces"]] == [40, 240] and "face 2" in message
+    for face in payload["faces"]:
+        assert list(face["keypoints"]) == list(KEYPOINT_NAMES)
+        for x, y in face["keypoints"].values():
+            assert tuple(dotted[round(y), round(x)]) == KEYPOINT_COLOR
+            assert tuple(plain[round(y), round(x)]) != KEYPOINT_COLOR
+    assert "gives no keypoints" not in message
+
+
+def test_show_keypoints_says_when_the_detector_gives_none(registry, astronaut_path):
+    *_, message = predict_photo(registry, str(astronaut_path), ["mini_xception"], "haar", "", True)
+    assert message.endswith("The haar detector gives no keypoints.")
+
+
+def test_labels_and_numbers_stay_readable_on_a_large_photo():
+    from predict import FacePrediction, annotate
+    from registry.emotions import EMOTION_COLORS
+
+    image = np.zeros((3840, 7120, 3), np.uint8)  # a 7120x3840 photo with two small faces
+    happy = {"c": np.array([0, 0, 0, 1, 0, 0, 0], np.float32)}
+    faces = [FacePrediction((3000, 1500, 120, 120), 1.0, happy), FacePrediction((4000, 1500, 120, 120), 1.0, happy)]
+    drawn = annotate(image, faces, numbers=True)
+    column = drawn[:1500, 3001]  # above the first box: its label
+    label = int(np.all(column == EMOTION_COLORS["happy"], axis=1).sum())
+    badge = int(np.all(drawn[1500:1620, 3001] == 255, axis=1).sum())  # the number in the box's corner
+    assert label >= 0.02 * 3840 and badge >= 0.02 * 3840, (label, badge)
+    small = annotate(np.zeros((300, 400, 3), np.uint8), [FacePrediction((100, 100, 60, 60), 1.0, happy)])
+    assert int(np.all(small[:100, 101] == EMOTION_COLORS["happy"], axis=1).sum()) < 30  # a small photo: small text

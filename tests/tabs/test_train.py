@@ -12,6 +12,7 @@ from tabs.train import (
     list_runs,
     refresh_runs,
     show_run,
+    start_choices,
     start_training,
     stop_training,
     training_command,
@@ -48,6 +49,35 @@ def test_a_run_folder_shows_its_curves_samples_and_how_to_use_it(folders):
     assert chooser.value == str(run) and shown[2] == summary
 
 
+def test_runs_are_listed_by_when_they_were_last_written(folders):
+    older, newer = _fake_run(folders["runs"] / "older"), _fake_run(folders["runs"] / "newer")
+    os.utime(newer, (1_000, 1_000))  # its folder looks old; its metrics log was written last
+    os.utime(older / "metrics.jsonl", (2_000, 2_000))
+    os.utime(older / "train_config.json", (2_000, 2_000))
+    os.utime(older, (3_000, 3_000))
+    assert [path for _, path in list_runs()] == [str(newer), str(older)]
+
+
+def test_a_stopped_run_is_the_one_shown_after_stop_and_refresh(registry, folders, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(train_tab, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(train_tab, "training_command",
+                        lambda *args: [sys.executable, "-c", "import time; time.sleep(60)"])  # a run that waits
+    run = start_training(registry, "cgan", None, SCRATCH, 140, 20, 0, {})
+    _, _, state, _ = next(run)
+    run_dir = _fake_run(folders["runs"] / os.path.basename(state["run"]))
+    later = _fake_run(folders["runs"] / "written-later")
+    for path in (run_dir / "metrics.jsonl", run_dir / "train_config.json", run_dir / train_tab.LOG_NAME, run_dir):
+        os.utime(path, (1_000, 1_000))
+    assert list_runs()[0][1] == str(later)  # the newest run is another one
+    assert stop_training(state).startswith(f"Stopped runs/{run_dir.name}")
+    outcome, _, _, shown = list(run)[-1]  # the run's own handler ends, showing the run it stopped
+    assert "was stopped" in outcome and shown == str(run_dir)
+    chooser, _, _, summary = refresh_runs(shown)  # and Refresh keeps it
+    assert chooser.value == str(run_dir) and f"### runs/{run_dir.name}" in summary
+
+
 @pytest.mark.parametrize("typed, error", [("/etc", "outside the folders"), ("runs/none", "no such file"),
                                           ("data", "is not a training run")])
 def test_bad_run_folders(folders, typed, error):
@@ -73,8 +103,19 @@ def test_fine_tuning_starts_from_the_plugins_pretrained_tag(registry, tmp_path):
     command = training_command("classifier", "mini_xception", 140, 1, 0, tmp_path / "run", "fer2013")
     assert command[command.index("--init") + 1] == "fer2013"
     assert "--init" not in training_command("classifier", "mini_xception", 140, 1, 0, tmp_path / "run")
-    with pytest.raises(InputError, match="convnext has no pretrained weights on this machine"):
+    with pytest.raises(InputError, match="^convnext has no pretrained weights to start from; start from scratch$"):
         next(start_training(registry, "classifier", "convnext", PRETRAINED, 140, 1, 0, {}))
+
+
+def test_start_from_offers_pretrained_weights_only_where_they_are(registry):
+    for plugin, offered in (("mini_xception", [PRETRAINED, SCRATCH]), ("convnext", [SCRATCH]), ("vit", [SCRATCH])):
+        chooser, start_from = start_choices(registry, "classifier", plugin)
+        assert [choice[0] for choice in start_from.choices] == offered and start_from.value == offered[0], plugin
+    _, start_from = start_choices(registry, "cgan", "mini_xception")
+    assert start_from.interactive is False
+    with pytest.raises(InputError, match="vit's pretrained weights are not on this machine \\('trpakov/vit-face"
+                                         "-expression' is not cached and HF_HUB_OFFLINE=1\\); start from scratch$"):
+        next(start_training(registry, "classifier", "vit", PRETRAINED, 140, 1, 0, {}))
 
 
 def test_runs_are_bounded_by_time(monkeypatch, tmp_path):

@@ -1,0 +1,25 @@
+from eval.harness import _parameters
+from tabs.common import app_detail, unavailable_note
+from tabs.plugins import plugin_table
+
+
+def test_why_hints_say_what_to_type_in_the_app_not_the_cli_spec(registry):
+    note = unavailable_note(registry, "classifier")
+    assert "**convnext** (needs weights)" in note
+    assert "convnext:runs/convnext" not in note and "--checkpoint" not in note
+    assert "type its folder (`runs/convnext`) into **Your model**" in note and "the **Train** tab" in note
+    rows = {row[1]: row for row in plugin_table(registry)}
+    assert "vit:runs/vit" not in rows["vit"][4] and "type its folder (`runs/vit`) into **Your model**" in rows["vit"][4]
+    cli = "train one with `fexlab train cgan` and load it as `cgan:runs/cgan` (or `--checkpoint runs/cgan`)"
+    assert app_detail("generator", cli) == ("train one with `fexlab train cgan` and type its folder (`runs/cgan`) "
+                                           "into **Your generator**")
+    assert app_detail("detector", "no weights needed") == "no weights needed"
+
+
+def test_the_parameter_count_says_which_count_it_is_and_matches_the_evaluation(registry):
+    rows = {row[1]: row for row in plugin_table(registry)}
+    learned = _parameters(registry.classifier("mini_xception"))  # what the leaderboard's column counts
+    assert f"{round(learned / 1000)}k learned parameters" in rows["mini_xception"][3]
+    from tabs.evaluate import _CLASSIFIER_COLUMNS
+
+    assert _CLASSIFIER_COLUMNS["parameters"] == "learned parameters"
