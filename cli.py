@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from registry import DEFAULT_DETECTOR, FexlabError, InputError, default_registry
+from registry import DEFAULT_ALIGN, DEFAULT_DETECTOR, FexlabError, InputError, default_registry
 
 __all__ = ["build_parser", "main"]
 
@@ -71,6 +71,9 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
                         "mini_xception); +flip after it also averages each face with its mirror image")
     p.add_argument("--checkpoint", metavar="DIR", help="checkpoint or run folder for the (single) classifier")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector plugin (full_frame for face crops)")
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=DEFAULT_ALIGN,
+                   help="level the eyes on the detector's keypoints before classifying "
+                        f"(default {'on' if DEFAULT_ALIGN else 'off'}: see the README's alignment measurement)")
     p.add_argument("--json", action="store_true", help="print one JSON array, one object per input")
     p.add_argument("--annotate", metavar="OUT_DIR", help="write images / videos with boxes and labels here")
     p.add_argument("--every", type=int, default=1, metavar="K", help="videos: analyse every K-th frame")
@@ -90,7 +93,8 @@ def run_predict(args: argparse.Namespace) -> int:
     paths = media_files(args.paths, recursive=args.recursive)
     out_dir = check_output_dir(args.annotate) if args.annotate else None
     registry = default_registry()
-    predictor = Predictor({spec: registry.classifier(spec) for spec in specs}, registry.detector(args.detector))
+    predictor = Predictor({spec: registry.classifier(spec) for spec in specs}, registry.detector(args.detector),
+                          align=args.align)
 
     results, failed = [], 0
     for path in paths:

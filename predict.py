@@ -28,7 +28,7 @@ import numpy as np
 from preprocessing.align import align_face, eye_angle
 from preprocessing.faces import crop_face, square_box
 from preprocessing.images import ImageSource, load_image_scaled
-from registry import DEFAULT_DETECTOR, EMOTIONS, Classifier, Face, FaceDetector, InputError, Registry
+from registry import DEFAULT_ALIGN, DEFAULT_DETECTOR, EMOTIONS, Classifier, Face, FaceDetector, InputError, Registry
 from registry.emotions import EMOTION_COLORS
 
 __all__ = [
@@ -186,7 +186,7 @@ class Predictor:
     """Runs a face detector and one or more classifiers over images and videos."""
 
     def __init__(self, classifiers: Mapping[str, Classifier] | Sequence[Classifier] | Classifier, detector: FaceDetector,
-                 *, align: bool = False):
+                 *, align: bool = DEFAULT_ALIGN):
         """``align``: level the eyes before cropping wherever the detector gives eye keypoints."""
         if isinstance(classifiers, Classifier):
             classifiers = [classifiers]

@@ -10,10 +10,13 @@ import numpy as np
 
 from .plugin import Plugin
 
-__all__ = ["DEFAULT_DETECTOR", "Face", "FaceDetector"]
+__all__ = ["DEFAULT_ALIGN", "DEFAULT_DETECTOR", "Face", "FaceDetector"]
 
 #: The detector the CLI, every app tab, ``prepare`` and the trainers use unless told otherwise.
 DEFAULT_DETECTOR = "blazeface"
+#: Whether prediction levels the eyes on the detector's keypoints before the crop by default, as
+#: the measurement of ``benchmarks/alignment.py`` decided (README, "Eye alignment").
+DEFAULT_ALIGN = False
 
 
 @dataclass(frozen=True)

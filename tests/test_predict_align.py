@@ -36,3 +36,15 @@ def test_align_without_eye_keypoints_crops_as_usual(registry, astronaut_path):
     aligned = Predictor(classifier, registry.detector("full_frame"), align=True).predict_image(astronaut_path)
     np.testing.assert_allclose(plain.faces[0].probabilities["mini_xception"],
                                aligned.faces[0].probabilities["mini_xception"])
+
+
+def test_the_cli_aligns_on_request(capsys, astronaut_path):
+    import json
+
+    import cli
+
+    assert cli.main(["predict", str(astronaut_path), "--json", "--align"]) == 0
+    aligned = json.loads(capsys.readouterr().out)[0]["faces"][0]["probabilities"]
+    assert cli.main(["predict", str(astronaut_path), "--json", "--no-align"]) == 0
+    plain = json.loads(capsys.readouterr().out)[0]["faces"][0]["probabilities"]
+    assert aligned != plain  # a different crop, so different probabilities
