@@ -29,8 +29,9 @@ def _photos(per_class: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
     return list(part.images(range(len(part)))), labels[chosen]
 
 
-def alignment_effect(classifiers: tuple[str, ...] = ("mini_xception",), per_class: int = 250, seed: int = 0) -> list[Row]:
-    """Accuracy with and without eye alignment, per classifier and detector."""
+def alignment_effect(classifiers: tuple[str, ...] | None = None, per_class: int = 250, seed: int = 0) -> list[Row]:
+    """Accuracy with and without eye alignment, per classifier (default: every ready one but the
+    ensemble, whose members are measured) and detector."""
     from sklearn.metrics import accuracy_score, f1_score
 
     from predict import Predictor
@@ -40,6 +41,8 @@ def alignment_effect(classifiers: tuple[str, ...] = ("mini_xception",), per_clas
         return [Row("alignment", "-", None, "accuracy", note=f"not run: no muxspace faces at {real_faces_dir()}")]
     images, labels = _photos(per_class, seed)
     registry = default_registry()
+    if classifiers is None:
+        classifiers = tuple(n for n in registry.ready_names("classifier") if n != "ensemble")
     models = {name: registry.classifier(name) for name in classifiers}
     rows = []
     for detector_name in ("haar", "blazeface"):
