@@ -159,7 +159,8 @@ def _predict_video(predictor, path: str, every: int, out_dir: Path | None) -> tu
             writer = stack.enter_context(VideoWriter(target, video_fps(path) / every))
         frames = predictor.predict_video(path, every=every, keep_frames=writer is not None)
         bar = stack.enter_context(tqdm(frames, total=-(-total // every) if total else None, unit="frame",
-                                       desc=f"predict {Path(path).name}", file=sys.stderr, leave=False))
+                                       desc=f"predict {Path(path).name}", file=sys.stderr, leave=False,
+                                       disable=None))  # on a terminal only, not in logs or pipes
         for frame in bar:
             analysed += 1
             for face in frame.faces:

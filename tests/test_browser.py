@@ -163,6 +163,9 @@ def test_a_visit_through_every_tab(page, tmp_path):
     assert not [text for text in page.locator(".toast-body").all_inner_texts() if "not playable" in text]
     page.locator("#video-input button[aria-label='Clear']").first.click()
     page.locator("#video-input input[type=file]").set_input_files(str(EXAMPLES / "two_people_pan.webm"))
+    page.wait_for_function("""() => { const v = document.querySelector("#video-preview video");
+        return v && v.currentSrc.endsWith("two_people_pan.webm") && v.readyState >= 1; }""")
+    page.wait_for_function(f"() => ({PROGRESS_SHOWN})() == 0")  # the preview is done
     page.get_by_role("button", name="Analyse video").click()
     page.wait_for_function(f"() => ({PROGRESS_SHOWN})() > 0")
     shown = page.evaluate(PROGRESS_SHOWN)

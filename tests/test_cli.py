@@ -156,7 +156,8 @@ def test_no_keypoints_key_when_the_detector_gives_none(capsys, astronaut_path):
     assert code == 0 and "keypoints" not in json.loads(out)[0]["faces"][0]
 
 
-def test_a_video_is_summed_up_in_frames_detections_and_tracks_with_progress(capsys):
+def test_a_video_is_summed_up_in_frames_detections_and_tracks_with_progress(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # the progress bar is drawn on a terminal
     video = str(EXAMPLES / "two_people_pan.webm")
     code, out, err = run(capsys, "predict", video, "--every", "4")
     lines = out.splitlines()

@@ -214,7 +214,8 @@ def test_cli_reports_each_bad_file_in_one_line_and_keeps_going(capsys, bad_files
     assert code == 1 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.strip()]
     assert all(line.startswith("fexlab: ") for line in errors)
-    assert len(errors) == sum(1 for r in records.values() if r["error"])
+    failed = sum(1 for r in records.values() if r["error"])
+    assert len(errors) == failed + 1 and errors[-1].startswith(f"fexlab: skipped {failed} of {len(records)} inputs")
     assert records["astronaut.jpg"]["faces"][0]["emotion"] == "happy"
     assert records["png_named.jpg"]["error"] is None and records["jpeg_named.png"]["faces"]
     for name in ("text.png", "empty.gif", "truncated.jpg", "zero.png", "bomb.png", "random.mp4", "truncated.mp4",
@@ -229,7 +230,7 @@ def test_cli_process_prints_only_its_own_lines(bad_files):
     done = subprocess.run([sys.executable, "-m", "cli", "predict", *(str(bad_files / n) for n in names)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     lines = done.stderr.strip().splitlines()
-    assert done.returncode == 1 and len(lines) == len(names), done.stderr
+    assert done.returncode == 1 and len(lines) == len(names) + 1, done.stderr  # and the "skipped" line
     assert all(line.startswith("fexlab: ") for line in lines)
 
 
@@ -243,4 +244,4 @@ def test_cli_on_random_files(tmp_path_factory, capsys, data, suffix):
     out, err = capsys.readouterr()
     [record] = json.loads(out)
     assert code in (0, 1) and (code == 1) == bool(record["error"])
-    assert "Traceback" not in err and len(err.strip().splitlines()) == (1 if record["error"] else 0)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == (2 if record["error"] else 0)

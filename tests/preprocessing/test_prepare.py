@@ -80,9 +80,10 @@ def test_output_inside_the_source_is_refused(raw):
 
 
 def test_cli_prepare_and_synth(raw, tmp_path, capsys):
-    assert cli.main(["prepare", str(raw), str(tmp_path / "p"), "--detect", "--size", "40"]) == 0
+    assert cli.main(["prepare", str(raw), str(tmp_path / "p"), "--detect", "--size", "40"]) == 1  # it skipped some
     printed = capsys.readouterr()
     assert "3 faces from 7 images" in printed.out and "skipped sad/" in printed.err
+    assert printed.err.strip().splitlines()[-1].startswith("fexlab: skipped 3 of 7 images")
     assert cli.main(["prepare", str(tmp_path / "missing"), str(tmp_path / "q")]) == 2
     assert "not found" in capsys.readouterr().err
 
