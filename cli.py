@@ -420,7 +420,7 @@ def run_synth(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out)
     spec = SyntheticSpec(n=args.n, size=args.size, seed=args.seed, gray=args.gray)
     source = f"synthetic:n={args.n},size={args.size},seed={args.seed},gray={int(args.gray)}"
-    report = prepare(source, out, size=args.size, gray=args.gray)
+    report = prepare(source, out, size=args.size, gray=args.gray, desc="synth")
     save_figure(preview_grid(spec), out / "grid.png")
     print(f"{report['faces']} SYNTHETIC faces written to {out} (identity-disjoint train / val / test); "
           f"a preview is in {out / 'grid.png'}")

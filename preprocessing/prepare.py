@@ -80,7 +80,7 @@ def _save(path: Path, image: np.ndarray) -> None:
 
 def write_faces(dataset: FaceDataset, out: str | Path, *, detector: FaceDetector | None = None, align: bool = False,
                 eye_finder: EyeFinder | None = None, size: int = 64, gray: bool = False,
-                margin: float | None = None, progress: bool = True,
+                margin: float | None = None, progress: bool = True, desc: str = "prepare",
                 options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``dataset``'s faces under ``out`` as class-per-folder crops; returns the report.
 
@@ -102,7 +102,7 @@ def write_faces(dataset: FaceDataset, out: str | Path, *, detector: FaceDetector
     no_face: list[str] = []
     failed: list[dict[str, str]] = []
     counts = {split: dict.fromkeys(EMOTIONS, 0) for split in SPLITS}
-    bar = tqdm(_decoded(dataset), total=len(dataset), desc="prepare", unit="img", disable=not progress)
+    bar = tqdm(_decoded(dataset), total=len(dataset), desc=desc, unit="img", disable=not progress)
     for index, image, error in bar:
         source_id = str(ids[index])
         if error is not None:
@@ -160,13 +160,13 @@ def _plot_balance(report: dict[str, Any], out: Path) -> None:
 def prepare(source: str, out: str | Path, *, detector: FaceDetector | None = None, align: bool = False,
             eye_finder: EyeFinder | None = None, size: int = 64, gray: bool = False,
             split: str | Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
-            progress: bool = True, **reader_options: Any) -> dict[str, Any]:
+            progress: bool = True, desc: str = "prepare", **reader_options: Any) -> dict[str, Any]:
     """Open ``source`` with :func:`~preprocessing.readers.open_dataset` and write its crops under ``out``
-    (see :func:`write_faces` for ``detector``, ``align`` and ``eye_finder``)."""
+    (see :func:`write_faces` for ``detector``, ``align`` and ``eye_finder``; ``desc`` labels the progress bar)."""
     out = Path(out)
     _check_paths(str(source), out)
     fractions = parse_fractions(split)
     dataset = open_dataset(source, split_fractions=fractions, seed=seed, **reader_options)
     options = {"split": list(fractions), "seed": seed, **reader_options}
     return write_faces(dataset, out, detector=detector, align=align, eye_finder=eye_finder, size=size, gray=gray,
-                       progress=progress, options=options)
+                       progress=progress, desc=desc, options=options)

@@ -88,7 +88,9 @@ def test_cli_prepare_and_synth(raw, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
     assert cli.main(["synth", str(tmp_path / "s"), "--n", "70", "--size", "48", "--gray", "--seed", "2"]) == 0
-    assert "70 SYNTHETIC faces" in capsys.readouterr().out and (tmp_path / "s" / "grid.png").is_file()
+    printed = capsys.readouterr()
+    assert "70 SYNTHETIC faces" in printed.out and (tmp_path / "s" / "grid.png").is_file()
+    assert "synth:" in printed.err and "prepare:" not in printed.err  # its progress bar is its own
     report = json.loads((tmp_path / "s" / "report.json").read_text())
     assert report["synthetic"] and "SYNTHETIC" in report["source"] and report["faces"] == 70
     assert set(report["classes"].values()) == {10}
