@@ -51,3 +51,14 @@ def registry():
     from registry import Registry
 
     return Registry()
+
+
+@pytest.fixture
+def without_fexlab_tags(monkeypatch):
+    """``convnext`` and ``vit`` as on an install without fexlab's own trained tags: no weights for
+    ConvNeXt, only the hub's ViT (offline: not cached), so their needs-weights paths can be tested."""
+    from plugins.convnext import ConvNeXt
+    from plugins.vit import ViT
+
+    monkeypatch.setattr(ConvNeXt, "pretrained", {})
+    monkeypatch.setattr(ViT, "pretrained", {"fer2013": "trpakov/vit-face-expression"})

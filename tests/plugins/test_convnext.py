@@ -43,7 +43,7 @@ def test_other_variants_and_bad_ones():
         ConvNeXt.from_config(input_size=16)
 
 
-def test_without_a_checkpoint_it_needs_weights_and_says_how_to_train_them():
+def test_without_a_checkpoint_it_needs_weights_and_says_how_to_train_them(without_fexlab_tags):
     status = ConvNeXt.status()
     assert status.state == NEEDS_WEIGHTS and "fexlab train classifier --plugin convnext" in status.detail
     with pytest.raises(NeedsWeightsError, match="fexlab train classifier"):

@@ -81,7 +81,7 @@ def test_pickled_weights_are_never_loaded(tmp_path):
         ViT.from_pretrained(tmp_path / "pickled")
 
 
-def test_offline_hub_model_needs_weights_and_never_hangs(monkeypatch):
+def test_offline_hub_model_needs_weights_and_never_hangs(monkeypatch, without_fexlab_tags):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     status = ViT.status()
     assert status.state == NEEDS_WEIGHTS and "trpakov/vit-face-expression" in status.detail

@@ -3,7 +3,7 @@ from tabs.common import app_detail, unavailable_note
 from tabs.plugins import plugin_table
 
 
-def test_why_hints_say_what_to_type_in_the_app_not_the_cli_spec(registry):
+def test_why_hints_say_what_to_type_in_the_app_not_the_cli_spec(registry, without_fexlab_tags):
     note = unavailable_note(registry, "classifier")
     assert "**convnext** (needs weights)" in note
     assert "convnext:runs/convnext" not in note and "--checkpoint" not in note

@@ -99,7 +99,7 @@ def test_bad_training_requests(args, error, tmp_path):
         training_command(*args, seed=0, out=tmp_path / "run")
 
 
-def test_fine_tuning_starts_from_the_plugins_pretrained_tag(registry, tmp_path):
+def test_fine_tuning_starts_from_the_plugins_pretrained_tag(registry, tmp_path, without_fexlab_tags):
     command = training_command("classifier", "mini_xception", 140, 1, 0, tmp_path / "run", "fer2013")
     assert command[command.index("--init") + 1] == "fer2013"
     assert "--init" not in training_command("classifier", "mini_xception", 140, 1, 0, tmp_path / "run")
@@ -107,7 +107,7 @@ def test_fine_tuning_starts_from_the_plugins_pretrained_tag(registry, tmp_path):
         next(start_training(registry, "classifier", "convnext", PRETRAINED, 140, 1, 0, {}))
 
 
-def test_start_from_offers_pretrained_weights_only_where_they_are(registry):
+def test_start_from_offers_pretrained_weights_only_where_they_are(registry, without_fexlab_tags):
     for plugin, offered in (("mini_xception", [PRETRAINED, SCRATCH]), ("convnext", [SCRATCH]), ("vit", [SCRATCH])):
         chooser, start_from = start_choices(registry, "classifier", plugin)
         assert [choice[0] for choice in start_from.choices] == offered and start_from.value == offered[0], plugin
