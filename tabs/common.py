@@ -36,6 +36,8 @@ __all__ = [
     "load_plugins",
     "output_folder",
     "plain_names",
+    "DEFAULT_COMPARISON",
+    "default_comparison",
     "plugin_choices",
     "relative_name",
     "unavailable_accordion",
@@ -116,9 +118,25 @@ def detector_dropdown(registry: Registry, **kwargs: Any) -> gr.Dropdown:
     return gr.Dropdown(detectors, value=value, label="Face detector", **kwargs)
 
 
+#: The classifiers Predict compares by default, where they are ready: fexlab's real-face models.
+DEFAULT_COMPARISON = ("mini_xception.ferplus", "convnext", "vit")
+
+
 def plugin_choices(registry: Registry, kind: str) -> list[str]:
-    """Names of the plugins of ``kind`` that are ready to use."""
-    return registry.ready_names(kind)
+    """Names of the plugins of ``kind`` that are ready to use, each followed by ``name.tag`` for
+    its further pretrained tags whose weights ship on this machine (``mini_xception.ferplus``)."""
+    choices = []
+    for name in registry.ready_names(kind):
+        choices.append(name)
+        tags = getattr(registry.plugin_class(kind, name), "pretrained", {})
+        choices += [f"{name}.{tag}" for tag, source in list(tags.items())[1:] if Path(source).is_dir()]
+    return choices
+
+
+def default_comparison(choices: Sequence[str]) -> list[str]:
+    """The classifiers shown side by side before the user picks: :data:`DEFAULT_COMPARISON` where
+    ready, else the first choice."""
+    return [name for name in DEFAULT_COMPARISON if name in choices] or list(choices[:1])
 
 
 #: How the plugins' hints tell a CLI user to load a checkpoint ("load it as `convnext:runs/convnext`

@@ -19,6 +19,7 @@ from registry import InputError, Registry
 from .common import (
     checkpoint_box,
     clear_on_error,
+    default_comparison,
     detector_dropdown,
     detector_name,
     image_file,
@@ -82,7 +83,7 @@ def build(registry: Registry) -> None:
             image = gr.Image(label="Photo: upload, paste or take a webcam snapshot", type="filepath",
                              sources=["upload", "clipboard", "webcam"], height=340, elem_id="predict-photo")
             run = gr.Button("Predict emotions", variant="primary")
-            chosen = gr.Dropdown(classifiers, value=classifiers[:1], multiselect=True, label="Classifiers",
+            chosen = gr.Dropdown(classifiers, value=default_comparison(classifiers), multiselect=True, label="Classifiers",
                                  info="choose several to compare them side by side")
             checkpoint = checkpoint_box()
             detector = detector_dropdown(registry, info="full_frame: the photo is already one face")
