@@ -24,8 +24,8 @@ def golden():
 
 @pytest.fixture(scope="module", params=["short", "full"])
 def tagged(request):
-    """Each model alone (the golden files hold one model's outputs; ``full`` adds no close-up pass)."""
-    return request.param, BlazeFace.from_config(model=request.param, close_up=False)
+    """Each model alone, one pass (the golden files hold one model's outputs: no close-up pass, no tiles)."""
+    return request.param, BlazeFace.from_config(model=request.param, close_up=False, tile_above=0)
 
 
 def _golden_arrays(faces):
