@@ -13,12 +13,15 @@ local or on the hub.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from registry import EMOTIONS, Classifier, InputError
 from registry.checkpoint import hub_offline
 
-__all__ = ["ConvNeXt", "ConvNeXtConfig", "TRAIN_COMMAND"]
+__all__ = ["ConvNeXt", "ConvNeXtConfig", "TRAIN_COMMAND", "WEIGHTS_DIR"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 TRAIN_COMMAND = "fexlab train classifier --plugin convnext --data SOURCE --out runs/convnext"
 
@@ -47,8 +50,9 @@ class ConvNeXt(Classifier):
     name: ClassVar[str] = "convnext"
     description: ClassVar[str] = "timm ConvNeXt (atto to base), gray or RGB, any input size; trained with fexlab"
     config_class: ClassVar[type] = ConvNeXtConfig
-    #: No FER-trained ConvNeXt is published: a checkpoint comes from fexlab's trainer.
-    pretrained: ClassVar[dict[str, str]] = {}
+    #: No FER-trained ConvNeXt is published: ``ferplus`` was trained by fexlab on FER2013's faces with
+    #: FER+ vote distributions (weights/ferplus/README.md); other checkpoints come from the trainer.
+    pretrained: ClassVar[dict[str, str]] = {"ferplus": str(WEIGHTS_DIR / "ferplus")}
     weights_hint: ClassVar[str] = f"train one with `{TRAIN_COMMAND}` and load it as `convnext:runs/convnext` (or `--checkpoint runs/convnext`)"
     # timm's IMAGENET_DEFAULT_MEAN / _STD, which its ConvNeXt weights were trained with
     input_mean: ClassVar[tuple[float, ...]] = (0.485, 0.456, 0.406)

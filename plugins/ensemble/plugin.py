@@ -67,7 +67,7 @@ class Ensemble(Classifier):
     name: ClassVar[str] = "ensemble"
     description: ClassVar[str] = "averages the probabilities of the classifiers named in its config (weights optional)"
     config_class: ClassVar[type] = EnsembleConfig
-    pretrained: ClassVar[dict[str, str]] = {"fer2013": str(WEIGHTS_DIR / "fer2013")}
+    pretrained: ClassVar[dict[str, str]] = {"ferplus": str(WEIGHTS_DIR / "ferplus")}
     trainable: ClassVar[bool] = False
     weights_hint: ClassVar[str] = ("name the members in a config: Ensemble.from_config(members=[...]).save_pretrained(DIR), "
                                    "then use ensemble:DIR")

@@ -35,7 +35,9 @@ from torch import nn
 from registry import EMOTIONS, CheckpointError, Classifier, InputError
 from registry.checkpoint import CONFIG_NAME, resolve_source
 
-__all__ = ["HF_DIR", "ViT", "ViTConfig"]
+__all__ = ["HF_DIR", "ViT", "ViTConfig", "WEIGHTS_DIR"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 #: Sub-folder of a fexlab checkpoint holding the transformers model.
 HF_DIR = "hf"
@@ -87,7 +89,10 @@ class ViT(Classifier):
     name: ClassVar[str] = "vit"
     description: ClassVar[str] = "Hugging Face ViT / any AutoModelForImageClassification, labels mapped to 7 emotions"
     config_class: ClassVar[type] = ViTConfig
-    pretrained: ClassVar[dict[str, str]] = {"fer2013": "trpakov/vit-face-expression"}
+    #: ``ferplus``: a MobileViT-XXS trained from scratch by fexlab on FER2013's faces with FER+ vote
+    #: distributions (weights/ferplus/README.md), shipped; ``fer2013``: a hub ViT (network).
+    pretrained: ClassVar[dict[str, str]] = {"ferplus": str(WEIGHTS_DIR / "ferplus"),
+                                            "fer2013": "trpakov/vit-face-expression"}
     weights_hint: ClassVar[str] = (
         "train one with `fexlab train classifier --plugin vit --data SOURCE --out runs/vit` "
         "and load it as `vit:runs/vit` (or `--checkpoint runs/vit`)"
