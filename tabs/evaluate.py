@@ -23,6 +23,7 @@ from .common import (
     checkpoint_box,
     checkpoint_spec,
     clear_on_error,
+    default_comparison,
     folder,
     output_folder,
     plain_names,
@@ -281,7 +282,7 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
     generators = plugin_choices(registry, "generator")
     with gr.Row():
         with gr.Column(scale=2, min_width=300):
-            chosen = gr.Dropdown(classifiers, value=classifiers[:1], multiselect=True, label="Classifiers")
+            chosen = gr.Dropdown(classifiers, value=default_comparison(classifiers)[:1], multiselect=True, label="Classifiers")
             checkpoint = checkpoint_box("Your classifier (optional)")
             chosen_generators = gr.Dropdown(generators, value=[], multiselect=True, label="Generators",
                                             info="scored by the judge: does it recognise the intended emotion?",

@@ -20,6 +20,7 @@ from registry import InputError, Registry
 from .common import (
     checkpoint_box,
     clear_on_error,
+    default_comparison,
     detector_dropdown,
     detector_name,
     load_plugins,
@@ -75,7 +76,7 @@ def build(registry: Registry) -> None:
         with gr.Column():
             camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy", height=360,
                               elem_id="live-camera")
-            classifier = gr.Dropdown(classifiers, value=(classifiers or [None])[0], label="Classifier")
+            classifier = gr.Dropdown(classifiers, value=(default_comparison(classifiers) or [None])[0], label="Classifier")
             checkpoint = checkpoint_box("Your model (optional, used instead of the classifier)")
             detector = detector_dropdown(registry)
             keypoints = gr.Checkbox(False, label="Show keypoints", elem_id="live-keypoints",

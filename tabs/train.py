@@ -136,10 +136,21 @@ def show_run(run: str | None):
 
 
 # -- starting and stopping runs ----------------------------------------------------------------------
+def data_source(text: str | None) -> str | None:
+    """The ``--data`` of a classifier run on data sets of the data folder: ``text`` names one or
+    several joined with ``+`` (``fer2013/ferplus_votes.csv+muxspace/legend.csv``), each inside
+    ``FEXLAB_DATA_DIR``; empty: None (the synthetic faces)."""
+    parts = [part.strip() for part in str(text or "").split("+") if part.strip()]
+    if not parts:
+        return None
+    return "+".join(str(resolve_user_path(part, [folder("FEXLAB_DATA_DIR")], must_exist=True)) for part in parts)
+
+
 def training_command(trainer: str, plugin: str | None, faces: int, epochs: int, seed: int, out: Path,
-                     init: str | None = None) -> list[str]:
-    """The trainer's own command line for a short run on ``faces`` synthetic faces; a classifier
-    starts from its pretrained tag ``init`` (fine-tuning) or, without one, from scratch."""
+                     init: str | None = None, data: str | None = None) -> list[str]:
+    """The trainer's own command line for a short run on ``faces`` synthetic faces, or on ``data``
+    (a classifier only: a source from :func:`data_source`); a classifier starts from its
+    pretrained tag ``init`` (fine-tuning) or, without one, from scratch."""
     if trainer not in TRAINERS:
         raise InputError(f"choose a trainer: {', '.join(TRAINERS)}")
     faces, epochs = int(faces), int(epochs)
@@ -147,7 +158,9 @@ def training_command(trainer: str, plugin: str | None, faces: int, epochs: int, 
         raise InputError(f"choose between 70 and {MAX_FACES} synthetic faces, got {faces}")
     if not 1 <= epochs <= MAX_EPOCHS:
         raise InputError(f"choose between 1 and {MAX_EPOCHS} epochs, got {epochs}")
-    data = f"synthetic:n={faces},size=64,seed={int(seed)}"
+    if data and trainer != "classifier":
+        raise InputError("the cGAN trains on synthetic faces here; clear the data box")
+    data = data or f"synthetic:n={faces},size=64,seed={int(seed)}"
     # the trainer's own budget (training time) ends the run cleanly, checkpoints saved, before the
     # app's wall-clock limit (which also counts start-up and the final test) has to kill it
     command = [sys.executable, "-m", TRAINERS[trainer], "--data", data, "--epochs", str(epochs),
@@ -271,7 +284,7 @@ def start_choices(registry: Registry, trainer: str | None, plugin: str | None) -
 
 
 def start_training(registry: Registry, trainer: str, plugin: str | None, start_from: str, faces: int, epochs: int,
-                   seed: int, state: dict[str, Any] | None, progress: Any = None):
+                   seed: int, state: dict[str, Any] | None, progress: Any = None, data: str | None = None):
     """Handler (a generator): start a run and yield (status, curves figure, state, run folder) as
     it trains. The run folder is None until the last yield, which says how the run ended and gives
     its folder ("" when a run stopped before it began left nothing)."""
@@ -294,7 +307,7 @@ def start_training(registry: Registry, trainer: str, plugin: str | None, start_f
         if not run_dir.exists():
             break
         run_dir = run_dir.with_name(f"{name}-{n}")
-    command = training_command(trainer, plugin, faces, epochs, seed, run_dir, init)
+    command = training_command(trainer, plugin, faces, epochs, seed, run_dir, init, data_source(data))
     process = _spawn(command, run_dir)
     state = {"pid": process.pid, "run": str(run_dir)}
     started, limit, seen = time.monotonic(), max_minutes() * 60, -1
@@ -367,7 +380,7 @@ def build(registry: Registry, tab: Any = None) -> None:
                              height="auto", object_fit="contain", preview=False, visible=False,
                              elem_classes=["fexlab-whole"])
     curves = gr.Plot(label="Training curves", show_label=False)
-    gr.Markdown(f"### Start a short run on synthetic faces\nAt most {MAX_EPOCHS} epochs and {max_minutes():g} minutes. "
+    gr.Markdown(f"### Start a short run on synthetic faces or your data\nAt most {MAX_EPOCHS} epochs and {max_minutes():g} minutes. "
                 "The run trains in its own process at low priority, one at a time (the others wait in the queue); "
                 "its curves appear above as it trains.")
     with gr.Row():
@@ -380,15 +393,19 @@ def build(registry: Registry, tab: Any = None) -> None:
         faces = gr.Slider(70, MAX_FACES, value=700, step=70, label="Synthetic faces", elem_id="train-faces")
         epochs = gr.Slider(1, MAX_EPOCHS, value=3, step=1, label="Epochs", elem_id="train-epochs")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+    data = gr.Textbox("", label="Data (optional, classifiers)", elem_id="train-data",
+                      placeholder="fer2013/ferplus_votes.csv+muxspace/legend.csv",
+                      info="data sets in the data folder, several joined with +, each keeping its own splits; "
+                           "empty: the synthetic faces above")
     with gr.Row():
         start = gr.Button("Start training", variant="primary")
         stop = gr.Button("Stop", variant="stop")
     status = gr.Markdown(label="Training status", elem_id="train-status")
 
     @user_errors
-    def train(trainer, plugin, start_from, faces, epochs, seed, state, progress=gr.Progress()):
+    def train(trainer, plugin, start_from, faces, epochs, seed, state, data="", progress=gr.Progress()):
         for message, figure, new_state, run in start_training(registry, trainer, plugin, start_from, faces, epochs,
-                                                              seed, state, progress):
+                                                              seed, state, progress, data):
             if run is None:
                 yield message, figure, new_state, gr.skip(), gr.skip(), gr.skip()
             else:  # finished: list the new run and show it
@@ -416,7 +433,7 @@ def build(registry: Registry, tab: Any = None) -> None:
     clear_on_error(runs.input(show, runs, view, api_name="show_run", show_progress_on=[summary]), view)
     gr.on([trainer.change, plugin.input], user_errors(lambda t, p: start_choices(registry, t, p)), [trainer, plugin],
           [plugin, start_from], api_name="trainer_changed", show_progress="hidden")
-    started = start.click(train, [trainer, plugin, start_from, faces, epochs, seed, state],
+    started = start.click(train, [trainer, plugin, start_from, faces, epochs, seed, state, data],
                           [status, curves, state, runs, samples, summary], api_name="train", concurrency_limit=1,
                           concurrency_id="train", show_progress_on=[status])
     clear_on_error(started, [status, *view])

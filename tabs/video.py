@@ -33,6 +33,7 @@ from registry import EMOTIONS, InputError, Registry
 from .common import (
     checkpoint_box,
     clear_on_error,
+    default_comparison,
     detector_dropdown,
     detector_name,
     load_plugins,
@@ -160,7 +161,7 @@ def build(registry: Registry) -> None:
         with gr.Column(scale=1):
             video = gr.File(label="Video file", file_types=["video"], height=90, elem_id="video-input")
             preview = gr.Video(label="Preview", height=280, interactive=False, elem_id="video-preview")
-            chosen = gr.Dropdown(classifiers, value=classifiers[:1], multiselect=True, label="Classifiers")
+            chosen = gr.Dropdown(classifiers, value=default_comparison(classifiers)[:1], multiselect=True, label="Classifiers")
             checkpoint = checkpoint_box()
             detector = detector_dropdown(registry)
             every = gr.Slider(1, 30, value=2, step=1, label="Analyse every k-th frame",

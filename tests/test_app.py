@@ -262,7 +262,7 @@ def test_the_data_set_list_is_read_when_asked(client, folders):
 
 
 # -- Train --------------------------------------------------------------------------------------------------
-def test_runs_list_and_show(client, folders):
+def test_runs_list_and_show(client, folders, without_fexlab_tags):
     from tests.tabs.test_train import _fake_run
 
     _fake_run(folders["runs"] / "cgan-shown")
@@ -278,7 +278,7 @@ def test_runs_list_and_show(client, folders):
 
 
 @pytest.mark.slow
-def test_train_starts_reports_progress_and_stops(client):
+def test_train_starts_reports_progress_and_stops(client, without_fexlab_tags):
     _error(client, "classifier", "mini_xception", "scratch", 10, 1, 0, api_name="/train",
            match="less than minimum value 70")
     _error(client, "classifier", "convnext", "its pretrained weights", 140, 1, 0, api_name="/train",

@@ -65,7 +65,7 @@ def test_save_writes_only_the_config_and_a_card_naming_the_members(reg, tiny, tm
     np.testing.assert_allclose(loaded.predict(_faces()), ensemble.predict(_faces()), rtol=1e-5)
 
 
-def test_status_names_the_member_that_needs_weights(monkeypatch, tmp_path):
+def test_status_names_the_member_that_needs_weights(monkeypatch, tmp_path, without_fexlab_tags):
     folder = tmp_path / "default"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"plugin": "ensemble", "config": {

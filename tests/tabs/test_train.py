@@ -175,3 +175,24 @@ def test_a_run_past_the_time_limit_is_ended(registry, folders, monkeypatch):
     monkeypatch.setattr(train_tab, "_spawn", lambda *args: started.append(spawn(*args)) or started[-1])
     outcome = list(start_training(registry, "cgan", None, SCRATCH, 140, 20, 0, {}))[-1][0]
     assert "stopped" in outcome and started[0].poll() is not None
+
+
+def test_a_run_can_train_on_data_sets_of_the_data_folder_joined_with_plus(tmp_path, monkeypatch):
+    from tabs.train import data_source
+
+    data = tmp_path / "data"
+    (data / "fer").mkdir(parents=True)
+    (data / "fer" / "votes.csv").write_text("image,neutral\n")
+    (data / "mux.csv").write_text("image,emotion\n")
+    monkeypatch.setenv("FEXLAB_DATA_DIR", str(data))
+    assert data_source("") is None and data_source(None) is None
+    joined = data_source("fer/votes.csv + mux.csv")
+    assert joined == f"{data / 'fer' / 'votes.csv'}+{data / 'mux.csv'}"
+    command = training_command("classifier", "mini_xception", 140, 1, 0, tmp_path / "run", data=joined)
+    assert command[command.index("--data") + 1] == joined
+    with pytest.raises(InputError):
+        data_source("/etc/passwd")  # outside the data folder
+    with pytest.raises(InputError):
+        data_source("fer/missing.csv")
+    with pytest.raises(InputError, match="synthetic faces here"):
+        training_command("cgan", None, 140, 1, 0, tmp_path / "run", data=joined)
