@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from plugins.detectors.blazeface.decode import iou
+
 from .harness import ROOT, Row, time_calls
 from .inputs import one_face_images
 
@@ -131,19 +133,16 @@ def example_scenes() -> list[Scene]:
             for p in one_face_images() if p.name in EXAMPLE_FACES]
 
 
-def _iou(a, b) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
-
-
 def _match(found: list[tuple], marked: list[tuple], threshold: float = 0.5) -> int:
     """True detections: marked faces matched one to one, best overlap first, at IoU >= threshold."""
-    pairs = sorted(((_iou(f, m), i, j) for i, f in enumerate(found) for j, m in enumerate(marked)), reverse=True)
+    if not found or not marked:
+        return 0
+    marked_boxes = np.asarray(marked, np.float64)
+    pairs = sorted(((float(overlap), i, j) for i, f in enumerate(found)
+                    for j, overlap in enumerate(iou(np.asarray(f, np.float64), marked_boxes))), reverse=True)
     used_f, used_m, hits = set(), set(), 0
-    for iou, i, j in pairs:
-        if iou < threshold:
+    for overlap, i, j in pairs:
+        if overlap < threshold:
             break
         if i not in used_f and j not in used_m:
             used_f.add(i), used_m.add(j)
@@ -156,10 +155,16 @@ def _rescaled(box, factor: float) -> tuple[float, float, float, float]:
     return (x + w / 2 - w * factor / 2, y + h / 2 - h * factor / 2, w * factor, h * factor)
 
 
+def _holds_centre(marked, box) -> bool:
+    """Whether the marked face box ``marked`` holds the centre of the detected ``box``."""
+    x, y, w, h = box
+    return marked[0] < x + w / 2 < marked[0] + marked[2] and marked[1] < y + h / 2 < marked[1] + marked[3]
+
+
 def _size_factor(detections: list[list[tuple]], scenes: list[Scene]) -> float:
     """Median width ratio of a detector's boxes to the marked faces that hold their centres."""
-    ratios = [w / m[2] for boxes, scene in zip(detections, scenes) for (x, y, w, h) in boxes for m in scene.boxes
-              if m[0] < x + w / 2 < m[0] + m[2] and m[1] < y + h / 2 < m[1] + m[3]]
+    ratios = [box[2] / m[2] for boxes, scene in zip(detections, scenes) for box in boxes for m in scene.boxes
+              if _holds_centre(m, box)]
     return float(np.median(ratios)) if ratios else 1.0
 
 
@@ -182,8 +187,7 @@ def detection_quality(count: int = 40) -> list[Row]:
         for scene, boxes in zip(scenes, detections):
             found = [_rescaled(box, 1 / factor) for box in boxes]
             hits += _match(found, scene.boxes)
-            alarms += sum(not any(m[0] < x + w / 2 < m[0] + m[2] and m[1] < y + h / 2 < m[1] + m[3] for m in scene.boxes)
-                          for x, y, w, h in boxes)
+            alarms += sum(not any(_holds_centre(m, box) for m in scene.boxes) for box in boxes)
             marked += len(scene.boxes)
             found_total += len(found)
             for box in scene.boxes:

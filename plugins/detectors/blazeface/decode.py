@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["KEYPOINTS", "MODELS", "ModelSpec", "Detections", "decode", "iou", "letterbox", "ssd_anchors", "weighted_nms"]
+__all__ = ["KEYPOINTS", "MODELS", "Detections", "Letterbox", "ModelSpec", "decode", "iou", "letterbox", "ssd_anchors",
+           "weighted_nms"]
 
 #: The six keypoints in the model's order, named from the subject's side (MediaPipe's names):
 #: the subject's right eye is on the image's left in an unmirrored photo.
