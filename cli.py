@@ -288,7 +288,8 @@ def _animate(generator: Any, name: str, args: argparse.Namespace, options: dict[
 
 # -- fexlab train ----------------------------------------------------------------------------------
 #: Trainer name -> its light config module (HELP, add_arguments(parser), main(args)); no torch import.
-TRAINERS = {"classifier": "trainers.classifier.config", "cgan": "trainers.cgan.config", "sd-lora": "trainers.sd_lora.config"}
+TRAINERS = {"classifier": "trainers.classifier.config", "cgan": "trainers.cgan.config",
+            "stargan": "trainers.stargan.config", "sd-lora": "trainers.sd_lora.config"}
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:

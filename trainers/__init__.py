@@ -8,6 +8,7 @@ package loads neither torch nor Accelerate.
 """
 
 from .run import (
+    budget_spent,
     CONFIG_FILE,
     CURVES_FILE,
     METRICS_FILE,
@@ -28,6 +29,7 @@ from .run import (
 )
 
 __all__ = [
+    "budget_spent",
     "CONFIG_FILE",
     "CURVES_FILE",
     "METRICS_FILE",

@@ -323,6 +323,11 @@ class RunDirectory:
 
 
 # -- progress and summaries ----------------------------------------------------------------------------
+def budget_spent(cfg: Any, run: RunDirectory, state: RunState) -> bool:
+    """Whether ``cfg.max_minutes`` of training time or ``cfg.max_steps`` steps are used up (0: no limit)."""
+    return bool((cfg.max_minutes and run.elapsed > cfg.max_minutes * 60) or (cfg.max_steps and state.step >= cfg.max_steps))
+
+
 def progress(iterable: Iterable[Any], *, total: int | None = None, desc: str = "", enabled: bool = True) -> Iterable[Any]:
     """A tqdm progress bar on stderr (none when disabled, e.g. on non-main processes)."""
     from tqdm.auto import tqdm

@@ -28,11 +28,22 @@ def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return labels.float()
 
 
+def _doublings(resolution: int) -> int:
+    """How many times ``resolution`` halves down to its 3x3 or 4x4 stem (48 -> 3x3 in 4, 64 -> 4x4 in 4)."""
+    doublings, side = 0, resolution
+    while side % 2 == 0 and side // 2 >= 3:
+        side //= 2
+        doublings += 1
+    if resolution < 8 or side not in (3, 4):
+        raise ValueError(f"resolution must be 3 or 4 times a power of two, at least 8 (32, 48, 64, 96, 128), "
+                         f"got {resolution}")
+    return doublings
+
+
 def _widths(base: int, resolution: int) -> list[int]:
-    """Channel widths at 4x4, 8x8, ... ``resolution``: ``8 * base`` halving per doubling, at least
-    ``base // 2`` (64x64 with base 32: 256, 128, 64, 32, 16)."""
-    doublings = resolution.bit_length() - 3
-    return [max(base * 8 >> j, base // 2, 8) for j in range(doublings + 1)]
+    """Channel widths at the stem (3x3 or 4x4), then each doubling up to ``resolution``: ``8 * base``
+    halving per doubling, at least ``base // 2`` (64x64 with base 32: 256, 128, 64, 32, 16)."""
+    return [max(base * 8 >> j, base // 2, 8) for j in range(_doublings(resolution) + 1)]
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -67,13 +78,12 @@ class CGANGenerator(nn.Module):
     def __init__(self, z_dim: int = 128, num_classes: int = 7, channels: int = 3, resolution: int = 64,
                  width: int = 32):
         super().__init__()
-        if resolution < 8 or resolution & (resolution - 1):
-            raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
         self.z_dim, self.num_classes = z_dim, num_classes
         widths = _widths(width, resolution)
+        self.stem_side = resolution >> (len(widths) - 1)
         #: Class embedding concatenated to z: a direct path for the class from the first layer.
         self.class_embed = nn.Linear(num_classes, z_dim, bias=False)
-        self.stem = nn.Linear(2 * z_dim, widths[0] * 16)
+        self.stem = nn.Linear(2 * z_dim, widths[0] * self.stem_side ** 2)
         self.blocks = nn.ModuleList(
             _UpBlock(cin, cout, num_classes) for cin, cout in zip(widths[:-1], widths[1:])
         )
@@ -82,7 +92,7 @@ class CGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         weights = class_weights(labels, self.num_classes)
-        x = self.stem(torch.cat([z, self.class_embed(weights)], dim=1)).view(z.shape[0], -1, 4, 4)
+        x = self.stem(torch.cat([z, self.class_embed(weights)], dim=1)).view(z.shape[0], -1, self.stem_side, self.stem_side)
         for block in self.blocks:
             x = block(x, weights)
         return torch.tanh(self.out(F.relu(self.out_norm(x, weights))))
@@ -94,7 +104,7 @@ class ProjectionDiscriminator(nn.Module):
     def __init__(self, num_classes: int = 7, channels: int = 3, resolution: int = 64, width: int = 32):
         super().__init__()
         self.num_classes = num_classes
-        widths = [width * 2 ** i for i in range(resolution.bit_length() - 3)]  # to 4x4
+        widths = [width * 2 ** i for i in range(_doublings(resolution))]  # down to the 3x3 or 4x4 stem
         layers: list[nn.Module] = []
         cin = channels
         for i, cout in enumerate(widths):
@@ -122,7 +132,7 @@ class ExpressionClassifier(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         cin = channels
-        blocks = max(1, min(5, resolution.bit_length() - 2))  # halve down to 2x2 (4x4 from 128)
+        blocks = max(1, min(5, _doublings(resolution)))  # halve down to the stem side or, from 128, 4x4
         for cout in (width, 2 * width, 4 * width, 8 * width, 8 * width)[:blocks]:
             layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
                        nn.MaxPool2d(2)]

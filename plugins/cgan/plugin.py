@@ -1,4 +1,4 @@
-"""The ``cgan`` generator plugin: a class-conditional GAN drawing 64x64 (or 128x128) faces.
+"""The ``cgan`` generator plugin: a class-conditional GAN drawing 48x48, 64x64 or 128x128 faces.
 
 The latent ``z`` is drawn from the seed alone, so one seed is one identity and the emotions only
 change its expression. The checkpoint holds the EMA copy of the generator (the weights that
@@ -43,7 +43,7 @@ class CGAN(Generator):
     """Class-conditional GAN: conditional batch norm generator, projection discriminator."""
 
     name: ClassVar[str] = "cgan"
-    description: ClassVar[str] = "class-conditional GAN (64x64 faces); default weights trained on synthetic faces"
+    description: ClassVar[str] = "class-conditional GAN (48-128 px faces)"
     config_class: ClassVar[type] = CGANConfig
     pretrained: ClassVar[dict[str, str]] = {"synthetic": str(WEIGHTS_DIR / "synthetic")}
     weights_hint: ClassVar[str] = "train one with `fexlab train cgan --data synthetic --out runs/cgan`"

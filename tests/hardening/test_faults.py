@@ -2,7 +2,6 @@
 while writing a checkpoint leaves the previous one loadable; an unwritable output folder is a
 clear error before any work is done, for every command that writes."""
 
-import json
 import os
 import signal
 import subprocess

@@ -77,7 +77,17 @@ def test_gray_and_128_configs():
     assert image.shape == (64, 64, 3) and np.array_equal(image[..., 0], image[..., 2])
     assert CGAN.from_config(resolution=128, g_width=4, z_dim=8).generate(["sad"], seed=0)[0].size == (128, 128)
     with pytest.raises(ValueError, match="power of two"):
-        CGAN.from_config(resolution=96)
+        CGAN.from_config(resolution=80)
+
+
+def test_48px_gray_config_matches_fer2013_faces():
+    """FER2013's 48x48 faces: a 3x3 stem doubled four times, and a discriminator and auxiliary
+    classifier that take 48x48 inputs."""
+    gan = CGAN.from_config(resolution=48, grayscale=True, g_width=4, d_width=4, z_dim=8)
+    assert gan.generate(["sad"], seed=0)[0].size == (48, 48)
+    x = torch.zeros(2, 1, 48, 48)
+    assert gan.build_discriminator()(x, torch.tensor([0, 1])).shape == (2,)
+    assert gan.build_classifier()(x).shape == (2, 7)
 
 
 def test_projection_discriminator_is_class_aware_and_spectrally_normalised():

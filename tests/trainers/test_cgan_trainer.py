@@ -75,7 +75,7 @@ def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
 @pytest.mark.slow
 def test_a_judge_scores_the_samples_and_picks_best(tmp_path, monkeypatch):
     """The judge is any classifier; a fixed stand-in makes the expected score known."""
-    import trainers.cgan.loop as loop
+    import trainers.gan as loop
 
     class AlwaysHappy:
         def predict(self, faces):
@@ -83,7 +83,7 @@ def test_a_judge_scores_the_samples_and_picks_best(tmp_path, monkeypatch):
             probs[:, 3] = 1
             return probs
 
-    monkeypatch.setattr(loop, "_load_judge", lambda spec: AlwaysHappy() if spec else None)
+    monkeypatch.setattr(loop, "load_judge", lambda spec: AlwaysHappy() if spec else None)
     cfg = CGANTrainConfig(data=DATA, out=str(tmp_path / "run"), resolution=16, z_dim=16, g_width=4, d_width=4,
                           batch_size=16, epochs=1, max_steps=2, grid_seeds=1, judge="stand-in", judge_seeds=3, limit=64)
     run = train_cgan(cfg)

@@ -10,82 +10,38 @@ seeds) under ``samples/``, scores the EMA generator with a judge classifier when
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-import numpy as np
-
-from registry.emotions import EMOTIONS
-from registry.errors import InputError
 
 from ..run import (
     EpochSampler,
     RunDirectory,
     RunState,
-    TrainingError,
+    budget_spent,
     check_finite,
     format_metrics,
     progress,
-    seed_everything,
 )
-from ..command import reproduce_command
-from ..hub import write_checkpoint_card
+from ..gan import finish_gan_run, open_gan_run
 from ..samples import faces_by_emotion, judge_expression, save_sample_grid
 from .config import CGANTrainConfig
 
 __all__ = ["train_cgan"]
 
 
-def _training_faces(cfg: CGANTrainConfig) -> tuple[np.ndarray, np.ndarray, Any]:
-    """(N, C, H, W) float32 faces in [-1, 1], (N,) labels, and the data set (for provenance)."""
-    import cv2
-
-    from preprocessing.readers import open_dataset
-
-    dataset = open_dataset(cfg.data, **cfg.data_options)
-    train = dataset.split("train")
-    if len(train) == 0:
-        raise TrainingError(f"{dataset.name} has no training faces")
-    if cfg.limit:
-        train = train.subset(range(min(len(train), cfg.limit)))
-    labels = train.labels()
-    channels = 1 if cfg.grayscale else 3
-    faces = np.empty((len(train), cfg.resolution, cfg.resolution, channels), np.uint8)
-    for i, image in enumerate(sample.image for sample in train):
-        if image.shape[:2] != (cfg.resolution, cfg.resolution):
-            shrink = image.shape[0] > cfg.resolution
-            image = cv2.resize(image, (cfg.resolution, cfg.resolution),
-                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        faces[i] = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None] if cfg.grayscale else image
-    missing = [EMOTIONS[k] for k in range(len(EMOTIONS)) if not (labels == k).any()]
-    if missing:
-        raise TrainingError(f"the training split of {dataset.name} has no faces of {missing}; a cGAN needs all 7")
-    return faces.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0, labels, dataset
-
-
 def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
     """Train (or, with ``resume``, continue) the cGAN run in ``cfg.run_folder()``; returns it."""
     import torch
     import torch.nn.functional as F
-    from accelerate import Accelerator
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
     from torch.utils.data import DataLoader, TensorDataset
 
     from plugins.cgan import CGAN
-    from plugins.cgan.diffaugment import diff_augment, parse_policy
+    from plugins.cgan.diffaugment import diff_augment
 
-    try:
-        parse_policy(cfg.diffaugment)
-        parse_policy(cfg.aux_augment)
-    except ValueError as err:
-        raise InputError(str(err)) from None
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=cfg.cpu or not torch.cuda.is_available())
-    cfg = dataclasses.replace(cfg, out=cfg.run_folder())
-    run = RunDirectory(cfg.out, resume=resume, is_main_process=accelerator.is_main_process)
-    seed_everything(cfg.seed)
-    judge = _load_judge(cfg.judge)
-    faces, labels, dataset = _training_faces(cfg)
-    run.write_config({**dataclasses.asdict(cfg), "training_data": dataset.name, "train_faces": len(labels)})
+    opened = open_gan_run(cfg, resume, (cfg.diffaugment, cfg.aux_augment))
+    cfg, accelerator, run, judge = opened.cfg, opened.accelerator, opened.run, opened.judge
+    faces, labels = opened.faces, opened.labels
 
     plugin = CGAN.from_config(cfg.plugin_config())
     generator = plugin.torch_module().train()
@@ -104,8 +60,7 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
     state = run.load_state(accelerator) if resume else RunState(extra={"best": None})
     plugin.module = accelerator.unwrap_model(ema).module  # the EMA weights are the plugin's weights
     grid_seeds = list(range(cfg.grid_seeds))
-    provenance = {"training_data": f"{dataset.name}; source '{cfg.data}', train split, {len(labels)} faces",
-                  "synthetic": bool(getattr(dataset, "synthetic", False))}
+    provenance = opened.provenance()
 
     for epoch in range(state.epoch, cfg.epochs):
         loader.set_epoch(epoch)
@@ -159,7 +114,7 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
                 sums[key] = sums.get(key, 0.0) + value
             if state.step % cfg.log_every == 0:
                 run.log(split="train_step", epoch=epoch + batches / len(loader), step=state.step, **values)
-            if _budget_spent(cfg, run, state):
+            if budget_spent(cfg, run, state):
                 break
 
         metrics = {key: value / max(batches, 1) for key, value in sums.items()}
@@ -182,22 +137,7 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
         run.save_state(accelerator, state)
         run.plot_curves(("d_loss", "g_loss", "judge_accuracy"))
         accelerator.print(f"epoch {epoch + 1}: {format_metrics({**metrics, **val})}")
-        if _budget_spent(cfg, run, state):
+        if budget_spent(cfg, run, state):
             accelerator.print(f"stopping at step {state.step}: the step or time budget is spent")
             break
-    if accelerator.is_main_process and (run.path / "best").is_dir():
-        write_checkpoint_card(run.path / "best", kind="generator", config=dataclasses.asdict(cfg),
-                              command=reproduce_command("cgan", cfg))
-    return run
-
-
-def _budget_spent(cfg: CGANTrainConfig, run: RunDirectory, state: RunState) -> bool:
-    return bool((cfg.max_minutes and run.elapsed > cfg.max_minutes * 60) or (cfg.max_steps and state.step >= cfg.max_steps))
-
-
-def _load_judge(spec: str | None) -> Any:
-    if not spec:
-        return None
-    from registry import default_registry
-
-    return default_registry().classifier(spec)
+    return finish_gan_run(opened, "cgan")
