@@ -116,10 +116,12 @@ def _cross_fade(start: Any, end: Any, frames: int) -> list:
 
 
 def animate(generator: Generator, emotions: Sequence[str], seed: int, frames: int = 16, *,
-            end_seed: int | None = None, **options: Any) -> Animation:
+            end_seed: int | None = None, cross_fade: bool = False, **options: Any) -> Animation:
     """The frames of one identity (``seed``) moving through ``emotions`` (two or more),
     ``frames`` from one emotion to the next. ``end_seed`` (two emotions only) moves the identity
-    too, from ``seed`` to ``end_seed``. ``options`` go to the generator as they are."""
+    too, from ``seed`` to ``end_seed``. ``cross_fade`` blends the stops even where the generator
+    could morph (its morph would not keep an edited photo). ``options`` go to the generator as
+    they are."""
     if int(frames) < 2:
         raise InputError(f"an animation needs at least 2 frames from one emotion to the next, got {frames}")
     names = generator.check_inputs(emotions, options)
@@ -133,7 +135,7 @@ def animate(generator: Generator, emotions: Sequence[str], seed: int, frames: in
         raise InputError(f"the animation starts and ends on the same face ({names[0]}, seed {seed}); "
                          "choose two different emotions or another end seed")
     stops = [(emotion, seed) for emotion in names[:-1]] + [(names[-1], end_seed)]
-    native = morphs(generator)
+    native = morphs(generator) and not cross_fade
     if not native:
         if end_seed == seed:
             faces = generator.generate(names, seed=seed, **options)

@@ -221,7 +221,12 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", metavar="DIR", help="checkpoint or run folder of the generator")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="generator option, e.g. truncation=0.7 or steps=30 (repeat; `fexlab plugins` lists them)")
-    p.add_argument("--image", metavar="PATH", help="a face to edit toward each emotion (generators with an image option)")
+    p.add_argument("--image", metavar="PATH", help="a photo whose faces are edited into each emotion (generators that "
+                   "edit: stargan, sd_lora); writes each face and the photo with the edits pasted back")
+    p.add_argument("--detector", metavar="NAME", help=f"with --image: the face detector (default {DEFAULT_DETECTOR}; "
+                   "full_frame when the photo is already a face crop)")
+    p.add_argument("--no-align", dest="align", action="store_false",
+                   help="with --image: crop the faces as found, without levelling the eyes")
     p.add_argument("--animate", choices=MODES, help="write an animated GIF and a WebM per seed instead of PNGs: "
                    "interpolate morphs between two --emotion (default neutral, happy), all shows one identity "
                    "through every --emotion in turn (default the seven)")
@@ -245,10 +250,9 @@ def _generator_options(generator: Any, pairs: Sequence[str], image: str | None) 
             options[key.strip()] = type(default)(text) if isinstance(default, (int, float)) else text
         except ValueError:
             raise InputError(f"--option {key.strip()} must be a {type(default).__name__}, got '{text}'") from None
-    if image is not None:
-        if "image" not in generator.options:
-            raise InputError(f"{generator.name} cannot edit an image; drop --image")
-        options["image"] = image
+    if image is not None and not generator.edits():
+        raise InputError(f"{generator.name} cannot edit an image; drop --image, or use an editing generator such as "
+                         "stargan")
     return options
 
 
@@ -261,6 +265,10 @@ def run_generate(args: argparse.Namespace) -> int:
     generator = default_registry().generator(args.plugin, checkpoint=args.checkpoint)
     options = _generator_options(generator, args.option, args.image)
     name = args.plugin.split(":")[0]
+    if args.detector is not None and args.image is None:
+        raise InputError("--detector goes with --image (the photo whose faces are edited)")
+    if args.image is not None:
+        return _edit(generator, name, args, options, out)
     if args.animate:
         return _animate(generator, name, args, options, out)
     emotions = generator.check_inputs(args.emotion or ["all"], options)
@@ -269,6 +277,41 @@ def run_generate(args: argparse.Namespace) -> int:
             path = out / f"{name}_{emotion}_seed{seed}.png"
             image.save(path)
             print(path)
+    return 0
+
+
+def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str, Any], out: Path) -> int:
+    """``--image``: every face of the photo edited into each emotion (PLUGIN_faceN_EMOTION.png)
+    and the photo with all of them pasted back (PLUGIN_photo_EMOTION.png); with ``--animate``,
+    the first face as GIF and WebM."""
+    from PIL import Image
+
+    from editing import animate_face, edit_photo
+
+    detector = default_registry().detector(args.detector or DEFAULT_DETECTOR)
+    strength = float(options.pop("strength", generator.options.get("strength", 1.0)))
+    if args.animate:
+        from animation import check_fps, path_emotions
+
+        emotions, fps = path_emotions(args.animate, args.emotion), check_fps(8.0 if args.fps is None else args.fps)
+    else:
+        emotions = generator.check_inputs(args.emotion or ["all"], options)
+    result = edit_photo(args.image, generator, detector, emotions, strength=strength, align=args.align, seed=args.seed,
+                        **options)
+    if args.animate:
+        animation = animate_face(result, generator, 0, frames=16 if args.frames is None else args.frames,
+                                 strength=strength, seed=args.seed, **options)
+        for path in animation.save(out / animation.stem(f"{name}_face1"), fps):
+            print(path)
+        return 0
+    for emotion in emotions:
+        for number, face in enumerate(result.faces, start=1):
+            path = out / f"{name}_face{number}_{emotion}.png"
+            Image.fromarray(face.edits[emotion]).save(path)
+            print(path)
+        path = out / f"{name}_photo_{emotion}.png"
+        Image.fromarray(result.photos[emotion]).save(path)
+        print(path)
     return 0
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from registry import FaceDetector, Generator, InputError
 
-__all__ = ["EditedFace", "PhotoEdit", "edit_photo", "feather_mask"]
+__all__ = ["EditedFace", "PhotoEdit", "animate_face", "edit_photo", "feather_mask", "paste_back"]
 
 #: Crops are edited at most this many pixels wide (the editors work at 48 to 512 px).
 MAX_CROP = 512
@@ -35,6 +35,8 @@ class EditedFace:
     edits: dict[str, np.ndarray]
     #: The affine map from photo pixels to crop pixels (2 x 3).
     matrix: np.ndarray
+    #: The crop as the editor saw it (RGB, at the editor's resolution).
+    seen: np.ndarray
 
 
 @dataclass
@@ -138,7 +140,7 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
         size = outputs[0].shape[0]
         seen = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
         edits = {name: _carry_back(crop, seen, out) for name, out in zip(names, outputs)}
-        edited_faces.append(EditedFace(tuple(float(v) for v in face.box), crop, edits, matrix))
+        edited_faces.append(EditedFace(tuple(float(v) for v in face.box), crop, edits, matrix, seen))
     result = PhotoEdit(image, edited_faces, names)
     for name in names:
         canvas = image
@@ -146,3 +148,24 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
             canvas = paste_back(canvas, face, face.edits[name])
         result.photos[name] = canvas
     return result
+
+
+def animate_face(result: PhotoEdit, editor: Generator, index: int = 0, *, frames: int = 8, strength: float = 1.0,
+                 seed: int = 0, **options: Any) -> Any:
+    """An :class:`animation.Animation` of face ``index`` of ``result`` moving through
+    ``result.emotions``, every frame carried back to the crop's full resolution. An editor that
+    only edits (``needs_image``: stargan) morphs the face between the emotions; one that also
+    draws from noise (sd_lora) would morph away from the photo, so its stops are cross-faded."""
+    from PIL import Image
+
+    from animation import animate
+
+    if not 0 <= index < len(result.faces):
+        raise InputError(f"the photo has {len(result.faces)} face(s); there is no face {index + 1}")
+    face = result.faces[index]
+    settings = {**options, "strength": strength} if "strength" in editor.options else dict(options)
+    animation = animate(editor, result.emotions, seed, frames, image=face.crop, cross_fade=not editor.needs_image,
+                        **settings)
+    animation.frames = [Image.fromarray(_carry_back(face.crop, face.seen, np.asarray(frame.convert("RGB"))))
+                        for frame in animation.frames]
+    return animation

@@ -116,6 +116,12 @@ def generator_warnings(n_per_emotion: int, real: dict[str, list[Any]]) -> list[s
     return warnings
 
 
+def _editor_warnings(n_per_emotion: int, real: dict[str, list[Any]]) -> list[str]:
+    """What an editor's figures cannot tell: emotions with fewer real faces to edit than asked."""
+    short = {emotion: len(faces) for emotion, faces in real.items() if len(faces) < n_per_emotion}
+    return [f"the split has only {_counted(short, 'real faces')} to edit, fewer than {n_per_emotion}"] if short else []
+
+
 def _counted(counts: dict[str, int], what: str = "faces") -> str:
     """``{"angry": 6, "fear": 2}`` -> "6 faces of angry, 2 of fear"; "6 faces of each emotion" when
     every emotion has the same count."""
@@ -199,8 +205,11 @@ def evaluate(
     judge_on_real = classification_metrics(part.labels(), probabilities[judge_spec], seed=seed,
                                            n_resamples=n_resamples).as_dict() if generators else None
     for spec, generator in loaded_generators.items():
-        result = _evaluate_generator(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples,
-                                     kid_subsets, ticker)
+        if generator.needs_image:
+            result = _evaluate_editor(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples, ticker)
+        else:
+            result = _evaluate_generator(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples,
+                                         kid_subsets, ticker)
         result["metrics"]["judge_on_real"] = judge_on_real
         report.results.append({**result, "data": data_record, "seed": seed, "judge": judge_spec,
                                "judge_training_data": judge_plugin.metadata.get("training_data")})
@@ -314,6 +323,35 @@ def _evaluate_generator(spec: str, generator: Any, judge: Any, part: Any, n_per_
     }
 
 
+def _evaluate_editor(spec: str, editor: Any, judge: Any, part: Any, n_per_emotion: int, seed: int,
+                     n_resamples: int, ticker: _Progress) -> dict[str, Any]:
+    """An editor (a generator that needs a face): up to ``n_per_emotion`` real faces of each
+    emotion from the split, each edited to every emotion (:func:`eval.editing.editing_metrics`)."""
+    from .editing import editing_metrics
+
+    real = _real_faces(part, n_per_emotion, seed)
+    faces = [face for emotion in EMOTIONS for face in real[emotion]]
+    labels = [k for k, emotion in enumerate(EMOTIONS) for _ in real[emotion]]
+    if not faces:
+        raise InputError(f"the {part.name} split has no faces to edit")
+    ticker.advance(1, f"{spec}: editing {len(faces)} faces into {len(EMOTIONS)} emotions")
+    began = time.perf_counter()
+    metrics = editing_metrics(editor, judge, faces, labels, n_resamples=n_resamples, seed=seed)
+    seconds = time.perf_counter() - began
+    edits = metrics.pop("edits")
+    ticker.advance(n_per_emotion + 1, f"{spec}: scored")
+    rows = np.linspace(0, len(faces) - 1, min(_GRID_SEEDS, len(faces))).round().astype(int)
+    return {
+        **_model_record("editor", spec, editor),
+        "metrics": metrics,
+        "warnings": _editor_warnings(n_per_emotion, real),
+        "speed": {"latency_ms": 1000 * seconds / max(len(faces) * len(EMOTIONS), 1),
+                  "throughput_per_s": len(faces) * len(EMOTIONS) / max(seconds, 1e-9), "device": "cpu",
+                  "note": "per edited face, judge included"},
+        "_arrays": {"rows": {f"{i + 1}: {EMOTIONS[labels[i]]}": [faces[i], *edits[i]] for i in rows}},
+    }
+
+
 # -- plots -------------------------------------------------------------------------------------------
 def _data_plot(part: Any, folder: Path) -> dict[str, Path]:
     from .plots import class_balance, save_figure
@@ -332,6 +370,15 @@ def _model_plots(result: dict[str, Any], arrays: dict[str, Any], folder: Path) -
         figure = confusion_heatmaps(metrics["confusion"], metrics["confusion_normalized"],
                                     title=_title(f"{result['model']} on {where}"))
         written[f"{result['model']} confusion"] = save_figure(figure, folder / f"{stem}-confusion.png")
+    elif result["kind"] == "editor":
+        target = metrics["target"]
+        figure = confusion_heatmaps(target["confusion"], target["confusion_normalized"],
+                                    title=_title(f"{result['model']}'s edits of {where}, judged by {result['judge']}"),
+                                    true_label="target emotion", predicted_label="recognised emotion")
+        written[f"{result['model']} judge confusion"] = save_figure(figure, folder / f"{stem}-judge-confusion.png")
+        grid = sample_grid(arrays["rows"], ["input", *EMOTIONS],
+                           title=f"{result['model']}: faces of {where} (rows) edited into each emotion")
+        written[f"{result['model']} edits"] = save_figure(grid, folder / f"{stem}-edits.png")
     else:
         expression = metrics["expression"]
         figure = confusion_heatmaps(expression["confusion"], expression["confusion_normalized"],

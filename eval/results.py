@@ -23,6 +23,7 @@ from registry.errors import InputError
 
 __all__ = [
     "CLASSIFIER_COLUMNS",
+    "EDITOR_COLUMNS",
     "GENERATOR_COLUMNS",
     "RESULT_SCHEMA",
     "leaderboard",
@@ -48,6 +49,12 @@ CLASSIFIER_COLUMNS = ("accuracy", "accuracy_ci", "balanced_accuracy", "macro_f1"
 GENERATOR_COLUMNS = ("judge", "expression_accuracy", "expression_macro_f1", "expression_min_recall",
                      "judge_real_accuracy", "judge_real_balanced_accuracy", "judge_real_macro_f1", "fid", "kid",
                      "diversity", "identity_consistency")
+#: An editor's figures: the judge's accuracy on the target emotion of real faces edited to each
+#: other emotion (balanced over targets), identity kept (SSIM to the input, distance in the
+#: judge's features), the reconstruction when the target is the face's own emotion, and the same
+#: judge's balanced accuracy on the split's real faces beside them.
+EDITOR_COLUMNS = ("judge", "target_accuracy", "target_macro_f1", "target_min_recall", "judge_real_balanced_accuracy",
+                  "ssim", "judge_feature_distance", "reconstruction_l1", "reconstruction_ssim")
 _COMMON = ("kind", "model", "data", "synthetic", "split", "data_fingerprint", "n", "seed")
 _SPEED = ("latency_ms", "throughput_per_s", "parameters", "created", "file")
 
@@ -104,7 +111,7 @@ def load_results(folder: str | Path) -> list[dict[str, Any]]:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
         if isinstance(payload, dict) and payload.get("schema") == RESULT_SCHEMA and payload.get("kind") in (
-            "classifier", "generator"
+            "classifier", "generator", "editor"
         ):
             payload["file"] = path.name
             results.append(payload)
@@ -131,6 +138,16 @@ def _row(result: Mapping[str, Any]) -> dict[str, Any]:
         row.update({key: metrics.get(key) for key in CLASSIFIER_COLUMNS if not key.endswith("_ci")})
         row["accuracy_ci"] = _interval(metrics.get("accuracy_ci"))
         row["macro_f1_ci"] = _interval(metrics.get("macro_f1_ci"))
+    elif result["kind"] == "editor":
+        real = metrics.get("judge_on_real") or {}
+        recalls = [c["recall"] for c in ((metrics.get("target") or {}).get("per_class") or {}).values() if c.get("support")]
+        row.update({
+            "judge": result.get("judge"), "target_accuracy": metrics.get("judge_accuracy"),
+            "target_macro_f1": metrics.get("judge_macro_f1"), "target_min_recall": min(recalls) if recalls else None,
+            "judge_real_balanced_accuracy": real.get("balanced_accuracy"),
+            **{key: metrics.get(key) for key in ("ssim", "judge_feature_distance", "reconstruction_l1",
+                                                 "reconstruction_ssim")},
+        })
     else:
         identity = metrics.get("identity") or {}
         kid = (metrics.get("kid") or {}).get("overall")
@@ -170,12 +187,12 @@ def leaderboard(results: str | Path | Iterable[Mapping[str, Any]]):
     import pandas as pd
 
     items = load_results(results) if isinstance(results, (str, Path)) else list(results)
-    columns = list(_COMMON) + list(CLASSIFIER_COLUMNS) + list(GENERATOR_COLUMNS) + list(_SPEED)
+    columns = list(dict.fromkeys([*_COMMON, *CLASSIFIER_COLUMNS, *GENERATOR_COLUMNS, *EDITOR_COLUMNS, *_SPEED]))
     frame = pd.DataFrame([_row(r) for r in items], columns=columns)
     if frame.empty:
         return frame
-    frame["_order"] = frame["kind"].map({"classifier": 0, "generator": 1})
-    frame["_score"] = frame["accuracy"].fillna(frame["expression_accuracy"]).fillna(-1.0)
+    frame["_order"] = frame["kind"].map({"classifier": 0, "generator": 1, "editor": 2})
+    frame["_score"] = frame["accuracy"].fillna(frame["expression_accuracy"]).fillna(frame["target_accuracy"]).fillna(-1.0)
     frame = frame.sort_values(["_order", "data", "split", "_score"], ascending=[True, True, True, False])
     return frame.drop(columns=["_order", "_score"]).reset_index(drop=True)
 
@@ -184,6 +201,7 @@ _SHOWN = {
     "classifier": ["model", "accuracy", "accuracy_ci", "balanced_accuracy", "macro_f1", "macro_f1_ci", "weighted_f1",
                    "top2_accuracy", "ece", "latency_ms", "throughput_per_s", "parameters"],
     "generator": ["model", *GENERATOR_COLUMNS, "latency_ms", "throughput_per_s", "parameters"],
+    "editor": ["model", *EDITOR_COLUMNS, "latency_ms", "throughput_per_s", "parameters"],
 }
 
 
@@ -192,7 +210,8 @@ def leaderboard_markdown(frame) -> str:
     if frame.empty:
         return "No results yet.\n"
     parts = []
-    for kind, title in (("classifier", "Classifiers"), ("generator", "Generators (scored by the judge)")):
+    for kind, title in (("classifier", "Classifiers"), ("generator", "Generators (scored by the judge)"),
+                        ("editor", "Face editors: real faces edited to each other emotion (scored by the judge)")):
         rows = frame[frame["kind"] == kind]
         keys = ["data", "split", "synthetic", "data_fingerprint"]
         for (data, split, synthetic, fingerprint), group in rows.fillna({"data_fingerprint": "-"}).groupby(keys, sort=False):

@@ -25,6 +25,14 @@ class Generator(Plugin):
     #: Option name -> default, for the options a generator accepts beyond emotions and seed
     #: (shown by the app and the CLI; e.g. ``{"truncation": 1.0}`` or ``{"steps": 30}``).
     options: ClassVar[dict[str, Any]] = {}
+    #: True for an editor that only changes a given face (the ``image`` option is required):
+    #: it has no grid of seeds to draw, so the app and the harness offer it only for editing.
+    needs_image: ClassVar[bool] = False
+
+    @classmethod
+    def edits(cls) -> bool:
+        """Whether this generator edits a given face (it takes the ``image`` option)."""
+        return "image" in cls.options
 
     @abc.abstractmethod
     def generate(self, emotions: Sequence[str], seed: int | None = None, **options: Any) -> list:

@@ -67,6 +67,13 @@ _GENERATOR_COLUMNS = {
     "kid": "KID", "diversity": "diversity", "identity_consistency": "identity", "latency_ms": "ms / face",
 }
 
+_EDITOR_COLUMNS = {
+    "model": "model", "judge": "judge", "target_accuracy": "target accuracy",
+    "judge_real_balanced_accuracy": "judge on real faces, balanced", "target_min_recall": "lowest recall",
+    "ssim": "SSIM to the input", "judge_feature_distance": "judge-feature distance",
+    "reconstruction_l1": "reconstruction error", "latency_ms": "ms / edit",
+}
+
 
 def data_choices() -> list[tuple[str, str]]:
     """(label, value) of the data sets offered: the synthetic sets, then every CSV file and folder
@@ -166,10 +173,14 @@ def _confusions(results: list[dict[str, Any]]):
         elif result["kind"] == "generator" and "confusion_normalized" in (metrics.get("expression") or {}):
             matrices[f"{_display_model(result['model'])} (judged by {result.get('judge')})"] = (
                 metrics["expression"]["confusion_normalized"])
+        elif result["kind"] == "editor" and "confusion_normalized" in (metrics.get("target") or {}):
+            matrices[f"{_display_model(result['model'])} edits (judged by {result.get('judge')})"] = (
+                metrics["target"]["confusion_normalized"])
     if not matrices:
         return None
     axes = {frozenset({"classifier"}): ("true emotion", "predicted emotion"),
-            frozenset({"generator"}): ("intended emotion", "recognised emotion")}
+            frozenset({"generator"}): ("intended emotion", "recognised emotion"),
+            frozenset({"editor"}): ("target emotion", "recognised emotion")}
     true_label, predicted = axes.get(frozenset(r["kind"] for r in results),
                                      ("true / intended emotion", "predicted / recognised"))
     return confusion_panels(matrices, true_label=true_label, predicted_label=predicted,
@@ -180,14 +191,15 @@ def judge_note(shown: list[dict[str, Any]]) -> str:
     """Beside the generator table: which judge scored the generators, what it was trained on and
     how it does on these faces itself, and, on synthetic faces, that the score reads the judge as
     much as the generator ("" when no generator is shown)."""
-    generators = [r for r in shown if r["kind"] == "generator"]
+    generators = [r for r in shown if r["kind"] in ("generator", "editor")]
     if not generators:
         return ""
     notes = []
     for judge in dict.fromkeys(_display_model(r.get("judge")) for r in generators):
         mine = [r for r in generators if _display_model(r.get("judge")) == judge]
         trained = next((r["judge_training_data"] for r in mine if r.get("judge_training_data")), None)
-        note = f"Generators are scored by the judge **{judge}**, trained on {trained or 'data it does not record'}"
+        note = (f"Generators and editors are scored by the judge **{judge}**, trained on "
+                f"{trained or 'data it does not record'}")
         real = next((r["metrics"]["judge_on_real"] for r in mine if r["metrics"].get("judge_on_real")), None)
         own = next((r for r in shown if r["kind"] == "classifier" and _display_model(r["model"]) == judge), None)
         if real is not None or own is not None:  # results written before judge_on_real: its classifier row
@@ -207,7 +219,7 @@ def judge_note(shown: list[dict[str, Any]]) -> str:
 
 def leaderboard_view(selection: str | None = None, results: list[dict[str, Any]] | None = None):
     """Handler: returns (data-set chooser, classifier table, generator table, confusion figure,
-    message, CSV of the tables, note on the generators' judge) for the data set ``selection``
+    message, CSV of the tables, note on the generators' judge, editor table) for the data set ``selection``
     (default: the latest evaluated). The message warns of figures that mean little."""
     from eval.results import warnings_by_text
 
@@ -217,7 +229,7 @@ def leaderboard_view(selection: str | None = None, results: list[dict[str, Any]]
         empty = ("No results yet in the results folder "
                  f"(`{root}`). Choose models and a data set and press **Run evaluation**, or run `fexlab evaluate`.")
         return (gr.Dropdown(choices=[], value=None), _table([], "classifier", _CLASSIFIER_COLUMNS),
-                _table([], "generator", _GENERATOR_COLUMNS), None, empty, None, "")
+                _table([], "generator", _GENERATOR_COLUMNS), None, empty, None, "", _table([], "editor", _EDITOR_COLUMNS))
     labels: dict[str, str] = {}
     for result in sorted(results, key=lambda r: str(r.get("created")), reverse=True):
         labels.setdefault(result["_key"], _data_label(result))
@@ -226,6 +238,7 @@ def leaderboard_view(selection: str | None = None, results: list[dict[str, Any]]
     shown = [r for r in results if r["_key"] == selection]
     classifiers = _table(shown, "classifier", _CLASSIFIER_COLUMNS)
     generators = _table(shown, "generator", _GENERATOR_COLUMNS)
+    editors = _table(shown, "editor", _EDITOR_COLUMNS)
     message = (f"**{len(shown)} result(s)** on {labels[selection]} (data fingerprint {selection.rsplit('|', 1)[-1]}), "
                f"from {len(results)} in `{root}`.")
     if shown[0]["data"].get("synthetic"):
@@ -236,11 +249,11 @@ def leaderboard_view(selection: str | None = None, results: list[dict[str, Any]]
         message += "\n\n**Take care**, some figures here mean little:\n" + "\n".join(cautions)
     csv = output_folder("leaderboard") / "leaderboard.csv"
     with csv.open("w", encoding="utf-8") as handle:
-        for title, table in (("classifiers", classifiers), ("generators", generators)):
+        for title, table in (("classifiers", classifiers), ("generators", generators), ("face editors", editors)):
             if len(table):
                 handle.write(f"# {title}: {labels[selection]}\n" + table.to_csv(index=False))
     chooser = gr.Dropdown(choices=[(label, key) for key, label in labels.items()], value=selection)
-    return chooser, classifiers, generators, _confusions(shown), message, str(csv), judge_note(shown)
+    return chooser, classifiers, generators, _confusions(shown), message, str(csv), judge_note(shown), editors
 
 
 def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint: str | None,
@@ -285,7 +298,8 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
             chosen = gr.Dropdown(classifiers, value=default_comparison(classifiers)[:1], multiselect=True, label="Classifiers")
             checkpoint = checkpoint_box("Your classifier (optional)")
             chosen_generators = gr.Dropdown(generators, value=[], multiselect=True, label="Generators",
-                                            info="scored by the judge: does it recognise the intended emotion?",
+                                            info="scored by the judge: does it recognise the intended emotion? "
+                                                 "Editors (stargan) edit real faces of the split into each emotion",
                                             elem_id="evaluate-generators")
             judge = gr.Dropdown([*classifiers, YOUR_CLASSIFIER],
                                 value="mini_xception" if "mini_xception" in classifiers else None,
@@ -314,10 +328,13 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
             generator_table = gr.Dataframe(label="Generators (scored by the judge classifier)", interactive=False,
                                            wrap=True, max_height=320, elem_id="leaderboard-generators",
                                            elem_classes=["fexlab-table"])
+            editor_table = gr.Dataframe(label="Face editors (real faces edited to each other emotion, scored by the "
+                                                  "judge)", interactive=False, wrap=True, max_height=320,
+                                            elem_id="leaderboard-editors", elem_classes=["fexlab-table"])
             confusion = gr.Plot(label="Confusion matrices", show_label=False)
             download = gr.File(label="Leaderboard (CSV)")
 
-    outputs = [shown, classifier_table, generator_table, confusion, message, download, note]
+    outputs = [shown, classifier_table, generator_table, confusion, message, download, note, editor_table]
     results = outputs[1:]  # the chooser is also an input: it is kept on an error
 
     @user_errors

@@ -23,6 +23,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from registry import BROKEN, EMOTIONS, READY, Generator, InputError, Registry, parse_emotions
 from registry.emotions import canonical_emotion
@@ -30,6 +31,7 @@ from registry.emotions import canonical_emotion
 from .common import (
     checkpoint_box,
     clear_on_error,
+    detector_dropdown,
     figure_file,
     image_file,
     load_plugins,
@@ -273,37 +275,69 @@ def animate_faces(registry: Registry, generators: list[str] | str | None, checkp
 
 # -- expression editing --------------------------------------------------------------------------------
 def edit_expression(registry: Registry, generators: list[str] | str | None, checkpoint: str | None, image: Any,
-                    emotions: Any, seed: Any, strength: float, options: dict[str, Any] | None = None):
-    """Handler: returns (gallery of the face redrawn toward each emotion by each editing generator,
-    message with the prompts used). Generators without an ``image`` option are skipped."""
+                    emotions: Any, seed: Any, strength: float, options: dict[str, Any] | None = None,
+                    detector: str | None = None, paste: bool = True, fps: float = 6.0):
+    """Handler: returns (gallery of every face edited to each emotion by each editing generator,
+    gallery of the photo with the edits pasted back, the PNG zip and animations, message).
+
+    The faces are found by ``detector`` (default :data:`registry.DEFAULT_DETECTOR`; ``full_frame``
+    when the upload is already a face crop), aligned on the eyes, cropped, edited, and carried back
+    at the photo's resolution (:mod:`editing`). Generators that cannot edit are skipped and named.
+    """
+    from animation import check_fps
+    from editing import animate_face, edit_photo
+
+    from .common import detector_name
+
     path, name = upload_path(image), upload_name(image)
     if not path:
-        raise InputError("upload a face photo to edit first")
+        raise InputError("upload a face photo (or take a webcam snapshot) to edit first")
     names = _emotions(emotions)
     strength = float(strength)
-    if not 0.0 < strength <= 1.0:
-        raise InputError(f"strength must be in (0, 1], got {strength}")
+    if not 0.0 <= strength <= 1.0:
+        raise InputError(f"strength must be between 0 and 1, got {strength}")
+    rate = check_fps(fps)
     from preprocessing.images import load_image
 
-    face = load_image(path, name=name)  # a bad file is a one-line error before any model is loaded
+    photo = load_image(path, name=name)  # a bad file is a one-line error before any model is loaded
     options = options if options is not None else ui_options()
     models = load_plugins(registry, "generator", generators, checkpoint)
-    editors = {label: g for label, g in models.items() if "image" in g.options}
+    editors = {label: g for label, g in models.items() if g.edits()}
     if not editors:
-        raise InputError(f"none of {', '.join(models)} can edit a face; choose a diffusion generator "
-                         "such as sd_lora (see the Plugins tab for what it needs)")
+        raise InputError(f"none of {', '.join(models)} can edit a face; choose stargan (or a diffusion generator "
+                         "such as sd_lora, see the Plugins tab for what it needs)")
+    finder = registry.detector(detector_name(detector))
     seed = _seed(seed)
-    gallery, notes = [], []
+    folder = output_folder("edit")
+    faces, photos, files, notes = [], [], [], []
     for label, generator in editors.items():
-        settings = {**_options_for(generator, options), "strength": strength}
-        for emotion, result in zip(names, generator.generate(names, seed=seed, image=face, **settings)):
-            gallery.append((image_file(result), f"{label} · {emotion}"))
+        slug = _slug(label)
+        settings = {k: v for k, v in _options_for(generator, options).items() if k not in ("image", "strength")}
+        result = edit_photo(photo, generator, finder, names, strength=strength, seed=seed, **settings)
+        for number, face in enumerate(result.faces, start=1):
+            who = f" · face {number}" if len(result.faces) > 1 else ""
+            for emotion in names:
+                file = folder / f"{slug}_face{number}_{emotion}.png"
+                Image.fromarray(face.edits[emotion]).save(file)
+                faces.append((str(file), f"{label}{who} · {emotion}"))
+        if paste:
+            for emotion in names:
+                file = folder / f"{slug}_photo_{emotion}.png"
+                Image.fromarray(result.photos[emotion]).save(file)
+                photos.append((str(file), f"{label} · {emotion}"))
+        if len(names) >= 2:
+            animation = animate_face(result, generator, 0, frames=8, strength=strength, seed=seed, **settings)
+            files += [str(f) for f in animation.save(folder / animation.stem(f"{slug}_face1"), rate)]
         notes += _notes(label, generator, names, settings)
+        notes.append(f"**{label}** found {len(result.faces)} face(s).")
     skipped = [label for label in models if label not in editors]
-    message = f"Edited with strength {strength} and seed {seed}. " + " ".join(notes)
+    message = (f"Edited with strength {strength:g}: each face in {len(names)} emotion(s), the photo's own detail "
+               "kept where the editor changed nothing. " + " ".join(notes))
+    if len(names) >= 2:
+        message += f" The animation goes through the ticked emotions ({rate:g} frames per second), for the first face."
     if skipped:
         message += f" Skipped (they cannot edit a face): {', '.join(skipped)}."
-    return gallery, message
+    return faces, photos, [_zip(folder, "fexlab-edits.zip"), *files], message
 
 
 # -- layout ------------------------------------------------------------------------------------------
@@ -312,7 +346,7 @@ def editing_note(registry: Registry) -> str:
     ``image`` option and what each needs."""
     waiting = []
     for info in registry.infos("generator"):
-        if info.status == BROKEN or "image" not in registry.plugin_class("generator", info.name).options:
+        if info.status == BROKEN or not registry.plugin_class("generator", info.name).edits():
             continue
         if info.status == READY:
             return ""
@@ -320,6 +354,17 @@ def editing_note(registry: Registry) -> str:
     if not waiting:
         return "No installed generator can edit a face (none takes an image)."
     return "No generator that edits faces is ready here. " + " ".join(waiting)
+
+
+def _drawing(registry: Registry, choices: list[str]) -> list[str]:
+    """The choices that draw faces from a seed (not the editors that need a face to start from)."""
+    return [c for c in choices if not registry.plugin_class("generator", c.split(".")[0]).needs_image]
+
+
+def _editors(registry: Registry, choices: list[str]) -> list[str]:
+    """The choices that edit a given face, ``stargan`` first."""
+    found = [c for c in choices if registry.plugin_class("generator", c.split(".")[0]).edits()]
+    return sorted(found, key=lambda c: (not c.startswith("stargan"), found.index(c)))
 
 
 def _default_generators(registry: Registry, ready: list[str]) -> list[str]:
@@ -330,12 +375,14 @@ def _default_generators(registry: Registry, ready: list[str]) -> list[str]:
 
 def build(registry: Registry) -> None:
     """Lay out the Generate tab inside the current ``gr.Blocks`` context."""
-    ready = plugin_choices(registry, "generator")
+    every = plugin_choices(registry, "generator")
+    ready, editors = _drawing(registry, every), _editors(registry, every)
     frames_state = gr.State({})
     with gr.Row():
         with gr.Column(scale=2, min_width=300):
             chosen = gr.Dropdown(ready, value=_default_generators(registry, ready), multiselect=True,
-                                 label="Generators", info="choose several to see them side by side")
+                                 label="Generators", info="choose several to see them side by side",
+                                 elem_id="generate-generators")
             checkpoint = checkpoint_box("Your generator (optional)", "runs/cgan")
             emotions = gr.CheckboxGroup(list(EMOTIONS), value=list(EMOTIONS), label="Emotions",
                                         elem_id="generate-emotions")
@@ -387,22 +434,34 @@ def build(registry: Registry) -> None:
                                 fit_columns=False, preview=False, elem_classes=["fexlab-whole"])
         animation_files = gr.File(label="Download the animations (GIF and WebM)", file_count="multiple")
     cannot_edit = editing_note(registry)
-    title = "Edit the expression of a face (diffusion generators such as sd_lora)"
+    title = "Edit a face: the same person in every emotion (stargan works offline)"
     with gr.Accordion(title + (": not available here" if cannot_edit else ""), open=False, elem_id="generate-edit"):
         if cannot_edit:
             gr.Markdown(cannot_edit, elem_classes=["fexlab-note"], elem_id="generate-edit-note")
         with gr.Row():
             with gr.Column(min_width=260):
-                face = gr.Image(label="Face photo", type="filepath", sources=["upload", "clipboard", "webcam"],
-                                height=260, interactive=not cannot_edit)
-                strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05, label="Strength",
-                                     info="how far the result may move from the photo", interactive=not cannot_edit)
-                edit_button = gr.Button("Edit toward the ticked emotions", variant="primary",
-                                        interactive=not cannot_edit)
+                face = gr.Image(label="Photo with a face", type="filepath", sources=["upload", "clipboard", "webcam"],
+                                height=260, interactive=not cannot_edit, elem_id="generate-edit-photo")
+                editor = gr.Dropdown(editors, value=editors[:1], multiselect=True, label="Editing generators",
+                                     interactive=not cannot_edit, elem_id="generate-editors")
+                edit_detector = detector_dropdown(registry, interactive=not cannot_edit)
+                strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength",
+                                     info="0 keeps the face as it is, 1 shows the full target emotion",
+                                     interactive=not cannot_edit, elem_id="generate-edit-strength")
+                paste = gr.Checkbox(True, label="Paste the edited faces back into the photo",
+                                    interactive=not cannot_edit)
+                edit_button = gr.Button("Edit into the ticked emotions", variant="primary",
+                                        interactive=not cannot_edit, elem_id="generate-edit-button")
             with gr.Column(scale=2):
-                edit_message = gr.Markdown(label="Summary of the edit")
-                edited = gr.Gallery(label="Edited faces", columns=4, height="auto", object_fit="contain",
-                                    fit_columns=False, preview=False, elem_classes=["fexlab-whole"])
+                edit_message = gr.Markdown(label="Summary of the edit", elem_id="generate-edit-message")
+                edited = gr.Gallery(label="Each face in each emotion", columns=7, height="auto", object_fit="contain",
+                                    fit_columns=False, preview=False, elem_classes=["fexlab-whole"],
+                                    elem_id="generate-edited")
+                pasted = gr.Gallery(label="The photo with the edits pasted back", columns=4, height="auto",
+                                    object_fit="contain", fit_columns=False, preview=False,
+                                    elem_classes=["fexlab-whole"], elem_id="generate-pasted")
+                edit_files = gr.File(label="Download: every edit as PNG (zip), and the first face as GIF and WebM",
+                                     file_count="multiple", elem_id="generate-edit-files")
 
     option_inputs = [truncation, intensity, variation, steps, guidance, negative, lora_scale]
 
@@ -431,12 +490,14 @@ def build(registry: Registry) -> None:
         return animate_faces(registry, generators, checkpoint, mode, start, end, seed, end_seed, frames, fps, options)
 
     @user_errors
-    def edit(generators, checkpoint, face, emotions, seed, strength, truncation, intensity, variation, steps, guidance,
-             negative_prompt, lora_scale):
+    def edit(generators, checkpoint, face, emotions, seed, strength, detector, paste, fps, truncation, intensity,
+             variation, steps, guidance, negative_prompt, lora_scale):
         options = ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale)
-        return edit_expression(registry, generators, checkpoint, face, emotions, seed, strength, options)
+        return edit_expression(registry, generators, checkpoint, face, emotions, seed, strength, options, detector,
+                               paste, fps)
 
-    grid_outputs, morph_outputs, edit_outputs = [grids, download, message], [strip, frame], [edited, edit_message]
+    grid_outputs, morph_outputs = [grids, download, message], [strip, frame]
+    edit_outputs = [edited, pasted, edit_files, edit_message]
     clear_on_error(grid_button.click(grid, [chosen, checkpoint, emotions, count, seed, *option_inputs], grid_outputs,
                                      api_name="generate", show_progress_on=[grids]), grid_outputs)
     clear_on_error(identity_button.click(identity, [chosen, checkpoint, seed, *option_inputs], grid_outputs,
@@ -451,6 +512,7 @@ def build(registry: Registry) -> None:
     animate_inputs = [chosen, checkpoint, animation_mode, start, end, seed, end_seed, frames, fps, *option_inputs]
     clear_on_error(animate_button.click(animated, animate_inputs, animate_outputs, api_name="animate",
                                         show_progress_on=[animations]), animate_outputs)
-    clear_on_error(edit_button.click(edit, [chosen, checkpoint, face, emotions, seed, strength, *option_inputs],
+    clear_on_error(edit_button.click(edit, [editor, checkpoint, face, emotions, seed, strength, edit_detector, paste, fps,
+                                            *option_inputs],
                                      edit_outputs, api_name="edit_expression", preprocess=False,
                                      show_progress_on=[edited]), edit_outputs)

@@ -71,12 +71,34 @@ def test_one_progress_indicator_per_run(registry):
             assert len(event["show_progress_on"] or []) == 1, event["api_name"]
 
 
-def test_the_edit_section_is_disabled_until_a_generator_can_edit(registry):
-    components = {c["id"]: c for c in build_demo(registry).config["components"]}
-    [button] = [c for c in components.values() if c["props"].get("value") == "Edit toward the ticked emotions"]
-    assert button["props"]["interactive"] is False
-    [note] = [c for c in components.values() if c["props"].get("elem_id") == "generate-edit-note"]
-    assert "**sd_lora** needs weights" in note["props"]["value"]
+def _edit_section(monkeypatch, pretrained):
+    from plugins.stargan import StarGAN
+    from registry import Registry
+
+    monkeypatch.setattr(StarGAN, "pretrained", pretrained)
+    components = {c["id"]: c for c in build_demo(Registry()).config["components"]}
+    by_id = {c["props"].get("elem_id"): c for c in components.values() if c["props"].get("elem_id")}
+    return by_id
+
+
+def test_the_edit_section_is_disabled_until_a_generator_can_edit(monkeypatch):
+    section = _edit_section(monkeypatch, {})
+    assert section["generate-edit-button"]["props"]["interactive"] is False
+    note = section["generate-edit-note"]["props"]["value"]
+    assert "**stargan** needs weights" in note and "**sd_lora** needs weights" in note
+
+
+def test_the_edit_section_offers_stargan_and_the_grid_does_not(monkeypatch, tmp_path):
+    from tests.stargan_tiny import tiny_stargan
+
+    tiny_stargan().save_pretrained(tmp_path / "tiny", training_data="random weights (test)")
+    section = _edit_section(monkeypatch, {"fer2013": str(tmp_path / "tiny")})
+    assert section["generate-edit-button"]["props"]["interactive"] is True
+    assert "generate-edit-note" not in section
+    assert section["generate-editors"]["props"]["value"] == ["stargan"]
+    grid_choices = [c[0] if isinstance(c, (list, tuple)) else c
+                    for c in section["generate-generators"]["props"]["choices"]]
+    assert "stargan" not in grid_choices and "cgan" in grid_choices
 
 
 def test_the_app_starts_without_diffusers_or_transformers():
@@ -232,7 +254,7 @@ def test_interpolation_frame_needs_an_interpolation_first(registry):
 
 def test_expression_editing_explains_what_it_needs(client, astronaut_path):
     _error(client, ["facs_renderer"], "", handle_file(str(astronaut_path)), ["happy"], 0, 0.6,
-           api_name="/edit_expression", match="none of facs_renderer can edit a face")
+           api_name="/edit_expression", match="none of facs_renderer can edit a face; choose stargan")
     _error(client, ["facs_renderer"], "", None, ["happy"], 0, 0.6, api_name="/edit_expression",
            match="upload a face photo")
 

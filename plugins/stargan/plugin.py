@@ -66,6 +66,7 @@ class StarGAN(Generator):
                                    "--out runs/stargan`")
     #: ``image``: the face to edit (required); ``strength``: 0 keeps the face, 1 shows the target.
     options: ClassVar[dict[str, Any]] = {"image": None, "strength": 1.0}
+    needs_image: ClassVar[bool] = True
     batch_size: ClassVar[int] = 64
     #: Margin around the detector's box when a photo's face is cropped for editing: FER2013-like framing.
     crop_margin: ClassVar[float] = 0.1

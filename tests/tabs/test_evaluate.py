@@ -42,7 +42,7 @@ def test_typed_data_is_checked(folders):
 
 
 def test_empty_results_folder_says_what_to_do(folders):
-    chooser, classifiers, generators, figure, message, csv, note = leaderboard_view(None)
+    chooser, classifiers, generators, figure, message, csv, note, _ = leaderboard_view(None)
     assert "No results yet" in message and figure is None and csv is None and note == ""
     assert classifiers.empty and "accuracy" in classifiers.columns
 
@@ -50,7 +50,7 @@ def test_empty_results_folder_says_what_to_do(folders):
 @pytest.mark.slow
 def test_an_evaluation_fills_the_leaderboard_and_is_there_when_reloaded(registry, folders):
     seen = []
-    chooser, classifiers, generators, figure, message, csv, note = run_evaluation(
+    chooser, classifiers, generators, figure, message, csv, note, _ = run_evaluation(
         registry, ["mini_xception"], "", ["facs_renderer"], "mini_xception", "synthetic:n=140,size=64", "test", 2, 0,
         progress=lambda fraction, desc: seen.append(fraction))
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
@@ -88,7 +88,7 @@ def test_the_judge_note_says_what_the_judge_knows_and_how_it_does_here():
     shown = [_result("classifier", "mini_xception"),
              _result("generator", "facs_renderer", judge="mini_xception", judge_training_data="FER2013 photos")]
     note = judge_note(shown)
-    assert note.startswith("Generators are scored by the judge **mini_xception**, trained on FER2013 photos; on "
+    assert note.startswith("Generators and editors are scored by the judge **mini_xception**, trained on FER2013 photos; on "
                            "the faces of this split it is itself right 42% of the time.")
     assert "SYNTHETIC cartoons" in note and YOUR_CLASSIFIER in note
     assert judge_note(shown[:1]) == ""
@@ -103,7 +103,7 @@ def test_the_generator_table_shows_the_judge_on_real_faces_beside_the_generated_
     write_result({"kind": "generator", "model": "cgan", "judge": "vit", "data": data, "seed": 0,
                   "metrics": {"expression_accuracy": 0.82, "expression": {"per_class": per_class},
                               "judge_on_real": real}}, folders["results"] / "results")
-    _, _, generators, _, _, _, note = leaderboard_view(None)
+    _, _, generators, _, _, _, note, _ = leaderboard_view(None)
     row = generators.iloc[0]
     assert (row["expression accuracy"], row["judge on real faces, balanced"], row["judge on real faces"],
             row["lowest recall"]) == (0.82, 0.75, 0.9, 0.25)
@@ -131,7 +131,7 @@ def test_a_classifier_typed_in_can_be_the_judge(registry, folders):
     registry.classifier("mini_xception").save_pretrained(folders["runs"] / "judge" / "best")
     with pytest.raises(InputError, match="type your classifier's folder"):
         run_evaluation(registry, [], "", ["facs_renderer"], YOUR_CLASSIFIER, "synthetic:n=140,size=48", "test", 2, 0)
-    *_, note = run_evaluation(registry, [], "runs/judge", ["facs_renderer"], YOUR_CLASSIFIER, "synthetic:n=140,size=48",
+    *_, note, _ = run_evaluation(registry, [], "runs/judge", ["facs_renderer"], YOUR_CLASSIFIER, "synthetic:n=140,size=48",
                               "test", 2, 0)
     assert "judge **mini_xception:runs/judge/best**" in note
 
@@ -149,3 +149,18 @@ def test_bad_evaluations(registry, folders, monkeypatch):
             run_evaluation(registry, [], "", generators, judge, QUICK_SYNTHETIC, "test", 2, 0)
     with pytest.raises(FexlabError, match="sd_lora cannot load its base model|not cached"):  # needs weights offline
         run_evaluation(registry, [], "", ["sd_lora"], None, QUICK_SYNTHETIC, "test", 2, 0)
+
+
+def test_an_editor_is_scored_into_its_own_table_beside_the_judge(folders, monkeypatch):
+    from plugins.stargan import StarGAN
+    from registry import Registry
+    from tests.stargan_tiny import tiny_stargan
+
+    tiny_stargan().save_pretrained(folders["runs"] / "tiny-stargan", training_data="random weights (test)")
+    monkeypatch.setattr(StarGAN, "pretrained", {"fer2013": str(folders["runs"] / "tiny-stargan")})
+    *_, note, editors = run_evaluation(Registry(), [], "", ["stargan"], "mini_xception", "synthetic:n=140,size=48",
+                                       "test", 2, 0)
+    assert list(editors["model"]) == ["stargan"]
+    assert {"target accuracy", "SSIM to the input", "judge on real faces, balanced"} <= set(editors.columns)
+    assert 0 <= float(editors["SSIM to the input"].iloc[0]) <= 1
+    assert "Generators and editors are scored by the judge **mini_xception**" in note

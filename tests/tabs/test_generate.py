@@ -99,8 +99,8 @@ def test_bad_interpolations(registry):
         interpolation_frame({}, 0.3)
 
 
-def test_editing_needs_a_diffusion_generator_and_a_face(registry, astronaut_path, tmp_path):
-    with pytest.raises(InputError, match="none of facs_renderer can edit a face"):
+def test_editing_needs_an_editing_generator_and_a_face(registry, astronaut_path, tmp_path):
+    with pytest.raises(InputError, match="none of facs_renderer can edit a face; choose stargan"):
         edit_expression(registry, ["facs_renderer"], "", str(astronaut_path), ["happy"], 0, 0.5)
     with pytest.raises(InputError, match="upload a face photo"):
         edit_expression(registry, ["facs_renderer"], "", None, ["happy"], 0, 0.5)
@@ -109,7 +109,46 @@ def test_editing_needs_a_diffusion_generator_and_a_face(registry, astronaut_path
         edit_expression(registry, ["facs_renderer"], "", {"path": str(tmp_path / "note.png"), "orig_name": "note.png"},
                         ["happy"], 0, 0.5)
     with pytest.raises(InputError, match="strength"):
-        edit_expression(registry, ["facs_renderer"], "", str(astronaut_path), ["happy"], 0, 0)
+        edit_expression(registry, ["facs_renderer"], "", str(astronaut_path), ["happy"], 0, 1.5)
+
+
+@pytest.fixture
+def tiny_editor(folders):
+    from tests.stargan_tiny import tiny_stargan
+
+    tiny_stargan().save_pretrained(folders["runs"] / "tiny-stargan", training_data="random weights (test)")
+    return "runs/tiny-stargan"
+
+
+def test_editing_shows_each_face_in_each_emotion_pasted_back_with_downloads(registry, tiny_editor, two_faces,
+                                                                            tmp_path):
+    photo = tmp_path / "two.png"
+    Image.fromarray(two_faces).save(photo)
+    faces, photos, files, note = edit_expression(registry, ["facs_renderer"], tiny_editor, str(photo),
+                                                 ["happy", "sad"], 0, 0.8)
+    label = "stargan: runs/tiny-stargan"
+    assert [c for _, c in faces] == [f"{label} · face {n} · {e}" for n in (1, 2) for e in ("happy", "sad")]
+    assert [c for _, c in photos] == [f"{label} · happy", f"{label} · sad"]
+    assert _pixels(photos[0][0]).shape == two_faces.shape
+    assert _pixels(faces[0][0]).shape[0] > 16  # at the photo's resolution
+    archive, gif, webm = files
+    with zipfile.ZipFile(archive) as zipped:
+        assert len([n for n in zipped.namelist() if "_face" in n]) == 4
+    assert gif.endswith(".gif") and webm.endswith(".webm")
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 8
+    assert "strength 0.8" in note and "found 2 face(s)" in note and "Skipped (they cannot edit a face): facs_renderer" in note
+    _, none, files, _ = edit_expression(registry, [], tiny_editor, str(photo), ["fear"], 0, 1.0, paste=False)
+    assert none == [] and len(files) == 1  # one emotion: no animation
+
+
+def test_editing_a_photo_without_a_face_says_what_to_try(registry, tiny_editor, tmp_path):
+    blank = tmp_path / "wall.png"
+    Image.fromarray(np.full((100, 140, 3), 180, np.uint8)).save(blank)
+    with pytest.raises(InputError, match="no face found.*full_frame"):
+        edit_expression(registry, [], tiny_editor, str(blank), ["happy"], 0, 1.0)
+    faces, *_ = edit_expression(registry, [], tiny_editor, str(blank), ["happy"], 0, 1.0, detector="full_frame")
+    assert len(faces) == 1
 
 
 @pytest.mark.slow
@@ -128,8 +167,8 @@ def test_a_stable_diffusion_checkpoint_generates_shows_its_prompts_and_edits_a_f
     with zipfile.ZipFile(archive) as files:
         face = np.asarray(Image.open(files.open("sd_lora-runs-tiny-sd-lora_happy_seed4.png")))
     assert face.shape == (RESOLUTION, RESOLUTION, 3)
-    edited, note = edit_expression(registry, ["facs_renderer"], "runs/tiny-sd-lora", str(astronaut_path),
-                                   ["surprise", "neutral"], 1, 0.5, options)
+    edited, _, _, note = edit_expression(registry, ["facs_renderer"], "runs/tiny-sd-lora", str(astronaut_path),
+                                         ["surprise", "neutral"], 1, 0.5, options)
     assert [caption for _, caption in edited] == ["sd_lora: runs/tiny-sd-lora · surprise",
                                                   "sd_lora: runs/tiny-sd-lora · neutral"]
     assert "Skipped (they cannot edit a face): facs_renderer" in note and "strength 0.5" in note

@@ -1,0 +1,100 @@
+"""Metrics of face editors (eval.editing) and the harness's editor path: the judge's target
+accuracy on real faces edited to each other emotion, identity kept, reconstruction, leaderboard."""
+
+import json
+
+import numpy as np
+import pytest
+
+from eval.editing import editing_metrics
+from eval.harness import evaluate
+from eval.results import leaderboard, leaderboard_markdown
+from registry import EMOTIONS, InputError, Registry
+from tests.stargan_tiny import tiny_stargan
+
+
+class TargetReader:
+    """A stand-in judge that reads the emotion from the mean brightness band of the face, so
+    the expected target accuracy is known from the pixels."""
+
+    def predict(self, faces):
+        probs = np.full((len(faces), 7), 0.01, np.float32)
+        for i, face in enumerate(faces):
+            probs[i, min(6, int(np.asarray(face).mean() // 37))] = 1.0
+        return probs / probs.sum(1, keepdims=True)
+
+    def embed(self, faces):
+        return np.stack([np.asarray(f, np.float32).reshape(-1)[:16] + 1 for f in faces])
+
+
+class BrightnessEditor:
+    """An exact editor: the face edited to emotion k is a flat face of brightness band k."""
+
+    name = "bands"
+    options = {"image": None}
+
+    def generate(self, emotions, seed=None, image=None):
+        from PIL import Image
+
+        return [Image.fromarray(np.full((16, 16, 3), 37 * EMOTIONS.index(e) + 18, np.uint8)) for e in emotions]
+
+
+def _faces(n=14):
+    labels = np.arange(n) % 7
+    return [np.full((16, 16, 3), 37 * k + 18, np.uint8) for k in labels], labels
+
+
+def test_a_perfect_editor_scores_every_target_and_reconstructs_exactly():
+    faces, labels = _faces()
+    m = editing_metrics(BrightnessEditor(), TargetReader(), faces, labels, n_resamples=50)
+    assert m["judge_accuracy"] == pytest.approx(1.0) and min(m["per_target_recall"].values()) == 1.0
+    assert m["n_edits"] == 14 * 6 and m["reconstruction_l1"] == pytest.approx(0.0, abs=1e-6)
+    assert m["reconstruction_ssim"] == pytest.approx(1.0, abs=1e-3)
+    assert m["ssim"] < 0.9  # a flat face of another brightness is not the input
+    assert m["real_accuracy"] == pytest.approx(1.0)
+
+
+def test_an_editor_that_changes_nothing_keeps_identity_and_misses_every_target():
+    import torch
+
+    editor = tiny_stargan()
+    with torch.no_grad():
+        editor.torch_module().generator.attention.bias.fill_(-60.0)
+        editor.torch_module().generator.attention.weight.zero_()
+    rng = np.random.default_rng(0)
+    faces = [rng.integers(0, 255, (16, 16, 3)).astype(np.uint8) for _ in range(7)]
+    faces = [np.repeat(f[..., :1], 3, axis=2) for f in faces]  # gray, as the model sees them
+    m = editing_metrics(editor, TargetReader(), faces, np.arange(7), n_resamples=50)
+    assert m["ssim"] == pytest.approx(1.0, abs=1e-3) and m["judge_feature_distance"] == pytest.approx(0.0, abs=1e-3)
+    assert m["reconstruction_l1"] == pytest.approx(0.0, abs=1e-3)
+    assert len(m["edits"]) == 7 and len(m["edits"][0]) == 7
+
+
+def test_bad_requests_are_clear():
+    faces, labels = _faces(3)
+    with pytest.raises(InputError, match="as many labels as faces"):
+        editing_metrics(BrightnessEditor(), TargetReader(), faces, labels[:2])
+    from plugins.cgan import CGAN
+
+    with pytest.raises(InputError, match="does not edit faces"):
+        editing_metrics(CGAN.from_config(g_width=4, z_dim=8), TargetReader(), faces, labels)
+
+
+def test_the_harness_scores_an_editor_beside_the_judge_on_real_faces(tmp_path):
+    folder = tmp_path / "tiny"
+    tiny_stargan().save_pretrained(folder, training_data="random weights (test)")
+    report = evaluate([], [f"stargan:{folder}"], data="synthetic:n=280,size=48", out=tmp_path / "out",
+                      judge="mini_xception", n_per_emotion=2, registry=Registry(), n_resamples=50)
+    [result] = report.results
+    assert result["kind"] == "editor" and result["judge"] == "mini_xception"
+    metrics = result["metrics"]
+    assert metrics["n_faces"] == 14 and metrics["n_edits"] == 14 * 6
+    assert 0 <= metrics["ssim"] <= 1 and metrics["judge_on_real"]["n"] == 28
+    assert set(metrics["per_target_recall"]) == set(EMOTIONS)
+    assert {"stargan:" + str(folder) + " judge confusion", "stargan:" + str(folder) + " edits"} <= set(report.plots)
+    saved = json.loads(report.result_files[0].read_text())
+    assert "edits" not in saved["metrics"]
+    frame = leaderboard(tmp_path / "out" / "results")
+    row = frame.iloc[0]
+    assert row["kind"] == "editor" and row["target_accuracy"] == pytest.approx(metrics["judge_accuracy"])
+    assert "Face editors" in leaderboard_markdown(frame)
