@@ -45,5 +45,22 @@ def test_ship_keeps_float32_when_half_precision_changes_predictions(tmp_path, mo
     monkeypatch.setattr(ship_module, "_agreement", lambda *args: 0.9)
     run, _ = _run(tmp_path)
     target, note = ship_module.ship(run, "demo", fp16=True)
-    assert note.startswith("float32 (float16 agreed on only 90.00%")
+    assert note.startswith("float32 (in float16: same top emotion as float32 on 90.00%")
     assert {str(t.dtype) for t in load_file(str(target / "model.safetensors")).values()} == {"torch.float32"}
+
+
+def test_ship_halves_a_generator_only_when_its_faces_stay_the_same(tmp_path, monkeypatch):
+    from tests.stargan_tiny import tiny_stargan
+
+    monkeypatch.setattr(ship_module, "PLUGINS", tmp_path / "plugins")
+    run = tmp_path / "run"
+    tiny_stargan().save_pretrained(run / "best", training_data="SYNTHETIC test faces")
+    (run / "best" / "README.md").write_text("# card\n")
+    (run / "train_config.json").write_text(json.dumps({"data": "synthetic:n=70,size=48,seed=0", "data_options": {}}))
+    target, note = ship_module.ship(run, "demo", fp16=True)
+    assert note.startswith("float16 (") and "grey levels" in note
+    tensors = load_file(str(target / "model.safetensors")).values()
+    assert {str(t.dtype) for t in tensors if t.is_floating_point()} == {"torch.float16"}
+    monkeypatch.setattr(ship_module, "_pixel_gap", lambda *args: 3.0)
+    _, note = ship_module.ship(run, "demo2", fp16=True)
+    assert note == "float32 (in float16: 3.000 grey levels from float32 on average)"
