@@ -1,5 +1,5 @@
 """Benchmarks of the generating and training side: the synthetic face renderer, the cGAN, the
-Stable Diffusion LoRA generator on the tiny test pipeline, and classifier training steps.
+expression translator (stargan), the Stable Diffusion LoRA generator on the tiny test pipeline, and classifier training steps.
 
 Models without weights on this machine are timed with random weights (speed does not depend on
 them). The SD LoRA figure is for the tiny 32x32 pipeline the tests build, which measures the
@@ -12,10 +12,12 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .harness import Row, load_plugin, time_calls
 from .inputs import MEDIA
 
-__all__ = ["cgan", "renderer", "sd_lora", "train_classifier"]
+__all__ = ["cgan", "renderer", "sd_lora", "stargan", "train_classifier"]
 
 
 def renderer(size: int = 64, n: int = 1000) -> list[Row]:
@@ -41,6 +43,31 @@ def cgan() -> list[Row]:
         rows.append(Row("cGAN generate", f"{count} images per call, {resolution}x{resolution}",
                         timing.per_second * count, "images/s", timing.percentile_ms(50), timing.percentile_ms(95),
                         timing.cpu_ms, note=note))
+    return rows
+
+
+def stargan() -> list[Row]:
+    """The expression translator: one face crop into the seven emotions per call (the editing
+    itself), and a whole photo (detection, alignment, crop, edit, paste-back) beside it."""
+    from editing import edit_photo
+    from registry import DEFAULT_DETECTOR, EMOTIONS, default_registry
+
+    from .inputs import one_face_images
+
+    editor, note = load_plugin("generator", "stargan")
+    size = editor.config.resolution
+    face = np.full((size, size, 3), 128, np.uint8)
+    emotions = list(EMOTIONS)
+    timing = time_calls(lambda: editor.generate(emotions, image=face), min_calls=10, min_seconds=3.0)
+    rows = [Row("stargan edit", f"1 face crop x 7 emotions, {size}x{size}", timing.per_second * len(emotions),
+                "edits/s", timing.percentile_ms(50), timing.percentile_ms(95), timing.cpu_ms,
+                note=f"{timing.percentile_ms(50) / len(emotions):.1f} ms per edited face; {note}")]
+    detector = default_registry().detector(DEFAULT_DETECTOR)
+    photo = one_face_images()[0]
+    timing = time_calls(lambda: edit_photo(photo, editor, detector, emotions), min_calls=3, min_seconds=3.0)
+    rows.append(Row("stargan edit photo", f"{Path(photo).name}, 7 emotions, pasted back", timing.per_second,
+                    "photos/s", timing.percentile_ms(50), timing.percentile_ms(95), timing.cpu_ms,
+                    note=f"{DEFAULT_DETECTOR} detection included; {note}"))
     return rows
 
 
