@@ -35,7 +35,7 @@ __all__ = ["MAX_EPOCHS", "MAX_FACES", "PRETRAINED", "SCRATCH", "build", "list_ru
 
 #: fexlab's source folder, put on the trainer's import path.
 ROOT = Path(__file__).resolve().parent.parent
-TRAINERS = {"classifier": "trainers.classifier", "cgan": "trainers.cgan"}
+TRAINERS = {"classifier": "trainers.classifier", "cgan": "trainers.cgan", "stargan": "trainers.stargan"}
 MAX_FACES = 2800
 #: The "Start from" choices of a classifier run.
 PRETRAINED, SCRATCH = "its pretrained weights", "scratch"
@@ -126,7 +126,7 @@ def show_run(run: str | None):
         lines.append(f"- **reproduce**: `{resolved['command']}`")
     if kind:
         where = ("*Your model* on the Predict, Live, Video or Evaluate tab" if kind == "classifier"
-                 else "*Your generator* on the Generate tab")
+                 else "*Your generator* on the Generate tab" + (" (then *Edit a face*)" if plugin == "stargan" else ""))
         lines.append(f"- **use it**: type `{relative_name(path)}` into {where}")
     if resolved.get("synthetic") or "SYNTHETIC" in str(data):
         lines.append("\nTrained on SYNTHETIC faces: its scores are not comparable with results on real photographs.")
@@ -159,7 +159,8 @@ def training_command(trainer: str, plugin: str | None, faces: int, epochs: int, 
     if not 1 <= epochs <= MAX_EPOCHS:
         raise InputError(f"choose between 1 and {MAX_EPOCHS} epochs, got {epochs}")
     if data and trainer != "classifier":
-        raise InputError("the cGAN trains on synthetic faces here; clear the data box")
+        raise InputError(f"the {trainer} trainer runs on synthetic faces here (real faces: `fexlab train {trainer}`); "
+                         "clear the data box")
     data = data or f"synthetic:n={faces},size=64,seed={int(seed)}"
     # the trainer's own budget (training time) ends the run cleanly, checkpoints saved, before the
     # app's wall-clock limit (which also counts start-up and the final test) has to kill it
@@ -170,6 +171,8 @@ def training_command(trainer: str, plugin: str | None, faces: int, epochs: int, 
             raise InputError("choose the classifier to train")
         fine_tune = ["--init", init] if init else []
         return [*command, "--plugin", plugin, "--log-every", "2", "--patience", "0", *fine_tune]
+    if trainer == "stargan":
+        return command + ["--log-every", "5", "--ema-decay", "0.99", "--grid-faces", "6"]
     return command + ["--log-every", "5", "--ema-decay", "0.99", "--grid-seeds", "6"]
 
 
@@ -276,7 +279,7 @@ def _no_pretrained(registry: Registry, plugin: str) -> InputError:
 def start_choices(registry: Registry, trainer: str | None, plugin: str | None) -> tuple[Any, Any]:
     """Handler: (classifier chooser, "Start from" choices) for ``trainer`` and ``plugin``: only
     what exists is offered, so "its pretrained weights" only where they are on this machine. Both
-    are greyed out for the cGAN, which always starts from scratch."""
+    are greyed out for the GANs, which always start from scratch."""
     classifier = trainer == "classifier"
     offered = [PRETRAINED, SCRATCH] if pretrained_tag(registry, plugin) else [SCRATCH]
     return (gr.Dropdown(interactive=classifier),

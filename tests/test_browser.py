@@ -177,7 +177,7 @@ def test_a_visit_through_every_tab(page, tmp_path):
     _screenshot(page, "video")
 
     # Generate: a grid; with no emotion ticked, its error replaces the grid's summary; an
-    # interpolation shows the frame its slider says; editing is disabled, with the reason
+    # interpolation shows the frame its slider says
     _open(page, "Generate")
     page.get_by_role("button", name="Generate grid").click()
     page.locator("#generate-message").get_by_text("first seed").wait_for()
@@ -187,10 +187,15 @@ def test_a_visit_through_every_tab(page, tmp_path):
     page.get_by_role("button", name="Interpolate", exact=True).click()
     page.get_by_text("facs_renderer · neutral → happy, frame 4 of 8 (0.43)").wait_for()
     assert page.locator("#generate-frame-slider input[type=number]").input_value() == "4"
-    page.get_by_text("Edit the expression of a face").click()
-    page.locator("#generate-edit-note").get_by_text("No generator that edits faces is ready here").wait_for()
-    assert page.get_by_role("button", name="Edit toward the ticked emotions").is_disabled()
-    assert page.locator("#generate-edit input[type=file]").count() == 0  # no upload either
+    # editing a face works offline: the photo in the seven emotions, pasted back, with downloads
+    page.get_by_text("Edit a face: the same person in every emotion").click()
+    page.locator("#generate-edit-photo input[type=file]").set_input_files(str(EXAMPLES / "astronaut.jpg"))
+    page.locator("#generate-edit-button").click()
+    page.locator("#generate-edit-message").get_by_text("found 1 face(s)").wait_for()
+    page.locator("#generate-pasted img").first.wait_for()
+    assert page.locator("#generate-edited img").count() == 7
+    _images_are_whole(page, "#generate-edited")
+    assert page.locator("#generate-edit-files").get_by_text(".gif").count() >= 1
     _screenshot(page, "generate")
     for emotion in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"):
         page.locator("#generate-emotions").get_by_label(emotion, exact=True).uncheck()

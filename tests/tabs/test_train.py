@@ -120,9 +120,14 @@ def test_start_from_offers_pretrained_weights_only_where_they_are(registry, with
 
 def test_runs_are_bounded_by_time(monkeypatch, tmp_path):
     monkeypatch.setenv("FEXLAB_TRAIN_MAX_MINUTES", "2")
-    for trainer, plugin in (("cgan", None), ("classifier", "mini_xception")):
+    for trainer, plugin in (("cgan", None), ("stargan", None), ("classifier", "mini_xception")):
         command = training_command(trainer, plugin, 140, 3, 1, tmp_path / "run")
         assert command[command.index("--max-minutes") + 1] == "1.60" and "synthetic:n=140,size=64,seed=1" in command
+    assert "trainers.stargan" in command_of("stargan", tmp_path) and "--grid-faces" in command_of("stargan", tmp_path)
+
+
+def command_of(trainer, tmp_path):
+    return training_command(trainer, None, 140, 1, 0, tmp_path / "run")
 
 
 @pytest.mark.slow
