@@ -233,7 +233,8 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, metavar="N", help="with --animate: frames from one emotion to the next, "
                    "both included (default 16)")
     p.add_argument("--fps", type=float, metavar="F", help="with --animate: frames per second, 1 to 50 (default 8)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (PLUGIN_EMOTION_seedN.png; "
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (PLUGIN_EMOTION_seedN.png; with --image "
+                   "PLUGIN_faceN_EMOTION.png, PLUGIN_photo_EMOTION.png and PLUGIN_grid.png; "
                    "with --animate PLUGIN_EMOTIONS_seedN.gif and .webm)")
     p.set_defaults(func=run_generate)
 
@@ -281,9 +282,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str, Any], out: Path) -> int:
-    """``--image``: every face of the photo edited into each emotion (PLUGIN_faceN_EMOTION.png)
-    and the photo with all of them pasted back (PLUGIN_photo_EMOTION.png); with ``--animate``,
-    the first face as GIF and WebM."""
+    """``--image``: every face of the photo edited into each emotion (PLUGIN_faceN_EMOTION.png),
+    the photo with all of them pasted back (PLUGIN_photo_EMOTION.png) and one sheet of every face
+    in every emotion (PLUGIN_grid.png); with ``--animate``, the first face as GIF and WebM."""
     from PIL import Image
 
     from editing import animate_face, edit_photo
@@ -312,6 +313,11 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
         path = out / f"{name}_photo_{emotion}.png"
         Image.fromarray(result.photos[emotion]).save(path)
         print(path)
+    from eval.plots import sample_grid, save_figure
+
+    rows = {f"face {n}": [face.crop, *(face.edits[e] for e in emotions)] for n, face in enumerate(result.faces, 1)}
+    title = f"{name}: {Path(args.image).name}, each face (rows) in each emotion, strength {strength:g}"
+    print(save_figure(sample_grid(rows, ["photo", *emotions], title=title, cell=1.3), out / f"{name}_grid.png"))
     return 0
 
 

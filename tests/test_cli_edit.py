@@ -29,7 +29,7 @@ def test_every_face_of_the_photo_in_every_emotion_and_the_photo_pasted_back(tran
     assert _edit(translator, tmp_path / "out", photo, "--emotion", "happy", "--emotion", "sad") == 0
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["stargan_face1_happy.png", "stargan_face1_sad.png", "stargan_face2_happy.png",
-                     "stargan_face2_sad.png", "stargan_photo_happy.png", "stargan_photo_sad.png"]
+                     "stargan_face2_sad.png", "stargan_grid.png", "stargan_photo_happy.png", "stargan_photo_sad.png"]
     pasted = np.asarray(Image.open(tmp_path / "out" / "stargan_photo_happy.png"))
     assert pasted.shape == two_faces.shape and not np.array_equal(pasted, two_faces)
     face = np.asarray(Image.open(tmp_path / "out" / "stargan_face1_happy.png"))
