@@ -233,8 +233,8 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, metavar="N", help="with --animate: frames from one emotion to the next, "
                    "both included (default 16)")
     p.add_argument("--fps", type=float, metavar="F", help="with --animate: frames per second, 1 to 50 (default 8)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (PLUGIN_EMOTION_seedN.png; with --image "
-                   "PLUGIN_faceN_EMOTION.png, PLUGIN_photo_EMOTION.png and PLUGIN_grid.png; "
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (PLUGIN_EMOTION_seedN.png; "
+                   "with --image PLUGIN_faceN_EMOTION.png, PLUGIN_photo_EMOTION.png and PLUGIN_grid.png; "
                    "with --animate PLUGIN_EMOTIONS_seedN.gif and .webm)")
     p.set_defaults(func=run_generate)
 
