@@ -14,7 +14,7 @@ from registry.errors import InputError
 
 from .run import RunDirectory, TrainingError, seed_everything
 
-__all__ = ["GANRun", "face_arrays", "finish_gan_run", "load_judge", "open_gan_run"]
+__all__ = ["GANRun", "ema_copy", "face_arrays", "finish_gan_run", "load_judge", "open_gan_run"]
 
 
 @dataclasses.dataclass
@@ -68,6 +68,26 @@ def finish_gan_run(opened: GANRun, trainer: str) -> RunDirectory:
         write_checkpoint_card(run.path / "best", kind="generator", config=dataclasses.asdict(opened.cfg),
                               command=reproduce_command(trainer, opened.cfg))
     return run
+
+
+def ema_copy(module: Any, decay: float) -> Any:
+    """The exponential moving average of ``module`` (``torch.optim.swa_utils.AveragedModel``,
+    buffers included) with a warm-up: update ``n`` uses ``min(decay, (1 + n) / (10 + n))``, so the
+    average follows the early, fast-changing weights instead of holding on to the random start
+    for thousands of steps (with 0.999, 37% of the start would remain after 1,000 steps)."""
+    import torch
+    from torch.optim.swa_utils import AveragedModel
+
+    def average(averaged: list, current: list, updates: Any) -> None:
+        n = float(updates)
+        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
+        if torch.is_floating_point(averaged[0]):
+            torch._foreach_lerp_(averaged, current, weight)
+        else:  # counters such as batch norm's num_batches_tracked: the current value
+            for mine, theirs in zip(averaged, current):
+                mine.copy_(theirs)
+
+    return AveragedModel(module, multi_avg_fn=average, use_buffers=True)
 
 
 def face_arrays(source: str, options: dict[str, Any], split: str, resolution: int, grayscale: bool,

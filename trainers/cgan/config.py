@@ -45,7 +45,7 @@ class CGANTrainConfig:
         "help": "DiffAugment policy applied to the faces the auxiliary classifier sees, real and generated, so "
                 "the generator cannot please it with pixel tricks ('' for none)"})
     ema_decay: float = field(default=0.999, metadata={
-        "help": "decay of the EMA generator (use ~0.99 for runs of a few hundred steps)"})
+        "help": "decay of the EMA generator (the one saved), warmed up over its first updates"})
     diffaugment: str = field(default="translation", metadata={
         "help": "DiffAugment policy: comma-separated color, translation, cutout ('' for none)"})
     grid_seeds: int = field(default=8, metadata={"help": "columns (identities) of the per-epoch sample grid"})

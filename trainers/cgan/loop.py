@@ -22,7 +22,7 @@ from ..run import (
     format_metrics,
     progress,
 )
-from ..gan import finish_gan_run, open_gan_run
+from ..gan import ema_copy, finish_gan_run, open_gan_run
 from ..samples import faces_by_emotion, judge_expression, save_sample_grid
 from .config import CGANTrainConfig
 
@@ -33,7 +33,6 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
     """Train (or, with ``resume``, continue) the cGAN run in ``cfg.run_folder()``; returns it."""
     import torch
     import torch.nn.functional as F
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
     from torch.utils.data import DataLoader, TensorDataset
 
     from plugins.cgan import CGAN
@@ -47,7 +46,7 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
     generator = plugin.torch_module().train()
     discriminator = plugin.build_discriminator()
     classifier = plugin.build_classifier() if cfg.aux_weight > 0 else None
-    ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    ema = ema_copy(generator, cfg.ema_decay)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
     loader = DataLoader(TensorDataset(torch.from_numpy(faces), torch.from_numpy(labels)), batch_size=cfg.batch_size,

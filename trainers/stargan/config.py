@@ -49,7 +49,8 @@ class StarGANTrainConfig:
     mask_weight: float = field(default=0.05, metadata={
         "help": "weight of the mean attention mask: change as few pixels as the emotion needs"})
     tv_weight: float = field(default=0.01, metadata={"help": "weight of the mask's total variation (smooth masks)"})
-    ema_decay: float = field(default=0.999, metadata={"help": "decay of the EMA translator (the one saved)"})
+    ema_decay: float = field(default=0.999, metadata={
+        "help": "decay of the EMA translator (the one saved), warmed up over its first updates"})
     diffaugment: str = field(default="translation", metadata={
         "help": "DiffAugment policy of the discriminator's inputs: comma-separated color, translation, cutout ('' none)"})
     aux_augment: str = field(default="color,translation", metadata={

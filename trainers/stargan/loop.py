@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 
-from ..gan import face_arrays, finish_gan_run, open_gan_run
+from ..gan import ema_copy, face_arrays, finish_gan_run, open_gan_run
 from ..run import EpochSampler, RunDirectory, RunState, budget_spent, check_finite, format_metrics, progress
 from .config import StarGANTrainConfig
 
@@ -33,7 +33,6 @@ def train_stargan(cfg: StarGANTrainConfig, *, resume: bool = False) -> RunDirect
     """Train (or, with ``resume``, continue) the translator run in ``cfg.run_folder()``; returns it."""
     import torch
     import torch.nn.functional as F
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
     from torch.utils.data import DataLoader, TensorDataset
 
     from plugins.cgan.diffaugment import diff_augment
@@ -50,7 +49,7 @@ def train_stargan(cfg: StarGANTrainConfig, *, resume: bool = False) -> RunDirect
     generator = plugin.module.generator.train()
     classifier = plugin.module.classifier.train()
     discriminator = plugin.build_discriminator()
-    ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    ema = ema_copy(generator, cfg.ema_decay)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
     opt_c = torch.optim.Adam(classifier.parameters(), lr=cfg.lr_c)
