@@ -20,7 +20,8 @@ sys.meta_path.insert(0, Block())
 from predict import Predictor
 from registry import DEFAULT_DETECTOR, default_registry
 registry = default_registry()
-statuses = {kind + ":" + info.name: info.status for kind in ("classifier", "detector") for info in registry.infos(kind)}
+statuses = {kind + ":" + info.name: info.status for kind in ("classifier", "detector", "generator")
+            for info in registry.infos(kind)}
 predictor = Predictor.from_registry(registry, ["mini_xception"], DEFAULT_DETECTOR)
 result = predictor.predict_image(sys.argv[1])
 print(json.dumps({"statuses": statuses, "faces": len(result.faces), "detector": DEFAULT_DETECTOR}))
@@ -36,4 +37,6 @@ def test_default_classifier_and_detector_are_ready_without_the_upstream_packages
     for name in ("mini_xception", "convnext", "vit", "ensemble"):  # no built-in classifier needs weights
         assert report["statuses"][f"classifier:{name}"] == "ready", name
     assert report["statuses"]["detector:blazeface"] == "ready"
+    for name in ("cgan", "stargan"):  # the real-face generator and the face editor too
+        assert report["statuses"][f"generator:{name}"] == "ready", name
     assert report["faces"] == 2, report  # both people, with the default detector

@@ -26,6 +26,16 @@ class PushError(FexlabError):
     """The local run is saved but could not be uploaded to the hub."""
 
 
+def _edits(plugin: str) -> bool:
+    """Whether the generator plugin ``plugin`` edits a given face (its card then shows ``--image``)."""
+    from registry import default_registry
+
+    try:
+        return default_registry().plugin_class("generator", plugin).edits()
+    except FexlabError:  # not installed here: the card shows the plain command
+        return False
+
+
 def _metrics_table(metrics: Mapping[str, Any]) -> str:
     rows = [f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |"
             for key, value in metrics.items()]
@@ -51,7 +61,9 @@ def model_card(*, plugin: str, kind: str, training_data: str, synthetic: bool, m
         "results on real-face data sets such as FER2013 or RAF-DB.\n"
         if synthetic else ""
     )
-    command = (f"fexlab generate --plugin {plugin} --checkpoint <this repo or folder> --emotion happy --out faces/"
+    edits = kind == "generator" and _edits(plugin)
+    command = (f"fexlab generate --plugin {plugin} --checkpoint <this repo or folder> --emotion happy "
+               f"{'--image photo.jpg ' if edits else ''}--out faces/"
                if kind == "generator" else
                f"fexlab predict --classifier {plugin} --checkpoint <this repo or folder> photo.jpg")
     body = f"""

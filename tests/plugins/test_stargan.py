@@ -98,3 +98,18 @@ def test_networks_shapes_at_48_px():
     assert PatchDiscriminator(1, 8)(x).shape == (2, 1, 3, 3)
     assert float(total_variation(torch.ones(1, 1, 8, 8))) == 0.0
     assert float(total_variation(torch.eye(8)[None, None])) > 0.0
+
+
+def test_the_shipped_translator_is_ready_small_and_carded(registry):
+    from plugins.stargan.plugin import WEIGHTS_DIR
+
+    assert registry.info("generator", "stargan").status == "ready"
+    folder = WEIGHTS_DIR / "fer2013"
+    assert (folder / "model.safetensors").stat().st_size < 2 * 2**20
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "FER2013" in card and "FER+" in card and "fexlab train stargan" in card and "fexlab evaluate" in card
+    editor = StarGAN.load_default()
+    assert "FER+ majority labels" in editor.metadata["training_data"] and not editor.metadata.get("synthetic")
+    assert (editor.config.resolution, editor.config.grayscale) == (48, True)
+    edits = [np.asarray(im) for im in editor.generate(["happy", "sad"], image=_face(48))]
+    assert edits[0].shape == (48, 48, 3) and not np.array_equal(edits[0], edits[1])
