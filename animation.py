@@ -55,6 +55,16 @@ class Animation:
         seeds = str(self.seed) if self.end_seed == self.seed else f"{self.seed}-{self.end_seed}"
         return f"{prefix}_{path}_seed{seeds}"
 
+    def save_strip(self, path: str | Path, title: str = "") -> Path:
+        """Every frame side by side in one PNG, each headed by its place on the path (0 to 1)."""
+        from eval.plots import sample_grid, save_figure
+
+        last = max(len(self.frames) - 1, 1)
+        ticks = [f"{k / last:.2f}" for k in range(len(self.frames))]
+        row = f"seed {self.seed}" if self.end_seed == self.seed else f"seed {self.seed}-{self.end_seed}"
+        return save_figure(sample_grid({row: self.frames}, ticks, title=title or " → ".join(self.emotions), cell=1.0),
+                           path)
+
     def save(self, stem: str | Path, fps: float) -> tuple[Path, Path]:
         """Write ``stem``.gif and ``stem``.webm at ``fps`` frames per second; returns both paths."""
         stem = Path(stem)

@@ -235,6 +235,7 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, metavar="F", help="with --animate: frames per second, 1 to 50 (default 8)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (PLUGIN_EMOTION_seedN.png; "
                    "with --image PLUGIN_faceN_EMOTION.png, PLUGIN_photo_EMOTION.png and PLUGIN_grid.png; "
+                   "with --animate interpolate also the frames as one strip, PLUGIN_EMOTIONS_seedN.png; "
                    "with --animate PLUGIN_EMOTIONS_seedN.gif and .webm)")
     p.set_defaults(func=run_generate)
 
@@ -330,6 +331,8 @@ def _animate(generator: Any, name: str, args: argparse.Namespace, options: dict[
         animation = animate(generator, emotions, seed, 16 if args.frames is None else args.frames, **options)
         for path in animation.save(out / animation.stem(name), fps):
             print(path)
+        if args.animate == "interpolate":  # two emotions: the frames also as one strip
+            print(animation.save_strip(out / f"{animation.stem(name)}.png", f"{name}: {' → '.join(emotions)}"))
     if not animation.morphed:
         _err(f"note: {name} does not interpolate on its own; the frames between two emotions are cross-fades")
     return 0

@@ -79,8 +79,10 @@ def test_animate_interpolate_writes_a_gif_and_a_webm_per_seed(expressive, tmp_pa
     assert main(["generate", "--checkpoint", str(expressive), "--emotion", "sad", "--emotion", "happy", "--n", "2",
                  "--seed", "5", "--animate", "interpolate", "--frames", "5", "--fps", "10", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == [f"cgan_sad-happy_seed{s}.{x}" for s in (5, 6) for x in ("gif", "webm")]
-    assert capsys.readouterr().out.split() == [str(tmp_path / name) for name in names]
+    assert names == [f"cgan_sad-happy_seed{s}.{x}" for s in (5, 6) for x in ("gif", "png", "webm")]
+    assert sorted(capsys.readouterr().out.split()) == [str(tmp_path / name) for name in names]
+    strip = np.asarray(Image.open(tmp_path / "cgan_sad-happy_seed6.png"))
+    assert strip.shape[1] > 3 * strip.shape[0]  # five frames side by side
     generator = CGAN.from_pretrained(expressive)
     sad, happy = (np.asarray(face, dtype=int) for face in generator.generate(["sad", "happy"], seed=6))
     frames = _gif(tmp_path / "cgan_sad-happy_seed6.gif")
@@ -93,6 +95,7 @@ def test_animate_all_walks_one_identity_through_the_seven_emotions(expressive, t
     assert main(["generate", "--checkpoint", str(expressive), "--animate", "all", "--frames", "3",
                  "--out", str(tmp_path)]) == 0
     assert len(_gif(tmp_path / "cgan_all_seed0.gif")) == 6 * 2 + 1
+    assert not list(tmp_path.glob("*.png"))  # a strip only for an interpolation between two emotions
     assert _webm_frames(tmp_path / "cgan_all_seed0.webm") == (13, (64, 64))
 
 
