@@ -2,9 +2,10 @@
 
 The latent ``z`` is drawn from the seed alone, so one seed is one identity and the emotions only
 change its expression. The checkpoint holds the EMA copy of the generator (the weights that
-sample best); the discriminator exists only while training (``trainers/cgan``). The default
-weights (tag ``synthetic``) ship inside this package and were trained on fexlab's synthetic
-faces, not on photographs: see ``weights/synthetic/README.md``.
+sample best); the discriminator exists only while training (``trainers/cgan``). Two tags ship
+inside this package: ``fer2013`` (the default), trained on FER2013's real training faces with
+FER+ labels, 48x48 gray (``weights/fer2013/README.md``), and ``synthetic``, trained on fexlab's
+synthetic cartoon faces, not on photographs (``weights/synthetic/README.md``).
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ class CGAN(Generator):
     name: ClassVar[str] = "cgan"
     description: ClassVar[str] = "class-conditional GAN (48-128 px faces)"
     config_class: ClassVar[type] = CGANConfig
-    pretrained: ClassVar[dict[str, str]] = {"synthetic": str(WEIGHTS_DIR / "synthetic")}
-    weights_hint: ClassVar[str] = "train one with `fexlab train cgan --data synthetic --out runs/cgan`"
+    #: ``fer2013`` (default): real FER2013 faces, 48 px gray; ``synthetic``: cartoons of the renderer.
+    pretrained: ClassVar[dict[str, str]] = {"fer2013": str(WEIGHTS_DIR / "fer2013"),
+                                             "synthetic": str(WEIGHTS_DIR / "synthetic")}
+    weights_hint: ClassVar[str] = ("train one with `fexlab train cgan --data ../shared/data/fer2013/ferplus_votes.csv "
+                                   "--resolution 48 --grayscale --out runs/cgan`")
     options: ClassVar[dict[str, Any]] = {"truncation": 1.0}
     #: Images per forward pass when sampling.
     batch_size: ClassVar[int] = 64

@@ -121,15 +121,22 @@ def test_diffaugment_is_differentiable_and_keeps_shapes():
         diff_augment(x, "rotate")
 
 
-def test_the_shipped_checkpoint_is_ready_small_and_says_it_was_trained_on_synthetic_faces(registry):
+def test_the_shipped_checkpoints_are_ready_small_and_say_what_they_were_trained_on(registry):
     from plugins.cgan.plugin import WEIGHTS_DIR
 
     assert registry.info("generator", "cgan").status == "ready"
+    real = CGAN.load_default()  # the default tag: real faces
+    assert "FER+ majority labels" in real.metadata["training_data"] and not real.metadata.get("synthetic")
+    card = (WEIGHTS_DIR / "fer2013" / "README.md").read_text(encoding="utf-8")
+    assert "FER2013" in card and "fexlab train cgan" in card and "fexlab evaluate" in card
+    assert (WEIGHTS_DIR / "fer2013" / "model.safetensors").stat().st_size < 8 * 2**20
+    faces = _arrays(real.generate(list(EMOTIONS), seed=0))
+    assert [f.shape for f in faces] == [(48, 48, 3)] * 7
     folder = WEIGHTS_DIR / "synthetic"
     assert (folder / "model.safetensors").stat().st_size < 8 * 2**20
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert "SYNTHETIC" in card and "not real photographs" in card and "fexlab train cgan" in card
-    gan = CGAN.load_default()
+    gan = CGAN.load_default("synthetic")
     assert "SYNTHETIC" in gan.metadata["training_data"]
     faces = _arrays(gan.generate(list(EMOTIONS), seed=0))
     assert [f.shape for f in faces] == [(64, 64, 3)] * 7

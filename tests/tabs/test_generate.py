@@ -174,9 +174,15 @@ def test_a_stable_diffusion_checkpoint_generates_shows_its_prompts_and_edits_a_f
     assert "Skipped (they cannot edit a face): facs_renderer" in note and "strength 0.5" in note
 
 
-def test_editing_says_why_it_is_unavailable_here(registry):
-    note = editing_note(registry)  # offline, sd_lora has no base model
-    assert note.startswith("No generator that edits faces is ready here. **sd_lora** needs weights: ")
+def test_editing_is_ready_offline_and_says_why_when_it_is_not(registry, monkeypatch):
+    assert editing_note(registry) == ""  # the shipped stargan edits offline
+    from plugins.stargan import StarGAN
+    from registry import Registry
+
+    monkeypatch.setattr(StarGAN, "pretrained", {})
+    note = editing_note(Registry())  # offline, sd_lora has no base model either
+    assert note.startswith("No generator that edits faces is ready here.")
+    assert "**stargan** needs weights" in note and "**sd_lora** needs weights" in note
 
 
 def _gif(path):
