@@ -356,20 +356,25 @@ def editing_note(registry: Registry) -> str:
     return "No generator that edits faces is ready here. " + " ".join(waiting)
 
 
+def _class(registry: Registry, choice: str) -> type[Generator]:
+    """The plugin class of a generator choice (``cgan`` or ``cgan.synthetic``)."""
+    return registry.plugin_class("generator", choice.split(".")[0])
+
+
 def _drawing(registry: Registry, choices: list[str]) -> list[str]:
     """The choices that draw faces from a seed (not the editors that need a face to start from)."""
-    return [c for c in choices if not registry.plugin_class("generator", c.split(".")[0]).needs_image]
+    return [c for c in choices if not _class(registry, c).needs_image]
 
 
 def _editors(registry: Registry, choices: list[str]) -> list[str]:
     """The choices that edit a given face, ``stargan`` first."""
-    found = [c for c in choices if registry.plugin_class("generator", c.split(".")[0]).edits()]
+    found = [c for c in choices if _class(registry, c).edits()]
     return sorted(found, key=lambda c: (not c.startswith("stargan"), found.index(c)))
 
 
 def _default_generators(registry: Registry, ready: list[str]) -> list[str]:
     """Ready generators that are quick on a CPU (not the diffusion ones): the first view."""
-    quick = [name for name in ready if "steps" not in registry.plugin_class("generator", name).options]
+    quick = [name for name in ready if "." not in name and "steps" not in _class(registry, name).options]
     return quick or ready[:1]
 
 

@@ -262,9 +262,9 @@ def test_expression_editing_explains_what_it_needs(client, astronaut_path):
 # -- Evaluate ---------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_evaluate_then_the_leaderboard_keeps_the_result(client):
-    chooser, classifiers, generators, confusion, message, csv, note = client.predict(
+    chooser, classifiers, generators, confusion, message, csv, note, editors = client.predict(
         ["mini_xception"], "", [], "mini_xception", "synthetic:n=70,size=64", "test", 10, 0, api_name="/evaluate")
-    assert [row[0] for row in classifiers["data"]] == ["mini_xception"] and not generators["data"]
+    assert [row[0] for row in classifiers["data"]] == ["mini_xception"] and not generators["data"] and not editors["data"]
     assert confusion["type"] == "matplotlib" and "SYNTHETIC" in message
     assert "synthetic:n=70,size=64" in open(csv).read() and note == ""
     again = client.predict(None, api_name="/leaderboard")
