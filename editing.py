@@ -60,18 +60,13 @@ def feather_mask(side: int, fade: float = 0.15) -> np.ndarray:
 
 def _crop_matrix(face: Any, margin: float, align: bool) -> tuple[np.ndarray, int]:
     """The 2 x 3 map from photo pixels to an upright square crop, and the crop's side."""
-    import cv2
-
-    from preprocessing.align import eye_angle
+    from preprocessing.align import crop_matrix, eye_angle
     from preprocessing.faces import square_box
 
-    left, top, side = square_box(face.box, margin)
+    side = square_box(face.box, margin)[2]
     angle = (eye_angle(face.landmarks) or 0.0) if align else 0.0
     work = int(max(8, min(side, MAX_CROP)))
-    centre = (left + side / 2.0, top + side / 2.0)
-    matrix = cv2.getRotationMatrix2D(centre, angle, work / side)
-    matrix[:, 2] += np.array([work / 2.0 - centre[0], work / 2.0 - centre[1]])
-    return matrix, work
+    return crop_matrix(face.box, angle, margin, work), work
 
 
 def _carry_back(crop: np.ndarray, seen: np.ndarray, edited: np.ndarray) -> np.ndarray:
@@ -120,7 +115,7 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
 
     from preprocessing.images import load_image
 
-    if "image" not in editor.options:
+    if not editor.edits():
         raise InputError(f"{editor.name} does not edit faces (it takes no image); choose an editing generator "
                          "such as stargan")
     names = editor.check_inputs(emotions, {k: v for k, v in options.items() if k in editor.options})

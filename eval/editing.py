@@ -42,7 +42,7 @@ def _gray(image: Any, size: int) -> np.ndarray:
 
 def edit_faces(editor: Any, faces: Sequence[np.ndarray], **options: Any) -> list[list[np.ndarray]]:
     """``out[i][k]``: face ``i`` edited to ``EMOTIONS[k]``, as RGB uint8 arrays."""
-    if "image" not in editor.options:
+    if not editor.edits():
         raise InputError(f"{editor.name} does not edit faces (it takes no image); choose an editing generator")
     return [[np.asarray(im.convert("RGB")) for im in editor.generate(list(EMOTIONS), seed=0, image=face, **options)]
             for face in faces]

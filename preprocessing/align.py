@@ -18,7 +18,7 @@ from registry.detector import Face
 
 from .faces import square_box
 
-__all__ = ["EyeFinder", "align_face", "eye_angle", "to_gray"]
+__all__ = ["EyeFinder", "align_face", "crop_matrix", "eye_angle", "to_gray"]
 
 Landmarks = Mapping[str, Sequence[float]]
 #: (image, face box) -> both eye centres ({"left_eye": (x, y), "right_eye": (x, y)}) or None.
@@ -42,6 +42,18 @@ def to_gray(face: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(face, cv2.COLOR_RGB2GRAY) if face.ndim == 3 else face
 
 
+def crop_matrix(box: Sequence[float], angle: float, margin: float, size: int) -> np.ndarray:
+    """The 2 x 3 affine map from image pixels to the ``size`` x ``size`` square around ``box``
+    (grown by ``margin``), rotated by ``angle`` degrees about its centre (``eye_angle`` levels the eyes)."""
+    import cv2
+
+    left, top, side = square_box(box, margin)
+    centre = (left + side / 2.0, top + side / 2.0)
+    matrix = cv2.getRotationMatrix2D(centre, angle, size / side)
+    matrix[:, 2] += np.array([size / 2.0 - centre[0], size / 2.0 - centre[1]])
+    return matrix
+
+
 def align_face(image: np.ndarray, face: Face | Sequence[float], *, size: int = 64, margin: float = 0.1,
                gray: bool = False, eye_finder: EyeFinder | None = None) -> np.ndarray:
     """The ``size`` x ``size`` crop of ``face`` (a :class:`Face` or an (x, y, w, h) box), eyes levelled.
@@ -56,14 +68,10 @@ def align_face(image: np.ndarray, face: Face | Sequence[float], *, size: int = 6
     if eye_angle(landmarks) is None and eye_finder is not None:
         landmarks = eye_finder(image, tuple(int(round(v)) for v in box))
     angle = eye_angle(landmarks) or 0.0
-    left, top, side = square_box(box, margin)
-    centre = (left + side / 2.0, top + side / 2.0)
-    # rotate about the crop centre by `angle` (which levels the eyes), then map the square onto the output
-    rotation = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    side = square_box(box, margin)[2]
     work = max(size, min(side, 4 * size))  # warp at most 4x the output size, then area-downscale
-    matrix = rotation * (work / side)
-    matrix[:, 2] -= np.array([centre[0] - side / 2.0, centre[1] - side / 2.0]) * (work / side)
-    crop = cv2.warpAffine(image, matrix, (work, work), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpAffine(image, crop_matrix(box, angle, margin, work), (work, work), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
     if work != size:
         crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
     return to_gray(crop) if gray else crop

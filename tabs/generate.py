@@ -32,6 +32,7 @@ from .common import (
     checkpoint_box,
     clear_on_error,
     detector_dropdown,
+    detector_name,
     figure_file,
     image_file,
     load_plugins,
@@ -286,8 +287,6 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
     """
     from animation import check_fps
     from editing import animate_face, edit_photo
-
-    from .common import detector_name
 
     path, name = upload_path(image), upload_name(image)
     if not path:

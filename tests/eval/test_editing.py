@@ -33,6 +33,9 @@ class BrightnessEditor:
     name = "bands"
     options = {"image": None}
 
+    def edits(self):
+        return True
+
     def generate(self, emotions, seed=None, image=None):
         from PIL import Image
 
