@@ -9,7 +9,7 @@ PORT   ?= 7860
 # The app and the tests run offline by default; `make app OFFLINE=0` lets the hub be reached.
 OFFLINE ?= 1
 
-.PHONY: setup app test test-fast bench bench-peer clean
+.PHONY: setup app test test-fast screenshots bench bench-peer clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ test: setup
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow and not browser"
+
+# Retake the README's screenshots (docs/images/screenshots/) with the browser test.
+screenshots: setup
+	HF_HUB_OFFLINE=1 FEXLAB_SCREENSHOTS=1 $(PY) -m pytest -m browser tests/test_browser.py
 
 bench: setup
 	HF_HUB_OFFLINE=1 $(PY) -m benchmarks
