@@ -46,18 +46,46 @@ def check_output_dir(path: str | Path) -> Path:
 def add_plugins(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plugins", help="list installed plugins and whether they are ready")
     p.add_argument("--kind", choices=["classifier", "generator", "detector"], help="only this kind")
-    p.add_argument("--json", action="store_true", help="print a JSON list of {name, kind, status, detail}")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON list of {name, kind, status, detail, tags, options}")
     p.set_defaults(func=run_plugins)
 
 
+def plugin_extras(registry: Any, kind: str, name: str) -> dict[str, Any]:
+    """A plugin's pretrained tags (``NAME.TAG``, the default first) and its generator options."""
+    from registry.checkpoint import is_hub_id
+
+    try:
+        cls = registry.plugin_class(kind, name)
+    except FexlabError:
+        return {"tags": [], "options": {}}
+    tags = []
+    for number, (tag, source) in enumerate(getattr(cls, "pretrained", {}).items()):
+        notes = ["default"] if number == 0 else []
+        if not is_hub_id(source) and not Path(source).exists():
+            notes.append("no weights here")
+        tags.append(f"{name}.{tag}" + (f" ({', '.join(notes)})" if notes else ""))
+    options = {key: value for key, value in getattr(cls, "options", {}).items() if key != "image"}
+    return {"tags": tags, "options": options}
+
+
 def run_plugins(args: argparse.Namespace) -> int:
-    infos = default_registry().infos(args.kind)
+    registry = default_registry()
+    infos = registry.infos(args.kind)
+    extras = [plugin_extras(registry, info.kind, info.name) for info in infos]
     if args.json:
-        _print_json([info.as_dict() for info in infos])
+        _print_json([{**info.as_dict(), **extra} for info, extra in zip(infos, extras, strict=True)])
         return 0
     width = max((len(i.name) for i in infos), default=4)
-    for info in infos:
+    indent = " " * (10 + 2 + width + 2 + 13 + 2)
+    for info, extra in zip(infos, extras, strict=True):
         print(f"{info.kind:<10}  {info.name:<{width}}  {info.status:<13}  {info.detail}")
+        if extra["tags"]:
+            print(f"{indent}tags: {', '.join(extra['tags'])}")
+        if extra["options"]:
+            options = ", ".join(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
+                                for key, value in extra["options"].items())
+            print(f"{indent}options (--option KEY=VALUE): {options}")
     return 0
 
 

@@ -243,4 +243,18 @@ def source_available(source: str | os.PathLike) -> tuple[bool, str]:
         return True, f"'{source}' from the local Hugging Face cache"
     if hub_offline():
         return False, f"'{source}' is not cached and HF_HUB_OFFLINE=1; run once with network to download it"
+    reachable, reason = hub_reachable(str(source))
+    if not reachable:
+        return False, f"'{source}' is not cached and the Hugging Face hub cannot be reached ({reason})"
     return True, f"downloads '{source}' from the Hugging Face hub on first use"
+
+
+def hub_reachable(repo_id: str, timeout: float = 5.0) -> tuple[bool, str]:
+    """Whether the hub answers for model ``repo_id`` now (a few seconds at most), and why not."""
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi().model_info(repo_id, timeout=timeout)
+    except Exception as err:  # no network, no such repo, a gated one: it would not download
+        return False, str(err).splitlines()[0][:120] or type(err).__name__
+    return True, ""

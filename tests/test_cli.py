@@ -188,9 +188,20 @@ def test_a_folder_gives_its_images_and_videos_in_sorted_order(capsys, tmp_path, 
 def test_plugins_json(capsys):
     code, out, _ = run(capsys, "plugins", "--json")
     rows = json.loads(out)
-    assert code == 0 and all(set(r) == {"name", "kind", "status", "detail"} for r in rows)
+    assert code == 0 and all(set(r) == {"name", "kind", "status", "detail", "tags", "options"} for r in rows)
     assert {"name": "mini_xception", "kind": "classifier", "status": "ready"}.items() <= next(
         r for r in rows if r["name"] == "mini_xception").items()
+
+
+def test_plugins_lists_tags_and_options(capsys):
+    code, out, _ = run(capsys, "plugins")
+    assert code == 0
+    assert "mini_xception.ferplus" in out and "cgan.synthetic" in out and "blazeface.short" in out
+    assert "mini_xception.fer2013 (default)" in out
+    assert "truncation=1.0" in out and "steps=30" in out
+    _, out, _ = run(capsys, "plugins", "--json")
+    cgan = next(r for r in json.loads(out) if r["name"] == "cgan")
+    assert "cgan.synthetic" in cgan["tags"] and cgan["options"] == {"truncation": 1.0}
 
 
 def test_installed_console_script(astronaut_path):

@@ -89,3 +89,21 @@ def test_status_reports_ready_or_needs_weights(monkeypatch, tmp_path):
     status = MiniXception.status()
     assert status.state == NEEDS_WEIGHTS
     assert "python -m plugins.mini_xception.convert" in status.detail
+
+
+def test_hub_id_that_cannot_be_reached_is_not_ready(monkeypatch):
+    """With the network allowed but the hub not answering, the model would not load: not ready."""
+    from huggingface_hub import HfApi
+
+    def unreachable(self, repo_id, **kwargs):
+        raise ConnectionError("[Errno -2] Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(HfApi, "model_info", unreachable)
+    ok, detail = source_available("someone/some-model-that-is-not-cached")
+    assert not ok and "cannot be reached" in detail and "Name or service not known" in detail
+    from plugins.sd_lora.plugin import SDLoRA
+
+    monkeypatch.setitem(SDLoRA.pretrained, "sd15", "someone/some-model-that-is-not-cached")
+    monkeypatch.delenv("FEXLAB_SD_BASE_MODEL", raising=False)
+    assert SDLoRA.status().state == NEEDS_WEIGHTS
