@@ -119,13 +119,16 @@ class Classifier(Plugin):
                 ) from None
         return mapping
 
-    def init_for_training(self) -> str:
+    def init_for_training(self, required: bool = False) -> str:
         """Load the weights a fresh model starts training from; return one line saying which.
 
         The default keeps the random initialisation of :meth:`from_config`; a plugin with a
-        pretrained backbone (ImageNet ConvNeXt) loads it here, so loading a checkpoint never
-        downloads weights it would overwrite.
+        pretrained backbone (ImageNet EfficientNet, ConvNeXt) loads it here, so loading a
+        checkpoint never fetches weights it would overwrite. ``required`` (``--init imagenet``)
+        makes a missing pretrained start an error instead of a random one.
         """
+        if required:
+            raise InputError(f"{self.name} has no ImageNet weights to start from; leave out --init imagenet")
         return "random initialisation"
 
     def checkpoint_labels(self) -> list[str]:

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from registry import EMOTIONS, Classifier, InputError
-from registry.checkpoint import hub_offline
+from plugins.timm_classifier import TimmClassifier
 
 __all__ = ["ConvNeXt", "ConvNeXtConfig", "TRAIN_COMMAND", "WEIGHTS_DIR"]
 
@@ -44,64 +43,18 @@ class ConvNeXtConfig:
     crop_margin: float = 0.1
 
 
-class ConvNeXt(Classifier):
+class ConvNeXt(TimmClassifier):
     """timm ConvNeXt emotion classifier; train it with ``fexlab train classifier --plugin convnext``."""
 
     name: ClassVar[str] = "convnext"
     description: ClassVar[str] = "timm ConvNeXt (atto to base), gray or RGB, any input size; trained with fexlab"
     config_class: ClassVar[type] = ConvNeXtConfig
+    family: ClassVar[str] = "convnext"
+    family_title: ClassVar[str] = "a ConvNeXt"
     #: No FER-trained ConvNeXt is published: ``ferplus`` was trained by fexlab on FER2013's faces with
     #: FER+ vote distributions (weights/ferplus/README.md); other checkpoints come from the trainer.
     pretrained: ClassVar[dict[str, str]] = {"ferplus": str(WEIGHTS_DIR / "ferplus")}
     weights_hint: ClassVar[str] = f"train one with `{TRAIN_COMMAND}` and load it as `convnext:runs/convnext` (or `--checkpoint runs/convnext`)"
-    # timm's IMAGENET_DEFAULT_MEAN / _STD, which its ConvNeXt weights were trained with
-    input_mean: ClassVar[tuple[float, ...]] = (0.485, 0.456, 0.406)
-    input_std: ClassVar[tuple[float, ...]] = (0.229, 0.224, 0.225)
 
-    def __init__(self, config: Any = None, **kwargs: Any):
-        super().__init__(config, **kwargs)
-        cfg = self.config
-        if not str(cfg.variant).startswith("convnext"):
-            raise InputError(f"variant '{cfg.variant}' is not a ConvNeXt; use one of {_variants()}")
-        if cfg.input_size < 32:
-            raise InputError(f"ConvNeXt needs input_size >= 32 (it downsamples 32 times), got {cfg.input_size}")
-        self.module = self._create(pretrained=False).eval()
-
-    def _create(self, pretrained: bool) -> Any:
-        import timm
-
-        cfg = self.config
-        if not timm.is_model(cfg.variant):
-            raise InputError(f"timm has no model '{cfg.variant}'; ConvNeXt variants: {_variants()}")
-        return timm.create_model(
-            cfg.variant, pretrained=pretrained, num_classes=len(EMOTIONS), in_chans=1 if cfg.grayscale else 3,
-            drop_path_rate=cfg.drop_path_rate, ls_init_value=cfg.ls_init_value,
-        )
-
-    def torch_module(self) -> Any:
-        return self.module
-
-    def init_for_training(self) -> str:
-        """timm's ImageNet weights for the backbone (new 7-way head) when they can be fetched."""
-        if not self.config.pretrained_backbone:
-            return "random initialisation (pretrained_backbone is off)"
-        import timm
-
-        weights = timm.models.get_pretrained_cfg(self.config.variant)
-        hub_id = getattr(weights, "hf_hub_id", None) or self.config.variant
-        try:
-            module = self._create(pretrained=True)
-        except Exception as err:  # offline, no network, no such weights: train from scratch and say so
-            reason = "HF_HUB_OFFLINE=1 is set" if hub_offline() else f"{type(err).__name__}: {str(err)[:160]}"
-            note = f"random initialisation: ImageNet weights {hub_id} could not be fetched ({reason})"
-        else:
-            self.module = module
-            note = f"ImageNet-pretrained backbone {hub_id} (timm), new 7-emotion head"
-        self.metadata["init"] = note
-        return note
-
-
-def _variants() -> list[str]:
-    import timm
-
-    return timm.list_models("convnext*")
+    def create_kwargs(self) -> dict[str, Any]:
+        return {"drop_path_rate": self.config.drop_path_rate, "ls_init_value": self.config.ls_init_value}

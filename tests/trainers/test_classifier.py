@@ -202,3 +202,33 @@ def test_a_time_budget_cuts_the_epoch_short_and_still_scores_it(tmp_path, capsys
     assert code == 0 and "time budget of 0.0001 minutes spent" in out and "epoch 2/5" not in out
     assert len(losses(run, "train_step")) < 7 and len(losses(run, "val")) == 1  # 7 steps make a whole epoch
     assert (run / "best" / "README.md").is_file()
+
+
+@pytest.mark.slow
+def test_init_imagenet_starts_efficientnet_from_the_offline_weights_and_learns(tmp_path, patterns):
+    run_config = config(tmp_path, plugin="efficientnet", init="imagenet", model={"input_size": 32}, epochs=3,
+                        lr=2e-3, balance="sqrt")
+    result = train_classifier(run_config, dataset=patterns)
+    assert "ImageNet-pretrained backbone" in result.init and "efficientnet-lite0" in result.init
+    saved = json.loads((result.run_dir / "best" / "config.json").read_text())
+    assert saved["init"] == result.init
+    val = losses(result.run_dir)
+    assert val[-1] < val[0]
+
+
+def test_init_imagenet_on_a_plugin_without_imagenet_weights_is_one_clear_error(tmp_path, patterns):
+    from registry import InputError
+
+    with pytest.raises(InputError, match="mini_xception has no ImageNet weights"):
+        train_classifier(config(tmp_path, plugin="mini_xception", init="imagenet", model={}), dataset=patterns)
+
+
+def test_sqrt_balance_weights_are_the_square_roots_of_the_balanced_ones():
+    from trainers.classifier.data import class_weights
+
+    labels = np.array([0] * 40 + [1] * 10 + [3] * 50)
+    lookup = np.arange(len(EMOTIONS))
+    full = class_weights(labels, EMOTIONS, lookup).numpy()
+    root = class_weights(labels, EMOTIONS, lookup, power=0.5).numpy()
+    np.testing.assert_allclose(root[[0, 1, 3]], np.sqrt(full[[0, 1, 3]]), rtol=1e-6)
+    assert root[1] > root[0] > root[3] and full[2] == root[2] == 1.0

@@ -13,7 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["HELP", "ClassifierTrainConfig", "add_arguments", "main", "may_change_on_resume"]
+__all__ = ["HELP", "IMAGENET", "ClassifierTrainConfig", "add_arguments", "main", "may_change_on_resume"]
+
+#: ``--init imagenet``: a fresh model from the plugin's ImageNet weights.
+IMAGENET = "imagenet"
 
 HELP = "train or fine-tune any classifier plugin with Accelerate (also under `accelerate launch`)"
 
@@ -34,7 +37,8 @@ class ClassifierTrainConfig:
         "help": "plugin config for a fresh model, e.g. variant=convnext_femto or input_size=48 (repeatable)"})
     init: str | None = field(default=None, metadata={
         "help": "fine-tune from a pretrained tag (mini_xception: fer2013), checkpoint / run folder or hub id "
-                "instead of a fresh model", "metavar": "TAG|PATH|HUB_ID"})
+                "instead of a fresh model; 'imagenet': a fresh model (configured by --model) from ImageNet "
+                "weights, an error where the plugin has none (efficientnet: offline)", "metavar": "TAG|PATH|HUB_ID"})
     epochs: int = field(default=10, metadata={"help": "epochs"})
     batch_size: int = field(default=64, metadata={"help": "faces per batch per process"})
     lr: float = field(default=1e-3, metadata={"help": "peak AdamW learning rate"})
@@ -52,8 +56,9 @@ class ClassifierTrainConfig:
         "help": "share of the distillation loss in the training loss (the rest is the label loss)"})
     distill_temperature: float = field(default=4.0, metadata={"help": "temperature of the distillation's softened outputs"})
     balance: str = field(default="weights", metadata={
-        "help": "imbalanced classes: class-weighted loss, balanced sampling, or none",
-        "choices": ["weights", "sampler", "none"]})
+        "help": "imbalanced classes: class-weighted loss (sklearn's balanced weights, or their square root: "
+                "sqrt), balanced sampling, or none",
+        "choices": ["weights", "sqrt", "sampler", "none"]})
     augment: bool = field(default=True, metadata={"help": "augment training faces (preprocessing.augment)"})
     augment_options: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "augmentation config values (repeatable KEY=VALUE)"})

@@ -92,8 +92,10 @@ def load_splits(source: str | Any, options: dict[str, Any] | None = None) -> Spl
                   dict(getattr(dataset, "info", {})))
 
 
-def class_weights(labels: np.ndarray, source_labels: Sequence[str], lookup: np.ndarray) -> torch.Tensor:
-    """Loss weights per model output: sklearn's "balanced" weights of the emotions present.
+def class_weights(labels: np.ndarray, source_labels: Sequence[str], lookup: np.ndarray,
+                  power: float = 1.0) -> torch.Tensor:
+    """Loss weights per model output: sklearn's "balanced" weights of the emotions present, raised
+    to ``power`` (0.5: a rare class gains less, so accuracy on the common ones suffers less).
 
     ``lookup[c]`` is the model output of canonical emotion ``c`` (-1 if it has none). Outputs
     whose emotion never occurs in training keep weight 1 (they are never a target).
@@ -105,7 +107,7 @@ def class_weights(labels: np.ndarray, source_labels: Sequence[str], lookup: np.n
     weights = np.ones(len(source_labels), dtype=np.float32)
     for emotion, weight in zip(present, balanced):
         if lookup[emotion] >= 0:
-            weights[lookup[emotion]] = weight
+            weights[lookup[emotion]] = weight ** power
     return torch.from_numpy(weights)
 
 

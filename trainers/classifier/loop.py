@@ -37,7 +37,7 @@ from trainers.run import (
     seed_everything,
 )
 
-from .config import ClassifierTrainConfig
+from .config import IMAGENET, ClassifierTrainConfig
 from .data import FaceTensors, Splits, class_weights, load_splits, make_augment, sample_weights
 from .objectives import ClassifierLoss, mix_batch
 
@@ -65,6 +65,11 @@ def _build_plugin(cls: type[Classifier], config: ClassifierTrainConfig, resumed_
     """
     if not cls.trainable:
         raise InputError(f"{cls.name} has no weights of its own to train; train its members instead")
+    if config.init == IMAGENET:
+        plugin = cls.from_config(config.model)
+        note = resumed_from or plugin.init_for_training(required=True)
+        plugin.metadata["init"] = note
+        return plugin, note
     if config.init and config.model:
         raise InputError("--model configures a fresh model; with --init the checkpoint's own config is used")
     if config.init:
@@ -137,7 +142,9 @@ def train_classifier(config: ClassifierTrainConfig, *, resume: bool = False, reg
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=config.batch_size, sampler=sampler,
                                                num_workers=config.num_workers, drop_last=len(train_set) > config.batch_size)
     val_loader = torch.utils.data.DataLoader(val_set, batch_size=config.batch_size * 4, num_workers=config.num_workers)
-    weights = class_weights(splits.labels["train"], plugin.labels, lookup.numpy()) if config.balance == "weights" else None
+    weights = (class_weights(splits.labels["train"], plugin.labels, lookup.numpy(),
+                             power=0.5 if config.balance == "sqrt" else 1.0)
+               if config.balance in ("weights", "sqrt") else None)
     loss_fn = ClassifierLoss(lookup, len(plugin.labels), weight=weights, label_smoothing=config.label_smoothing,
                              distill_weight=config.distill_weight if config.distill else 0.0,
                              temperature=config.distill_temperature)
