@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError, NeedsWeightsError
+from .paths import ROOT_VARIABLES
 
 __all__ = [
     "CONFIG_NAME",
@@ -188,12 +189,17 @@ def checkpoint_plugin(source: str | os.PathLike) -> str | None:
 
 
 def is_hub_id(source: str | os.PathLike) -> bool:
-    """True for an ``owner/name`` string that is not an existing local path."""
+    """True for an ``owner/name`` string that is not a local path.
+
+    A path that exists, starts with ``.``, ``/`` or ``~``, or whose first part is a folder here or
+    one of fexlab's own folders (``runs/convnext``) is local, even when it does not exist.
+    """
     text = str(source)
-    if Path(text).exists() or text.startswith((".", "/", "~")):
+    if Path(text).exists() or text.startswith((".", "/", "~")) or "\\" in text:
         return False
     parts = text.split("/")
-    return len(parts) == 2 and all(parts)
+    local_first = parts[0] in set(ROOT_VARIABLES.values()) or Path(parts[0]).is_dir()
+    return len(parts) == 2 and all(parts) and not local_first
 
 
 def hub_offline() -> bool:

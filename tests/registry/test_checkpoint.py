@@ -107,3 +107,26 @@ def test_hub_id_that_cannot_be_reached_is_not_ready(monkeypatch):
     monkeypatch.setitem(SDLoRA.pretrained, "sd15", "someone/some-model-that-is-not-cached")
     monkeypatch.delenv("FEXLAB_SD_BASE_MODEL", raising=False)
     assert SDLoRA.status().state == NEEDS_WEIGHTS
+
+
+@pytest.mark.parametrize("source", ["runs/convnext-atto-32px", "results/run", "data/model", "./model", "~/model"])
+def test_a_local_looking_path_that_does_not_exist_says_so_without_the_hub(monkeypatch, tmp_path, source):
+    from huggingface_hub import HfApi
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("the hub was asked")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(HfApi, "model_info", no_hub)
+    monkeypatch.setattr("huggingface_hub.snapshot_download", no_hub)
+    assert not is_hub_id(source)
+    with pytest.raises(CheckpointError, match="the path does not exist"):
+        resolve_source(source)
+
+
+def test_a_folder_here_makes_its_paths_local(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert is_hub_id("mymodels/emotion")
+    (tmp_path / "mymodels").mkdir()
+    assert not is_hub_id("mymodels/emotion")
