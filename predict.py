@@ -14,8 +14,10 @@ bottom), numbered from 1 in that order, and tracks are numbered from 1 in the or
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from preprocessing.align import align_face, eye_angle
-from preprocessing.faces import crop_face, square_box
+from preprocessing.align import classifier_crop
 from preprocessing.images import ImageSource, load_image_scaled
 from registry import DEFAULT_ALIGN, DEFAULT_DETECTOR, EMOTIONS, Classifier, Face, FaceDetector, InputError, Registry
 from registry.emotions import EMOTION_COLORS
@@ -205,10 +206,7 @@ class Predictor:
 
     def _crop(self, frame: np.ndarray, face: Face, margin: float) -> np.ndarray:
         """The square crop a classifier sees: eyes levelled when ``align`` and the face has eyes."""
-        if self.align and eye_angle(face.landmarks) is not None:
-            side = square_box(face.box, margin)[2]
-            return align_face(frame, face, size=max(8, min(side, 256)), margin=margin)
-        return crop_face(frame, face.box, margin=margin)
+        return classifier_crop(frame, face, margin, self.align)
 
     # -- images ----------------------------------------------------------------------------------
     def predict_image(self, source: ImageSource, *, keep_image: bool = False, name: str | None = None) -> ImagePrediction:
@@ -309,17 +307,41 @@ BROWSER_CODECS = frozenset({"vp80", "vp90", "vp08", "vp09", "avc1", "h264", "x26
 _BROWSER_CONTAINERS = (".mp4", ".m4v", ".webm")
 
 
+#: The line OpenCV's FFmpeg writer prints straight to the process's stderr (no log level silences
+#: it) when a container has no FourCC table, as WebM has none: "OpenCV: FFMPEG: tag
+#: 0x30385056/'VP80' is not supported with codec id 139 and format 'webm / WebM'". It then writes
+#: VP8 all the same.
+_FOURCC_NOTE = b"OpenCV: FFMPEG: tag "
+_stderr_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_fourcc_note() -> Iterator[None]:
+    """Run the body with file descriptor 2 captured, then pass on every line but OpenCV's FourCC note."""
+    import tempfile
+
+    with _stderr_lock, tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().splitlines(keepends=True) if not line.startswith(_FOURCC_NOTE)]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
 def _open_writer(path: Path, fps: float, size: tuple[int, int]) -> Any:
-    """An OpenCV VideoWriter for ``path``'s codec, opened without OpenCV's notes on stderr (it
-    remarks that WebM has no FourCC tags, then writes VP8 all the same)."""
+    """An OpenCV VideoWriter for ``path``'s codec, opened without OpenCV's FourCC note on stderr."""
     import cv2
 
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
+    with _without_fourcc_note():
         return cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*_FOURCC[path.suffix.lower()]), fps, size)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
 
 
 @functools.cache

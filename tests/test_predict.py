@@ -101,3 +101,24 @@ def test_is_video():
 def test_no_classifier_is_an_error(registry):
     with pytest.raises(InputError, match="at least one classifier"):
         Predictor({}, registry.detector("haar"))
+
+
+def test_writing_a_webm_leaves_stderr_clean(tmp_path, capfd):
+    """OpenCV's "tag 'VP80' is not supported" note is not passed on; other stderr lines are."""
+    import sys
+
+    from predict import VideoWriter
+
+    with VideoWriter(tmp_path / "clip.webm", 10) as writer:
+        for shade in (0, 120, 240):
+            writer.write(np.full((64, 64, 3), shade, np.uint8))
+    import cv2
+
+    assert cv2.VideoCapture(str(tmp_path / "clip.webm")).get(cv2.CAP_PROP_FRAME_COUNT) == 3
+    captured = capfd.readouterr()
+    assert "VP80" not in captured.err and "not supported" not in captured.err
+    from predict import _without_fourcc_note
+
+    with _without_fourcc_note():
+        print("a line of its own", file=sys.stderr)
+    assert "a line of its own" in capfd.readouterr().err
