@@ -410,6 +410,11 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR",
                    help="writes DIR/results/*.json, DIR/plots/*.png, DIR/leaderboard.md and .csv")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--detector", metavar="NAME",
+                   help=f"score classifiers end to end on whole photos: this detector's largest face of each image, "
+                        f"cropped with each classifier's margin (e.g. {DEFAULT_DETECTOR}; photos with no face are "
+                        "counted and left out)")
+    p.add_argument("--align", action="store_true", help="with --detector: level the eyes before cropping")
     p.set_defaults(func=run_evaluate)
 
 
@@ -430,7 +435,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
         report = evaluate(args.classifier, args.generator, data=args.data, out=out, judge=args.judge,
                           split=args.split, n_per_emotion=args.n_per_emotion, seed=args.seed,
-                          progress=progress, plots=not args.no_plots)
+                          progress=progress, plots=not args.no_plots, detector=args.detector, align=args.align)
     print(leaderboard_markdown(report.leaderboard))
     print(f"wrote {report.markdown}, {report.csv}, {len(report.result_files)} result(s) in {out / 'results'}"
           + (f" and {len(report.plots)} plot(s) in {out / 'plots'}" if report.plots else ""))

@@ -31,6 +31,7 @@ from registry.registry import Registry, default_registry, parse_spec
 
 from .classification import classification_metrics, mcnemar, reliability_curve
 from .generation import generator_metrics
+from .photos import crops, largest_faces
 from .results import slugify, write_leaderboard, write_result
 
 __all__ = ["DEFAULT_JUDGE", "MIN_CLASS_FACES", "MIN_GENERATED_PER_EMOTION", "MIN_SPLIT_FACES", "EvaluationReport",
@@ -154,13 +155,16 @@ def evaluate(
     classifiers: Sequence[str] = (), generators: Sequence[str] = (), *, data: Any, out: str | Path,
     judge: str | None = None, split: str = "test", n_per_emotion: int = 100, seed: int = 0,
     registry: Registry | None = None, progress: ProgressCallback | None = None, n_resamples: int = 1000,
-    kid_subsets: int = 100, plots: bool = True,
+    kid_subsets: int = 100, plots: bool = True, detector: str | None = None, align: bool = False,
 ) -> EvaluationReport:
     """Score ``classifiers`` and ``generators`` (``name[.tag][:checkpoint]`` specs, checkpoint
     folders and training-run folders included) on ``split`` of ``data`` and write the results.
 
     ``data`` is a source string for :func:`preprocessing.readers.open_dataset` or a FaceDataset.
     Generators are judged by ``judge`` (default: the first classifier, else mini_xception).
+    With ``detector`` the images are whole photos, scored end to end (:mod:`eval.photos`): the
+    detector's largest face of each, cropped with each classifier's own margin (eyes levelled
+    with ``align``); photos where it finds no face are counted in the data record and left out.
     """
     from preprocessing.readers import open_dataset
 
@@ -183,6 +187,17 @@ def evaluate(
                    "synthetic": bool(dataset.synthetic), "split": split, "n": len(part),
                    "fingerprint": data_fingerprint(part)}
 
+    faces = None
+    if detector:
+        if generators:
+            raise InputError("a detector scores classifiers on whole photos; evaluate generators without --detector")
+        faces, part = largest_faces(registry.detector(detector), part, progress)
+        if len(part) == 0:
+            raise InputError(f"{detector} found no face in the {data_record['n']} images of the {split} split")
+        data_record.update({"name": f"{dataset.name}, whole photos through {detector}"
+                                    + (" (eyes levelled)" if align else ""),
+                            "detector": detector + ("+align" if align else ""), "photos": data_record["n"],
+                            "n": len(part), "fingerprint": data_fingerprint(part)})
     loaded_classifiers = {spec: registry.classifier(spec) for spec in classifiers}
     loaded_generators = {spec: registry.generator(spec) for spec in generators}
     judge_spec = judge or (classifiers[0] if classifiers else DEFAULT_JUDGE)
@@ -196,7 +211,8 @@ def evaluate(
         report.plots.update(_data_plot(part, plot_dir))
     probabilities: dict[str, np.ndarray] = {}
     if loaded_classifiers:
-        results, probabilities = _evaluate_classifiers(loaded_classifiers, part, seed, n_resamples, ticker)
+        results, probabilities = _evaluate_classifiers(loaded_classifiers, part, seed, n_resamples, ticker,
+                                                       faces, align)
         for result in results:
             report.results.append({**result, "data": data_record, "seed": seed,
                                    "warnings": split_warnings(part, split)})
@@ -226,17 +242,19 @@ def evaluate(
 
 
 # -- classifiers -------------------------------------------------------------------------------------
-def _predict_split(classifiers: dict[str, Any], part: Any,
-                   ticker: _Progress) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
+def _predict_split(classifiers: dict[str, Any], part: Any, ticker: _Progress, detected: Sequence[Any] | None = None,
+                   align: bool = False) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
     """Every classifier's (N, 7) probabilities on the split's faces (decoded once, in chunks shared
-    by all), the seconds each spent predicting, and the split's first face."""
+    by all), the seconds each spent predicting, and the split's first face. With ``detected`` (one
+    detector face per image) each classifier sees its own crop of that face."""
     probs: dict[str, list[np.ndarray]] = {spec: [] for spec in classifiers}
     seconds = dict.fromkeys(classifiers, 0.0)
     first_face = None
     for start in range(0, len(part), _CHUNK):
-        faces = part.images(range(start, min(start + _CHUNK, len(part))))
-        first_face = first_face if first_face is not None else faces[0]
+        images = part.images(range(start, min(start + _CHUNK, len(part))))
         for spec, classifier in classifiers.items():
+            faces = images if detected is None else crops(classifier, images, detected[start:start + _CHUNK], align)
+            first_face = first_face if first_face is not None else faces[0]
             began = time.perf_counter()
             probs[spec].append(classifier.predict(faces))
             seconds[spec] += time.perf_counter() - began
@@ -244,11 +262,12 @@ def _predict_split(classifiers: dict[str, Any], part: Any,
     return {spec: np.concatenate(chunks) for spec, chunks in probs.items()}, seconds, first_face
 
 
-def _evaluate_classifiers(classifiers: dict[str, Any], part: Any, seed: int, n_resamples: int,
-                          ticker: _Progress) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+def _evaluate_classifiers(classifiers: dict[str, Any], part: Any, seed: int, n_resamples: int, ticker: _Progress,
+                          detected: Sequence[Any] | None = None,
+                          align: bool = False) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """The result of every classifier on the split, and their probabilities (for the judge)."""
     labels = part.labels()
-    probs, seconds, first_face = _predict_split(classifiers, part, ticker)
+    probs, seconds, first_face = _predict_split(classifiers, part, ticker, detected, align)
     results, predictions = [], {}
     for spec, classifier in classifiers.items():
         p = probs[spec]

@@ -78,7 +78,8 @@ def slugify(text: str) -> str:
 def result_filename(result: Mapping[str, Any]) -> str:
     """``{kind}--{model}--{data}--{split}--seed{seed}.json`` with unsafe characters replaced."""
     data = result["data"]
-    parts = [result["kind"], result["model"], data.get("source") or data["name"], data["split"], f"seed{result['seed']}"]
+    parts = [result["kind"], result["model"], data.get("source") or data["name"], data["split"],
+             *([f"via-{data['detector']}"] if data.get("detector") else []), f"seed{result['seed']}"]
     return "--".join(slugify(p) for p in parts) + ".json"
 
 

@@ -16,9 +16,9 @@ import numpy as np
 
 from registry.detector import Face
 
-from .faces import square_box
+from .faces import crop_face, square_box
 
-__all__ = ["EyeFinder", "align_face", "crop_matrix", "eye_angle", "to_gray"]
+__all__ = ["EyeFinder", "align_face", "classifier_crop", "crop_matrix", "eye_angle", "to_gray"]
 
 Landmarks = Mapping[str, Sequence[float]]
 #: (image, face box) -> both eye centres ({"left_eye": (x, y), "right_eye": (x, y)}) or None.
@@ -75,3 +75,12 @@ def align_face(image: np.ndarray, face: Face | Sequence[float], *, size: int = 6
     if work != size:
         crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
     return to_gray(crop) if gray else crop
+
+
+def classifier_crop(image: np.ndarray, face: Face, margin: float, align: bool) -> np.ndarray:
+    """The square crop of ``face`` a classifier sees: ``margin`` around the detector's box, eyes
+    levelled when ``align`` and the face has eye keypoints (at the box's resolution, at most 256 px)."""
+    if align and eye_angle(face.landmarks) is not None:
+        side = square_box(face.box, margin)[2]
+        return align_face(image, face, size=max(8, min(side, 256)), margin=margin)
+    return crop_face(image, face.box, margin=margin)
