@@ -8,6 +8,7 @@ import functools
 import hashlib
 import inspect
 import io
+import json
 import logging
 import os
 import re
@@ -93,10 +94,19 @@ def _as_messages(name: str) -> Iterator[None]:
 def clear_on_error(event: Any, outputs: Sequence[Any]) -> Any:
     """When ``event`` fails (its error shown as a message), empty ``outputs`` in the page, so that
     no earlier result stays on screen beside the error. Runs in the browser only: no server call,
-    no API endpoint. Returns ``event`` for chaining."""
-    empty = ", ".join('""' if isinstance(output, gr.Markdown) else "null" for output in outputs)
+    no API endpoint. A table keeps its headers. Returns ``event`` for chaining."""
+    empty = ", ".join(_empty_value(output) for output in outputs)
     event.failure(None, None, list(outputs), js=f"() => [{empty}]", show_progress="hidden")
     return event
+
+
+def _empty_value(output: Any) -> str:
+    """The JavaScript value that empties ``output`` in the page."""
+    if isinstance(output, gr.Markdown):
+        return '""'
+    if isinstance(output, gr.Dataframe):
+        return json.dumps({"headers": list(output.headers or []), "data": [], "metadata": None})
+    return "null"
 
 
 def checkpoint_box(label: str = "Your model (optional)", placeholder: str = "runs/my-run") -> gr.Textbox:

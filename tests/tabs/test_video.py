@@ -105,3 +105,17 @@ def test_an_upload_browsers_cannot_play_gets_a_webm_copy_that_they_can(clip):
     photo.write_bytes(b"\xff\xd8\xff")
     with pytest.raises(InputError, match="photo.jpg does not look like a video"):
         video_tab.preview_video({"path": str(photo), "orig_name": "photo.jpg"})
+
+
+def test_an_error_empties_the_table_but_keeps_its_headers(registry):
+    """After an error the page empties the outputs; the per-frame table keeps "frame, time, ..."."""
+    import json
+
+    import gradio as gr
+
+    with gr.Blocks() as demo:
+        video_tab.build(registry)
+    empties = [dep["js"] for dep in demo.get_config_file()["dependencies"]
+               if dep.get("js") and dep["js"].startswith("() => [")]
+    tables = [value for js in empties for value in json.loads(js[len("() => "):]) if isinstance(value, dict)]
+    assert tables and all(table["headers"] == video_tab.HEADERS and table["data"] == [] for table in tables)
