@@ -102,6 +102,9 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=DEFAULT_ALIGN,
                    help="level the eyes on the detector's keypoints before classifying "
                         f"(default {'on' if DEFAULT_ALIGN else 'off'}: see the README's alignment measurement)")
+    p.add_argument("--min-score", type=float, default=0.0, metavar="S",
+                   help="leave out faces the detector scores below S, 0 to 1 (default 0: every face it reports; "
+                        "blazeface reports faces from 0.5, haar scores its own from 0.5)")
     p.add_argument("--json", action="store_true", help="print one JSON array, one object per input")
     p.add_argument("--annotate", metavar="OUT_DIR", help="write images / videos with boxes and labels here")
     p.add_argument("--every", type=int, default=1, metavar="K", help="videos: analyse every K-th frame")
@@ -121,8 +124,10 @@ def run_predict(args: argparse.Namespace) -> int:
     paths = media_files(args.paths, recursive=args.recursive)
     out_dir = check_output_dir(args.annotate) if args.annotate else None
     registry = default_registry()
+    if not 0.0 <= args.min_score <= 1.0:
+        raise InputError(f"--min-score must lie between 0 and 1, got {args.min_score}")
     predictor = Predictor({spec: registry.classifier(spec) for spec in specs}, registry.detector(args.detector),
-                          align=args.align)
+                          align=args.align, min_score=args.min_score)
 
     results, failed = [], 0
     for path in paths:

@@ -130,11 +130,12 @@ class FacePrediction:
         return FacePrediction(box, self.score, self.probabilities, marks, self.track)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: box, top emotion and probabilities of the first classifier, then all; the
+        """JSON-ready: box, the detector's score, top emotion and probabilities of the first classifier, then all; the
         detector's ``keypoints`` (name -> [x, y]) and the video ``track`` when there are some."""
         names = list(self.probabilities)
         out: dict[str, Any] = {
             "box": [int(v) for v in self.box],
+            "score": round(float(self.score), 4),
             "emotion": self.top(names[0])[0],
             "probabilities": _prob_dict(self.probabilities[names[0]]),
         }
@@ -187,8 +188,11 @@ class Predictor:
     """Runs a face detector and one or more classifiers over images and videos."""
 
     def __init__(self, classifiers: Mapping[str, Classifier] | Sequence[Classifier] | Classifier, detector: FaceDetector,
-                 *, align: bool = DEFAULT_ALIGN):
-        """``align``: level the eyes before cropping wherever the detector gives eye keypoints."""
+                 *, align: bool = DEFAULT_ALIGN, min_score: float = 0.0):
+        """``align``: level the eyes before cropping wherever the detector gives eye keypoints;
+        ``min_score``: leave out the faces the detector scores below it (0 to 1)."""
+        if not 0.0 <= min_score <= 1.0:
+            raise InputError(f"the minimum face score must lie between 0 and 1, got {min_score}")
         if isinstance(classifiers, Classifier):
             classifiers = [classifiers]
         if not isinstance(classifiers, Mapping):
@@ -198,6 +202,7 @@ class Predictor:
         self.classifiers: dict[str, Classifier] = dict(classifiers)
         self.detector = detector
         self.align = align
+        self.min_score = min_score
 
     @classmethod
     def from_registry(cls, registry: Registry, classifiers: Sequence[str], detector: str = DEFAULT_DETECTOR) -> Predictor:
@@ -228,7 +233,8 @@ class Predictor:
             detections = list(_detect_pool().map(self.detector.detect, frames))
         else:
             detections = [self.detector.detect(frame) for frame in frames]
-        detections = [sorted(faces, key=lambda face: (face.box[0], face.box[1])) for faces in detections]
+        detections = [sorted((face for face in faces if face.score >= self.min_score),
+                             key=lambda face: (face.box[0], face.box[1])) for faces in detections]
         owners = [i for i, faces in enumerate(detections) for _ in faces]
         flat = [face for faces in detections for face in faces]
         probs: dict[str, np.ndarray] = {}
@@ -276,6 +282,10 @@ def read_video(path: str | Path, *, every: int = 1, max_frames: int | None = Non
         raise InputError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes)")
+    image_format = _image_format(path)
+    if image_format:
+        raise InputError(f"{path} is a {image_format} image, not a video; give it its own extension "
+                         f"(.{image_format.lower().replace('jpeg', 'jpg')}) to analyse it as a photo")
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
@@ -297,6 +307,17 @@ def read_video(path: str | Path, *, every: int = 1, max_frames: int | None = Non
             raise InputError(f"{path}: no frame could be read; the video is empty or corrupt")
     finally:
         capture.release()
+
+
+def _image_format(path: Path) -> str | None:
+    """The format of ``path`` when it is a still image whatever its name says ("JPEG", "PNG"...)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return None if getattr(image, "n_frames", 1) > 1 else image.format
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
 
 
 #: Codec per output container, each one browsers play: WebM holds VP8, MP4 holds H.264 where

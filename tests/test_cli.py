@@ -209,3 +209,24 @@ def test_installed_console_script(astronaut_path):
     done = subprocess.run([exe, "predict", str(astronaut_path), "--json"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["faces"][0]["emotion"] == "happy"
+
+
+def test_predict_json_has_the_detector_score_and_min_score_filters(capsys):
+    photo = str(EXAMPLES / "two_people.jpg")
+    code, out, _ = run(capsys, "predict", photo, "--json")
+    faces = json.loads(out)[0]["faces"]
+    assert code == 0 and len(faces) == 2 and all(0.5 <= face["score"] <= 1 for face in faces)
+    middle = (faces[0]["score"] + faces[1]["score"]) / 2
+    code, out, _ = run(capsys, "predict", photo, "--json", "--min-score", f"{middle:.4f}")
+    kept = json.loads(out)[0]["faces"]
+    assert code == 0 and [face["score"] for face in kept] == [max(face["score"] for face in faces)]
+    code, _, err = run(capsys, "predict", photo, "--min-score", "1.5")
+    assert code == 2 and err.strip() == "fexlab: --min-score must lie between 0 and 1, got 1.5"
+
+
+def test_a_jpeg_named_mp4_is_called_what_it_is(capsys, tmp_path):
+    fake = tmp_path / "holiday.mp4"
+    fake.write_bytes((EXAMPLES / "astronaut.jpg").read_bytes())
+    code, out, err = run(capsys, "predict", str(fake))
+    assert code == 1 and out == ""
+    assert f"{fake} is a JPEG image, not a video" in err and "(.jpg)" in err

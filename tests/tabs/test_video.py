@@ -119,3 +119,13 @@ def test_an_error_empties_the_table_but_keeps_its_headers(registry):
                if dep.get("js") and dep["js"].startswith("() => [")]
     tables = [value for js in empties for value in json.loads(js[len("() => "):]) if isinstance(value, dict)]
     assert tables and all(table["headers"] == video_tab.HEADERS and table["data"] == [] for table in tables)
+
+
+def test_a_jpeg_named_mp4_is_called_what_it_is(registry, tmp_path, astronaut_path):
+    fake = tmp_path / "upload.mp4"
+    fake.write_bytes(astronaut_path.read_bytes())
+    upload = {"path": str(fake), "orig_name": "holiday.mp4"}
+    with pytest.raises(InputError, match=r"^holiday.mp4 is a JPEG image, not a video"):
+        analyse_video(registry, upload, ["mini_xception"], "haar", 1)
+    with pytest.raises(InputError, match=r"^holiday.mp4 is a JPEG image, not a video"):
+        video_tab.preview_video(upload)
