@@ -121,6 +121,12 @@ def detector_name(detector: str | None) -> str:
     return (plain_names(detector, "detector") or [DEFAULT_DETECTOR])[0]
 
 
+def min_score_slider() -> gr.Slider:
+    """The detector's threshold: faces it scores below the value are left out."""
+    return gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Minimum face score",
+                     info="the detector's confidence that a box is a face; raise it to drop doubtful faces")
+
+
 def detector_dropdown(registry: Registry, **kwargs: Any) -> gr.Dropdown:
     """The face detector chooser: the ready detectors, the default one chosen."""
     detectors = plugin_choices(registry, "detector")

@@ -37,7 +37,9 @@ from .common import (
     detector_dropdown,
     detector_name,
     load_plugins,
+    min_score_slider,
     output_folder,
+    plain_names,
     plugin_choices,
     upload_name,
     upload_path,
@@ -92,18 +94,23 @@ def preview_video(video: Any, progress: Any = None) -> str | None:
 
 def analyse_video(
     registry: Registry, video: Any, classifiers: list[str] | str | None, detector: str | None, every: int = 1,
-    progress: Any = None, checkpoint: str | None = None,
+    progress: Any = None, checkpoint: str | None = None, min_score: float = 0.0,
 ) -> tuple[str, Any, str, list[list[Any]], str]:
     """Handler: returns (annotated WebM path, emotion-over-time figure, CSV path, table rows, message).
 
-    ``checkpoint`` is an optional typed checkpoint or training-run folder used beside
-    ``classifiers``; the first of them labels the video, the table and the plot.
+    One classifier labels the video, the table and the plot: the one chosen, or ``checkpoint``
+    (a typed checkpoint or training-run folder) instead of it. ``min_score`` leaves out the faces
+    the detector scores below it.
     """
     name, path = _checked_upload(video)
-    models = load_plugins(registry, "classifier", classifiers, checkpoint)
+    typed = bool(checkpoint and str(checkpoint).strip())
+    chosen = [] if typed else plain_names(classifiers, "classifier")
+    if len(chosen) > 1:
+        raise InputError(f"the Video tab analyses with one classifier at a time; choose one of {', '.join(chosen)}")
+    models = load_plugins(registry, "classifier", chosen, checkpoint)
     classifiers = list(models)
     every = max(1, int(every or 1))
-    predictor = Predictor(models, registry.detector(detector_name(detector)))
+    predictor = Predictor(models, registry.detector(detector_name(detector)), min_score=float(min_score or 0.0))
 
     total = video_frame_count(path)
     expected = min(MAX_ANALYSED_FRAMES, -(-total // every)) if total else MAX_ANALYSED_FRAMES
@@ -120,8 +127,8 @@ def analyse_video(
                 for face in frame.faces:
                     emotion, p = face.top()
                     probs = face.probabilities[classifiers[0]]
-                    rows.append([frame.index, round(frame.time, 3), face.track, *face.box, emotion, round(p, 4),
-                                 *(round(float(v), 4) for v in probs)])
+                    rows.append([frame.index, round(frame.time, 3), face.track, *face.box, round(face.score, 4),
+                                 emotion, round(p, 4), *(round(float(v), 4) for v in probs)])
                 if progress is not None:
                     progress((analysed, expected), desc="analysing frames", unit="frames")
     except InputError as err:
@@ -136,11 +143,13 @@ def analyse_video(
         message += f" Stopped at {MAX_ANALYSED_FRAMES} frames; raise 'every frame' to cover the whole video."
     if tracks > MAX_TIMELINE_TRACKS:
         message += f" The plot shows the {MAX_TIMELINE_TRACKS} longest tracks; the CSV has them all."
-    return str(annotated), timeline_figure(rows, classifiers[0]), str(table_path), rows, message
+    duration = total / video_fps(path) if total else None
+    return str(annotated), timeline_figure(rows, classifiers[0], duration), str(table_path), rows, message
 
 
-def timeline_figure(rows: list[list[Any]], classifier: str) -> Any:
-    """Emotion over time per face track (the longest :data:`MAX_TIMELINE_TRACKS`) from table rows."""
+def timeline_figure(rows: list[list[Any]], classifier: str, duration: float | None = None) -> Any:
+    """Emotion over time per face track (the longest :data:`MAX_TIMELINE_TRACKS`) from table rows,
+    on a time axis from 0 s to ``duration`` (the video's length, else the last face's time)."""
     series: dict[int, list[list[Any]]] = defaultdict(list)
     for row in rows:
         series[row[2]].append(row)
@@ -148,10 +157,14 @@ def timeline_figure(rows: list[list[Any]], classifier: str) -> Any:
     first = len(HEADERS) - len(EMOTIONS)
     tracks = {f"face track {track}": ([r[1] for r in series[track]], [r[first:] for r in series[track]])
               for track in sorted(longest)}
-    return emotion_timeline(tracks, title=f"Emotion over time ({classifier})")
+    figure = emotion_timeline(tracks, title=f"Emotion over time ({classifier})")
+    end = max([duration or 0.0, *(row[1] for row in rows)])
+    if rows and end > 0:
+        figure.axes[0].set_xlim(0.0, end)  # the panels share the axis: the video from its start
+    return figure
 
 
-HEADERS = ["frame", "time", "track", "x", "y", "w", "h", "emotion", "confidence", *EMOTIONS]
+HEADERS = ["frame", "time", "track", "x", "y", "w", "h", "score", "emotion", "confidence", *EMOTIONS]
 
 
 def build(registry: Registry) -> None:
@@ -161,9 +174,11 @@ def build(registry: Registry) -> None:
         with gr.Column(scale=1):
             video = gr.File(label="Video file", file_types=["video"], height=90, elem_id="video-input")
             preview = gr.Video(label="Preview", height=280, interactive=False, elem_id="video-preview")
-            chosen = gr.Dropdown(classifiers, value=default_comparison(classifiers)[:1], multiselect=True, label="Classifiers")
-            checkpoint = checkpoint_box()
+            chosen = gr.Dropdown(classifiers, value=(default_comparison(classifiers) or [None])[0], label="Classifier",
+                                 info="one at a time; the Predict tab compares several on a photo")
+            checkpoint = checkpoint_box(label="Your model instead (optional)")
             detector = detector_dropdown(registry)
+            min_score = min_score_slider()
             every = gr.Slider(1, 30, value=2, step=1, label="Analyse every k-th frame",
                               info="higher is faster; boxes are drawn on analysed frames")
             run = gr.Button("Analyse video", variant="primary")
@@ -181,8 +196,8 @@ def build(registry: Registry) -> None:
                                  elem_classes=["fexlab-table"])
 
     @user_errors
-    def analyse(video, classifiers, checkpoint, detector, every, progress=gr.Progress()):
-        return analyse_video(registry, video, classifiers, detector, every, progress, checkpoint)
+    def analyse(video, classifiers, checkpoint, detector, every, min_score, progress=gr.Progress()):
+        return analyse_video(registry, video, classifiers, detector, every, progress, checkpoint, min_score)
 
     @user_errors
     def show_preview(video, progress=gr.Progress()):
@@ -190,5 +205,5 @@ def build(registry: Registry) -> None:
 
     outputs = [annotated, timeline, download, table, message]
     clear_on_error(video.change(show_preview, video, preview, api_name="playable_video", preprocess=False), [preview])
-    clear_on_error(run.click(analyse, [video, chosen, checkpoint, detector, every], outputs, api_name="video",
+    clear_on_error(run.click(analyse, [video, chosen, checkpoint, detector, every, min_score], outputs, api_name="video",
                              preprocess=False, show_progress_on=[message]), outputs)

@@ -196,7 +196,7 @@ def test_video_endpoint(client, astronaut_path, tmp_path):
     annotated, timeline, table_file, table, message = client.predict(handle_file(str(clip)), ["mini_xception"], "",
                                                                      "haar", 2, api_name="/video")
     assert "Analysed 3 frames" in message and timeline["type"] == "matplotlib"
-    assert {row[7] for row in table["data"]} == {"happy"}
+    assert {row[8] for row in table["data"]} == {"happy"} and all(0.5 <= row[7] <= 1 for row in table["data"])
     assert str(annotated["video"] if isinstance(annotated, dict) else annotated).endswith(".webm")
     (tmp_path / "notes.mp4").write_bytes(b"not a video" * 20)
     _error(client, handle_file(str(tmp_path / "notes.mp4")), ["mini_xception"], "", "haar", 1, api_name="/video",

@@ -83,7 +83,7 @@ def test_missing_video_or_classifier(registry, clip):
 def test_your_model_labels_the_video(registry, folders, clip):
     registry.classifier("mini_xception").save_pretrained(folders["runs"] / "mine" / "best")
     _, timeline, _, rows, _ = analyse_video(registry, str(clip), [], "haar", 5, checkpoint="runs/mine")
-    assert timeline._suptitle.get_text() == "Emotion over time (mini_xception: runs/mine)" and rows[0][7] == "happy"
+    assert timeline._suptitle.get_text() == "Emotion over time (mini_xception: runs/mine)" and rows[0][8] == "happy"
 
 
 def test_an_upload_browsers_cannot_play_gets_a_webm_copy_that_they_can(clip):
@@ -129,3 +129,38 @@ def test_a_jpeg_named_mp4_is_called_what_it_is(registry, tmp_path, astronaut_pat
         analyse_video(registry, upload, ["mini_xception"], "haar", 1)
     with pytest.raises(InputError, match=r"^holiday.mp4 is a JPEG image, not a video"):
         video_tab.preview_video(upload)
+
+
+def test_one_classifier_at_a_time_and_the_detector_score_in_the_csv(registry, clip):
+    with pytest.raises(InputError, match="one classifier at a time; choose one of mini_xception, vit"):
+        analyse_video(registry, str(clip), ["mini_xception", "vit"], "haar", 2)
+    _, _, table, rows, _ = analyse_video(registry, str(clip), "mini_xception", "haar", 2)
+    with open(table) as handle:
+        records = list(csv.DictReader(handle))
+    assert records and all(0.5 <= float(r["score"]) <= 1 for r in records)
+    _, _, _, none, message = analyse_video(registry, str(clip), "mini_xception", "haar", 2, min_score=1.0)
+    assert none == [] and "0 face detections" in message
+
+
+def test_a_typed_model_replaces_the_chosen_classifier(registry, clip, folders):
+    from plugins.mini_xception import MiniXception
+
+    MiniXception.from_config().save_pretrained(folders["runs"] / "mine")
+    _, timeline, _, rows, _ = analyse_video(registry, str(clip), "vit", "haar", 2, checkpoint="runs/mine")
+    assert rows and timeline._suptitle.get_text() == "Emotion over time (mini_xception: runs/mine)"
+
+
+def test_the_timeline_starts_at_0_seconds(registry, tmp_path, astronaut_path):
+    """A face that appears late is plotted on the video's own time axis, from 0 s to its end."""
+    import numpy as np
+
+    from predict import VideoWriter
+
+    face = load_image(astronaut_path)
+    with VideoWriter(tmp_path / "late.webm", 10) as writer:
+        for index in range(20):
+            writer.write(face if index >= 10 else np.full_like(face, 128))
+    _, timeline, _, rows, _ = analyse_video(registry, str(tmp_path / "late.webm"), "mini_xception", "haar", 2)
+    assert rows and min(row[1] for row in rows) >= 0.9
+    start, end = timeline.axes[0].get_xlim()
+    assert start == 0 and end >= 1.8
