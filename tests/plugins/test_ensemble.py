@@ -101,3 +101,29 @@ def test_the_trainer_refuses_an_ensemble(tmp_path, capsys):
     code = main(["train", "classifier", "--plugin", "ensemble", "--data", "synthetic:n=70,size=48",
                  "--out", str(tmp_path / "run")])
     assert code == 2 and "ensemble has no weights of its own to train" in capsys.readouterr().err
+
+
+def test_fit_weights_finds_the_weights_that_fix_a_member_and_writes_the_ensemble(tmp_path):
+    from plugins.ensemble.fit_weights import best_weights
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 7, 200)
+    right = np.eye(7)[labels] * 0.6 + 0.4 / 7  # always right, not very sure
+    wrong = np.eye(7)[(labels + 1) % 7]  # always wrong and sure
+    noisy = rng.dirichlet(np.ones(7), 200)
+    weights, accuracy, _ = best_weights({"right": right, "wrong": wrong, "noisy": noisy}, labels, grid=(0, 1, 2))
+    assert weights[1] == 0 and weights[0] > 0 and accuracy == 1.0
+    weights, accuracy, _ = best_weights({"wrong": wrong, "right": right}, labels, grid=(0, 1))
+    assert weights == (0.0, 1.0)
+
+
+def test_fit_weights_command_writes_an_ensemble_of_the_kept_members(tmp_path, tiny, monkeypatch):
+    import plugins.ensemble.fit_weights as fit
+
+    labels = np.arange(14) % 7
+    probs = {"mini_xception": np.eye(7)[labels], tiny: np.eye(7)[(labels + 3) % 7]}
+    monkeypatch.setattr(fit, "member_probabilities", lambda members, data, split: (probs, labels))
+    fit.main(["--member", "mini_xception", "--member", tiny, "--data", "x.csv", "--out", str(tmp_path / "ens")])
+    saved = json.loads((tmp_path / "ens" / "config.json").read_text())
+    assert saved["config"]["members"] == ["mini_xception"] and saved["config"]["weights"] == [1.0]
+    assert "chosen on the val split of x.csv" in saved["training_data"]
