@@ -45,7 +45,7 @@ def check_output_dir(path: str | Path) -> Path:
 # -- fexlab plugins --------------------------------------------------------------------------------
 def add_plugins(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plugins", help="list installed plugins and whether they are ready")
-    p.add_argument("--kind", choices=["classifier", "generator", "detector"], help="only this kind")
+    p.add_argument("--kind", choices=["classifier", "generator", "detector", "analyzer"], help="only this kind")
     p.add_argument("--json", action="store_true",
                    help="print a JSON list of {name, kind, status, detail, tags, options}")
     p.set_defaults(func=run_plugins)
@@ -108,6 +108,18 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON array, one object per input")
     p.add_argument("--annotate", metavar="OUT_DIR", help="write images / videos with boxes and labels here")
     p.add_argument("--every", type=int, default=1, metavar="K", help="videos: analyse every K-th frame")
+    p.add_argument("--analyzer", action="append", default=[], metavar="NAME",
+                   help="face analyzer plugin (repeatable), e.g. face_mesh: adds each face's blendshapes, "
+                        "action_units (estimated from blendshapes), head_pose and mesh to --json, drops faces "
+                        "it finds no face in, and in videos follows each face from frame to frame")
+    p.add_argument("--blendshapes-csv", metavar="PATH",
+                   help="write the blendshapes and head pose as a Live Link Face CSV, one row per frame (a "
+                        "photo: one row); with several inputs PATH is a folder of STEM.csv (implies "
+                        "--analyzer face_mesh)")
+    p.add_argument("--blendshapes-json", metavar="PATH",
+                   help="the same as JSON with the action units; with several inputs a folder of STEM.json")
+    p.add_argument("--mesh-obj", metavar="OUT_DIR",
+                   help="photos: write each face's mesh as STEM.faceN.obj (MediaPipe's triangulation) here")
     p.set_defaults(func=run_predict)
 
 
@@ -127,6 +139,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if not 0.0 <= args.min_score <= 1.0:
         raise InputError(f"--min-score must lie between 0 and 1, got {args.min_score}")
     predictor = Predictor({spec: registry.classifier(spec) for spec in specs}, registry.detector(args.detector),
+                          analyzers={spec: registry.analyzer(spec) for spec in _analyzer_specs(args)},
                           align=args.align, min_score=args.min_score)
 
     results, failed = [], 0
@@ -137,6 +150,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 record["faces"], record["summary"] = _predict_video(predictor, path, args.every, out_dir)
             else:
                 record["faces"] = _predict_image(predictor, path, out_dir)
+            _export_analysis(args, predictor, path, record["faces"], multiple=len(paths) > 1)
         except FexlabError as err:
             record["error"] = str(err)
             failed += 1
@@ -148,6 +162,51 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([{k: v for k, v in record.items() if k != "summary"} for record in results])
     return _skipped(failed, len(paths), "input")
+
+
+def _analyzer_specs(args: argparse.Namespace) -> list[str]:
+    """The --analyzer specs, with face_mesh added when an export asks for what it gives."""
+    specs = list(args.analyzer)
+    if (args.blendshapes_csv or args.blendshapes_json or args.mesh_obj) and not specs:
+        specs.append("face_mesh")
+    return specs
+
+
+def _export_target(path: str, source: str, suffix: str, multiple: bool) -> Path:
+    """The file an export of ``source`` goes to: ``path`` itself, or ``path/STEM.suffix`` with several inputs."""
+    if not multiple:
+        check_output_dir(Path(path).parent)
+        return Path(path)
+    return check_output_dir(path) / f"{Path(source).stem}{suffix}"
+
+
+def _export_analysis(args: argparse.Namespace, predictor: Any, path: str, faces: list[dict[str, Any]],
+                     multiple: bool) -> None:
+    """Write --blendshapes-csv / --blendshapes-json / --mesh-obj for one input's faces."""
+    from exports import face_series, write_blendshapes_json, write_live_link_csv, write_mesh_obj
+    from predict import is_video, video_fps
+
+    if not (args.blendshapes_csv or args.blendshapes_json or args.mesh_obj):
+        return
+    if is_video(path):
+        fps = video_fps(path) / args.every
+        series = face_series(faces)
+    else:
+        fps = 60.0
+        series = [(0.0, max(faces, key=lambda f: f["box"][2] * f["box"][3]))] if faces and "blendshapes" in faces[0] else []
+    if (args.blendshapes_csv or args.blendshapes_json) and not series:
+        _err(f"{path}: no analysed face, so no blendshapes written")
+    elif args.blendshapes_csv:
+        write_live_link_csv(_export_target(args.blendshapes_csv, path, ".csv", multiple), series, fps)
+    if series and args.blendshapes_json:
+        write_blendshapes_json(_export_target(args.blendshapes_json, path, ".json", multiple), series, fps)
+    if args.mesh_obj and not is_video(path):
+        topology = next((a.mesh_faces() for a in predictor.analyzers.values() if a.mesh_faces() is not None), None)
+        if topology is None:
+            raise InputError("--mesh-obj needs an analyzer that gives a mesh with triangles, such as face_mesh")
+        out = check_output_dir(args.mesh_obj)
+        for number, face in enumerate((f for f in faces if "mesh" in f), start=1):
+            write_mesh_obj(out / f"{Path(path).stem}.face{number}.obj", face["mesh"], *topology)
 
 
 def _skipped(failed: int, total: int, what: str) -> int:
@@ -223,6 +282,56 @@ def _print_record(record: dict[str, Any]) -> None:
         answers = {f"{name} ": a for name, a in face["classifiers"].items()} if "classifiers" in face else {"": face}
         said = ", ".join(f"{name}{a['emotion']} ({a['probabilities'][a['emotion']]:.0%})" for name, a in answers.items())
         print(f"  {where} box {tuple(face['box'])}: {said}")
+
+
+# -- fexlab avatar ---------------------------------------------------------------------------------
+def add_avatar(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("avatar", help="the FACS cartoon face wearing the expression and head pose of a photo or video")
+    p.add_argument("path", metavar="PHOTO_OR_VIDEO")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for STEM.avatar.png (a photo: its largest face) or STEM.avatar.webm (a video: "
+                        "each frame beside its avatar)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help=f"face detector plugin (default {DEFAULT_DETECTOR})")
+    p.add_argument("--analyzer", default="face_mesh", help="face analyzer giving action units and head pose "
+                                                            "(default face_mesh)")
+    p.add_argument("--seed", type=int, default=0, help="the cartoon identity (default 0)")
+    p.add_argument("--size", type=int, default=256, help="avatar side in pixels, 48 to 256 (default 256)")
+    p.add_argument("--every", type=int, default=1, metavar="K", help="videos: every K-th frame")
+    p.set_defaults(func=run_avatar)
+
+
+def run_avatar(args: argparse.Namespace) -> int:
+    from avatar import avatar_of, write_avatar_video
+    from predict import Predictor, is_video, video_fps
+
+    if not 48 <= args.size <= 256:
+        raise InputError(f"--size must be between 48 and 256 pixels, got {args.size}")
+    if args.every < 1:
+        raise InputError(f"--every must be at least 1, got {args.every}")
+    if not Path(args.path).is_file():
+        raise InputError(f"{args.path}: no such file")
+    out = check_output_dir(args.out)
+    registry = default_registry()
+    analyzer = registry.analyzer(args.analyzer)
+    predictor = Predictor({"mini_xception": registry.classifier("mini_xception")}, registry.detector(args.detector),
+                          analyzers={args.analyzer: analyzer})
+    stem = Path(args.path).stem
+    if is_video(args.path):
+        target = out / f"{stem}.avatar.webm"
+        frames = predictor.predict_video(args.path, every=args.every, keep_frames=True)
+        count = write_avatar_video(target, frames, video_fps(args.path) / args.every, seed=args.seed, size=args.size)
+        print(f"wrote {target} ({count} frames)")
+        return 0
+    from PIL import Image
+
+    faces = [face for face in predictor.predict_image(args.path).faces if face.analysis.get("action_units")]
+    if not faces:
+        raise InputError(f"{args.path}: no face found for the avatar")
+    face = max(faces, key=lambda f: f.box[2] * f.box[3])
+    target = out / f"{stem}.avatar.png"
+    Image.fromarray(avatar_of(face.analysis, seed=args.seed, size=args.size)).save(target)
+    print(f"wrote {target}")
+    return 0
 
 
 # -- fexlab serve ----------------------------------------------------------------------------------
@@ -548,7 +657,7 @@ def run_augment_preview(args: argparse.Namespace) -> int:
 
 
 # -- entry point -----------------------------------------------------------------------------------
-COMMANDS = [add_predict, add_plugins, add_serve, add_train, add_evaluate, add_generate, add_prepare, add_synth, add_augment_preview]
+COMMANDS = [add_predict, add_avatar, add_plugins, add_serve, add_train, add_evaluate, add_generate, add_prepare, add_synth, add_augment_preview]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,12 @@ Video: frames are streamed from disk, every ``every``-th one analysed, ``batch_f
 at a time, so memory stays bounded whatever the length; faces are tracked across frames by box
 overlap so each gets a ``track`` id for its emotion timeline.
 
+Face analyzers (``registry.FaceAnalyzer``: the face mesh, blendshapes, action units, head pose)
+run on each detected face after the detector; their outputs are the face's ``analysis``, and a
+face an analyzer finds no face in (the mesh's presence score) is dropped. In video, an analyzer
+that can follow faces (the face mesh) gives each face's region in the next frame, as MediaPipe
+does, and the detector runs only when a face is lost (and every ``redetect`` frames, for new ones).
+
 One face order everywhere: the faces of an image or frame are listed left to right (then top to
 bottom), numbered from 1 in that order, and tracks are numbered from 1 in the order they appear.
 """
@@ -29,7 +35,17 @@ import numpy as np
 
 from preprocessing.align import classifier_crop
 from preprocessing.images import ImageSource, load_image_scaled
-from registry import DEFAULT_ALIGN, DEFAULT_DETECTOR, EMOTIONS, Classifier, Face, FaceDetector, InputError, Registry
+from registry import (
+    DEFAULT_ALIGN,
+    DEFAULT_DETECTOR,
+    EMOTIONS,
+    Classifier,
+    Face,
+    FaceAnalyzer,
+    FaceDetector,
+    InputError,
+    Registry,
+)
 from registry.emotions import EMOTION_COLORS
 
 __all__ = [
@@ -112,6 +128,9 @@ class FacePrediction:
     probabilities: dict[str, np.ndarray]
     landmarks: dict[str, tuple[float, float]] | None = None
     track: int | None = None
+    #: The analyzers' outputs (``registry.analyzer.ANALYSIS_KEYS``: mesh, presence, blendshapes,
+    #: action_units, head_pose), empty when none ran.
+    analysis: dict[str, Any] = field(default_factory=dict)
 
     def top(self, classifier: str | None = None) -> tuple[str, float]:
         """(emotion, probability) of the most likely emotion for ``classifier`` (default: first)."""
@@ -124,10 +143,13 @@ class FacePrediction:
         return self.top()[0]
 
     def scaled(self, factor: float) -> FacePrediction:
-        """The same face in an image ``factor`` times as large (box and keypoints)."""
+        """The same face in an image ``factor`` times as large (box, keypoints and mesh)."""
         box = tuple(round(v * factor) for v in self.box)
         marks = {k: (x * factor, y * factor) for k, (x, y) in self.landmarks.items()} if self.landmarks else None
-        return FacePrediction(box, self.score, self.probabilities, marks, self.track)  # type: ignore[arg-type]
+        analysis = dict(self.analysis)
+        if "mesh" in analysis:
+            analysis["mesh"] = np.asarray(analysis["mesh"]) * factor
+        return FacePrediction(box, self.score, self.probabilities, marks, self.track, analysis)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: box, the detector's score, top emotion and probabilities of the first classifier, then all; the
@@ -149,6 +171,7 @@ class FacePrediction:
                                 for name, (x, y) in self.landmarks.items()}
         if self.track is not None:
             out["track"] = self.track
+        out.update(_analysis_dict(self.analysis))
         return out
 
 
@@ -184,11 +207,33 @@ def _prob_dict(probs: np.ndarray) -> dict[str, float]:
     return {name: round(float(p), 6) for name, p in zip(EMOTIONS, probs)}
 
 
+def _analysis_dict(analysis: Mapping[str, Any]) -> dict[str, Any]:
+    """An analysis, JSON-ready: scores to 6 decimals, angles to 0.01 degree, the mesh as
+    N x [x, y, z] pixels to 0.01."""
+    out: dict[str, Any] = {}
+    if "presence" in analysis:
+        out["presence"] = round(float(analysis["presence"]), 6)
+    for key in ("blendshapes", "action_units"):
+        if key in analysis:
+            out[key] = {name: round(float(v), 6) for name, v in analysis[key].items()}
+    if "head_pose" in analysis:
+        out["head_pose"] = {name: round(float(v), 2) for name, v in analysis["head_pose"].items()}
+    if "mesh" in analysis:
+        out["mesh"] = np.round(np.asarray(analysis["mesh"], np.float64), 2).tolist()
+    return out
+
+
 class Predictor:
-    """Runs a face detector and one or more classifiers over images and videos."""
+    """Runs a face detector, face analyzers (if any) and one or more classifiers over images and videos.
+
+    ``analyzers`` (a mapping of names to :class:`~registry.FaceAnalyzer`, or a sequence of them)
+    run on each detected face; ``redetect``: in video, with an analyzer that follows faces, the
+    detector also runs every ``redetect`` frames to find faces that came in (0: only when one is lost).
+    """
 
     def __init__(self, classifiers: Mapping[str, Classifier] | Sequence[Classifier] | Classifier, detector: FaceDetector,
-                 *, align: bool = DEFAULT_ALIGN, min_score: float = 0.0):
+                 *, analyzers: Mapping[str, FaceAnalyzer] | Sequence[FaceAnalyzer] = (),
+                 redetect: int = 30, align: bool = DEFAULT_ALIGN, min_score: float = 0.0):
         """``align``: level the eyes before cropping wherever the detector gives eye keypoints;
         ``min_score``: leave out the faces the detector scores below it (0 to 1)."""
         if not 0.0 <= min_score <= 1.0:
@@ -202,12 +247,20 @@ class Predictor:
         self.classifiers: dict[str, Classifier] = dict(classifiers)
         self.detector = detector
         self.align = align
+        if not isinstance(analyzers, Mapping):
+            analyzers = {a.name: a for a in analyzers}
+        self.analyzers: dict[str, FaceAnalyzer] = dict(analyzers)
+        if redetect < 0:
+            raise InputError(f"redetect must be >= 0 frames, got {redetect}")
+        self.redetect = redetect
         self.min_score = min_score
 
     @classmethod
-    def from_registry(cls, registry: Registry, classifiers: Sequence[str], detector: str = DEFAULT_DETECTOR) -> Predictor:
-        """Load classifiers (``name[.tag][:checkpoint]`` specs) and a detector from ``registry``."""
-        return cls({spec: registry.classifier(spec) for spec in classifiers}, registry.detector(detector))
+    def from_registry(cls, registry: Registry, classifiers: Sequence[str], detector: str = DEFAULT_DETECTOR,
+                      analyzers: Sequence[str] = ()) -> Predictor:
+        """Load classifiers (``name[.tag][:checkpoint]`` specs), a detector and analyzers from ``registry``."""
+        return cls({spec: registry.classifier(spec) for spec in classifiers}, registry.detector(detector),
+                   analyzers={spec: registry.analyzer(spec) for spec in analyzers})
 
     def _crop(self, frame: np.ndarray, face: Face, margin: float) -> np.ndarray:
         """The square crop a classifier sees: eyes levelled when ``align`` and the face has eyes."""
@@ -226,17 +279,47 @@ class Predictor:
         size = (round(image.shape[1] / scale), round(image.shape[0] / scale))
         return ImagePrediction(faces, size, image if keep_image else None)
 
-    def predict_frames(self, frames: Sequence[np.ndarray]) -> list[list[FacePrediction]]:
-        """Detect in each RGB frame (in parallel where the detector allows), then classify every
-        face of every frame in one batch per classifier. Each frame's faces come left to right."""
+    def predict_frames(self, frames: Sequence[np.ndarray], *, follower: _Follower | None = None) -> list[list[FacePrediction]]:
+        """Detect in each RGB frame (in parallel where the detector allows), analyse each face, then
+        classify every face of every frame in one batch per classifier. Each frame's faces come left
+        to right. ``follower`` (video): consecutive frames, each face's region taken from the last one."""
+        if follower is not None:
+            return self._classify(frames, [follower.step(frame) for frame in frames])
         if len(frames) > 1 and DETECT_WORKERS > 1 and getattr(self.detector, "thread_safe", False):
             detections = list(_detect_pool().map(self.detector.detect, frames))
         else:
             detections = [self.detector.detect(frame) for frame in frames]
         detections = [sorted((face for face in faces if face.score >= self.min_score),
                              key=lambda face: (face.box[0], face.box[1])) for faces in detections]
-        owners = [i for i, faces in enumerate(detections) for _ in faces]
-        flat = [face for faces in detections for face in faces]
+        return self._classify(frames, [self.analyze(frame, faces) for frame, faces in zip(frames, detections)])
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        """The faces the detector finds in one frame and keeps (its score at least ``min_score``)."""
+        return [face for face in self.detector.detect(frame) if face.score >= self.min_score]
+
+    def analyze(self, frame: np.ndarray, faces: Sequence[Face],
+                done: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> list[tuple[Face, dict[str, Any]]]:
+        """Each face with the merged outputs of every analyzer, left to right; faces an analyzer
+        finds no face in are dropped. ``done``: analyzer name -> outputs it already gave these faces."""
+        faces = list(faces)
+        merged: list[dict[str, Any]] = [{} for _ in faces]
+        keep = [True] * len(faces)
+        for name, analyzer in self.analyzers.items():
+            outputs = (done or {}).get(name)
+            if outputs is None:
+                outputs = analyzer.analyze(frame, faces) if faces else []
+            for i, output in enumerate(outputs):
+                merged[i].update(output)
+                keep[i] = keep[i] and analyzer.present(output)
+        found = [(face, analysis) for face, analysis, kept in zip(faces, merged, keep) if kept]
+        return sorted(found, key=lambda pair: (pair[0].box[0], pair[0].box[1]))
+
+    def _classify(self, frames: Sequence[np.ndarray], found: Sequence[Sequence[tuple[Face, dict[str, Any]]]]
+                  ) -> list[list[FacePrediction]]:
+        """Every face of every frame through each classifier, one batch per classifier."""
+        owners = [i for i, pairs in enumerate(found) for _ in pairs]
+        flat = [face for pairs in found for face, _ in pairs]
+        analyses = [analysis for pairs in found for _, analysis in pairs]
         probs: dict[str, np.ndarray] = {}
         for name, classifier in self.classifiers.items():
             margin = classifier.input_spec().crop_margin
@@ -245,7 +328,7 @@ class Predictor:
         results: list[list[FacePrediction]] = [[] for _ in frames]
         for k, (owner, face) in enumerate(zip(owners, flat)):
             per = {name: p[k] for name, p in probs.items()}
-            results[owner].append(FacePrediction(face.box, face.score, per, face.landmarks))
+            results[owner].append(FacePrediction(face.box, face.score, per, face.landmarks, analysis=analyses[k]))
         return results
 
     # -- video -----------------------------------------------------------------------------------
@@ -257,17 +340,18 @@ class Predictor:
         if every < 1:
             raise InputError(f"every must be >= 1, got {every}")
         tracker = _IoUTracker()
+        follower = _Follower.of(self)
         batch: list[tuple[int, float, np.ndarray]] = []
         for index, time, frame in read_video(path, every=every, max_frames=max_frames):
             batch.append((index, time, frame))
             if len(batch) == batch_frames:
-                yield from self._flush(batch, tracker, keep_frames)
+                yield from self._flush(batch, tracker, keep_frames, follower)
                 batch = []
         if batch:
-            yield from self._flush(batch, tracker, keep_frames)
+            yield from self._flush(batch, tracker, keep_frames, follower)
 
-    def _flush(self, batch, tracker, keep_frames) -> Iterator[FramePrediction]:
-        results = self.predict_frames([frame for _, _, frame in batch])
+    def _flush(self, batch, tracker, keep_frames, follower=None) -> Iterator[FramePrediction]:
+        results = self.predict_frames([frame for _, _, frame in batch], follower=follower)
         for (index, time, frame), faces in zip(batch, results):
             tracker.assign(faces)
             yield FramePrediction(index, time, faces, frame if keep_frames else None)
@@ -466,6 +550,45 @@ def video_fps(path: str | Path) -> float:
     return fps if 0 < fps < 1000 else 25.0
 
 
+class _Follower:
+    """Video tracking the MediaPipe way: the first analyzer that can follow faces finds each face
+    of the last frame again in the region its analysis gives; the predictor's detector runs on the
+    first frame, when a face is lost, and every ``redetect`` frames. ``detections`` counts its runs."""
+
+    def __init__(self, predictor: Predictor, name: str):
+        self.predictor, self.name = predictor, name
+        self.analyzer = predictor.analyzers[name]
+        self.previous: list[dict[str, Any]] = []
+        self.since_detection = 0
+        self.detections = 0
+
+    @classmethod
+    def of(cls, predictor: Predictor) -> _Follower | None:
+        """A follower for ``predictor``'s first analyzer that can follow faces, or None."""
+        for name, analyzer in predictor.analyzers.items():
+            if type(analyzer).follow is not FaceAnalyzer.follow:
+                return cls(predictor, name)
+        return None
+
+    def step(self, frame: np.ndarray) -> list[tuple[Face, dict[str, Any]]]:
+        """The faces of the next frame with their analyses."""
+        due = self.predictor.redetect and self.since_detection >= self.predictor.redetect
+        if self.previous and not due:
+            followed = self.analyzer.follow(frame, self.previous)
+            if followed is not None and len(followed) == len(self.previous):
+                faces = [face for face, _ in followed]
+                found = self.predictor.analyze(frame, faces, {self.name: [analysis for _, analysis in followed]})
+                if len(found) == len(faces):
+                    self.since_detection += 1
+                    self.previous = [analysis for _, analysis in found]
+                    return found
+        found = self.predictor.analyze(frame, self.predictor.detect(frame))
+        self.detections += 1
+        self.since_detection = 0
+        self.previous = [analysis for _, analysis in found]
+        return found
+
+
 class _IoUTracker:
     """Gives faces in consecutive frames the same ``track`` id when their boxes overlap."""
 
@@ -504,9 +627,11 @@ def annotate(image: np.ndarray, faces: Sequence[FacePrediction], classifier: str
              numbers: bool = False, keypoints: bool = False) -> np.ndarray:
     """A copy of the RGB ``image`` with each face's box and "emotion 87%" label drawn on it.
 
-    ``numbers`` draws each face's number (1, 2, ... in the order given) in its box's lower-left
-    corner; ``keypoints`` draws the detector's landmarks as dots. Lines and text grow with the
-    image, so they stay readable on a large photo shown scaled down.
+    ``numbers`` puts each face's number (1, 2, ... in the order given) in a white badge at the
+    start of its label; ``keypoints`` draws the detector's landmarks as dots. Each label goes
+    where it covers no other face's box and no other label (above its box, else below, else
+    inside it; see :func:`label_places`). Lines and text grow with the image, so they stay
+    readable on a large photo shown scaled down.
     """
     import cv2
 
@@ -514,32 +639,81 @@ def annotate(image: np.ndarray, faces: Sequence[FacePrediction], classifier: str
     height, width = out.shape[:2]
     font = cv2.FONT_HERSHEY_SIMPLEX
     line = max(1, round(max(height, width) / 500))
-    for number, face in enumerate(faces, start=1):
-        emotion, p = face.top(classifier)
-        colour = EMOTION_COLORS[emotion]
+    labels = [_label_layout(face, number if numbers else None, classifier, height, width)
+              for number, face in enumerate(faces, start=1)]
+    places = label_places([face.box for face in faces], [layout["size"] for layout in labels], (height, width))
+    for face, layout, (left, top) in zip(faces, labels, places):
         x, y, w, h = face.box
-        cv2.rectangle(out, (x, y), (x + w, y + h), colour, line + 1)
-        scale = _text_scale(w, height, width)
-        thickness = max(1, round(scale * 1.2))
-        label = f"{emotion} {p:.0%}"
-        (tw, th), base = cv2.getTextSize(label, font, scale, thickness)
-        pad = max(2, round(3 * scale))
-        top = y - th - base - 2 * pad if y - th - base - 2 * pad >= 0 else y + h
-        cv2.rectangle(out, (x, top), (x + tw + 2 * pad, top + th + base + 2 * pad), colour, -1)
-        cv2.putText(out, label, (x + pad, top + pad + th), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
-        if numbers:
-            text = str(number)
-            (tw, th), base = cv2.getTextSize(text, font, scale * 1.2, thickness + 1)
-            top = max(0, y + h - th - base - 2 * pad)
-            cv2.rectangle(out, (x, top), (x + tw + 2 * pad, top + th + base + 2 * pad), (255, 255, 255), -1)
-            cv2.putText(out, text, (x + pad, top + pad + th), font, scale * 1.2, (0, 0, 0), thickness + 1, cv2.LINE_AA)
+        cv2.rectangle(out, (x, y), (x + w, y + h), layout["colour"], line + 1)
+    for face, layout, (left, top) in zip(faces, labels, places):
+        scale, thickness, pad = layout["scale"], layout["thickness"], layout["pad"]
+        label_h = layout["size"][1]
+        if layout["badge"]:
+            badge_w = layout["badge_w"]
+            cv2.rectangle(out, (left, top), (left + badge_w, top + label_h), (255, 255, 255), -1)
+            cv2.putText(out, layout["badge"], (left + pad, top + pad + layout["text_h"]), font, scale, (0, 0, 0),
+                        thickness + 1, cv2.LINE_AA)
+            left += badge_w
+        cv2.rectangle(out, (left, top), (left + layout["label_w"], top + label_h), layout["colour"], -1)
+        cv2.putText(out, layout["text"], (left + pad, top + pad + layout["text_h"]), font, scale, (0, 0, 0),
+                    thickness, cv2.LINE_AA)
         if keypoints and face.landmarks:
-            radius = max(2, round(w / 40), line + 1)
+            radius = max(2, round(face.box[2] / 40), line + 1)
             for px, py in face.landmarks.values():
                 centre = (round(px), round(py))
                 cv2.circle(out, centre, radius + max(1, radius // 3), (0, 0, 0), -1, cv2.LINE_AA)
                 cv2.circle(out, centre, radius, KEYPOINT_COLOR, -1, cv2.LINE_AA)
     return out
+
+
+def _label_layout(face: FacePrediction, number: int | None, classifier: str | None, height: int,
+                  width: int) -> dict[str, Any]:
+    """Text, colour and sizes of one face's label: the number badge (if any) and "emotion 87%"."""
+    import cv2
+
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    emotion, p = face.top(classifier)
+    scale = _text_scale(face.box[2], height, width)
+    thickness = max(1, round(scale * 1.2))
+    pad = max(2, round(3 * scale))
+    text = f"{emotion} {p:.0%}"
+    (text_w, text_h), base = cv2.getTextSize(text, font, scale, thickness)
+    badge = str(number) if number is not None else ""
+    badge_w = cv2.getTextSize(badge, font, scale, thickness + 1)[0][0] + 2 * pad if badge else 0
+    label_w, label_h = text_w + 2 * pad, text_h + base + 2 * pad
+    return {"text": text, "colour": EMOTION_COLORS[emotion], "scale": scale, "thickness": thickness, "pad": pad,
+            "text_h": text_h, "badge": badge, "badge_w": badge_w, "label_w": label_w,
+            "size": (badge_w + label_w, label_h)}
+
+
+def label_places(boxes: Sequence[Sequence[int]], sizes: Sequence[tuple[int, int]],
+                 shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """Top-left corner of each face's label (``sizes[i]`` = width, height), inside the image of
+    ``shape`` (height, width): above its box, else below, else inside its top or bottom edge,
+    whichever covers the least of the other faces' boxes and of the labels placed before it."""
+    height, width = shape
+    placed: list[tuple[int, int, int, int]] = []
+    places = []
+    for index, ((x, y, w, h), (label_w, label_h)) in enumerate(zip(boxes, sizes)):
+        others = [tuple(box) for k, box in enumerate(boxes) if k != index]
+        best = None
+        for order, (left, top) in enumerate(((x, y - label_h), (x, y + h), (x, y), (x, y + h - label_h))):
+            left = min(max(0, left), max(0, width - label_w))
+            top = min(max(0, top), max(0, height - label_h))
+            rect = (left, top, label_w, label_h)
+            cover = sum(_overlap(rect, other) for other in [*others, *placed])
+            if best is None or (cover, order) < best[0]:
+                best = ((cover, order), (left, top))
+        places.append(best[1])
+        placed.append((*best[1], label_w, label_h))
+    return places
+
+
+def _overlap(a: Sequence[int], b: Sequence[int]) -> int:
+    """Area shared by the rectangles ``a`` and ``b`` (x, y, w, h)."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, w) * max(0, h)
 
 
 def _text_scale(box_width: int, height: int, width: int) -> float:

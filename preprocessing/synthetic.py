@@ -14,7 +14,7 @@ stream, so a face depends only on (seed, identity, index), never on batch size.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "SYNTHETIC_NOTE",
     "SyntheticSpec",
     "preview_grid",
+    "render_action_units",
     "render_identity",
     "render_morph",
     "render_samples",
@@ -217,6 +218,27 @@ def render_identity(
     _check_render(size, intensity, variation)
     aus = _PROTOTYPE_MATRIX[[EMOTIONS.index(e) for e in names]] * np.float32(intensity)
     return _render_rows(np.repeat(_identity_uniforms(seed)[None], len(names), 0), aus, seed, size, gray, variation)
+
+
+def render_action_units(
+    action_units: Mapping[str, float], seed: int = 0, *, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
+    size: int = 256,
+) -> np.ndarray:
+    """One identity (fixed by ``seed``) showing ``action_units`` ({"AU12": 0.8, ...}; units the
+    renderer does not draw, :data:`ACTION_UNITS`, are ignored) in a studio shot turned by ``yaw``,
+    ``pitch`` and ``roll`` degrees in the renderer's convention (yaw > 0 turns the face toward the
+    image's right, pitch > 0 tilts it down, roll > 0 turns it clockwise), each clipped to 30 degrees."""
+    _check_render(size, 1.0, 0.0)
+    aus = np.zeros((1, len(AU_INDEX)), np.float32)
+    for unit, value in action_units.items():
+        if unit in AU_INDEX:
+            aus[0, AU_INDEX[unit]] = np.clip(float(value), 0.0, 1.0)
+    nuisance = _nuisance_values([np.random.default_rng([int(seed), 4])], 0.0)
+    for name, angle in (("yaw", yaw), ("pitch", pitch), ("roll", roll)):
+        nuisance[name] = np.array([np.clip(angle, -30.0, 30.0)], np.float32)
+    noise = [np.zeros((size, size, 3), np.float32)]
+    ident = scale_uniforms(_identity_uniforms(seed)[None], IDENTITY_RANGES)
+    return draw_faces(ident, aus, nuisance, noise, size)[0]
 
 
 def render_morph(

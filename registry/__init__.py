@@ -1,8 +1,9 @@
 """fexlab's plugin layer: the emotion label space, the plugin interfaces and the registry.
 
-A plugin package implements one of :class:`Classifier`, :class:`Generator` or
-:class:`FaceDetector` and declares an entry point in the group ``fexlab.classifiers``,
-``fexlab.generators`` or ``fexlab.detectors``; :class:`Registry` finds it with no edit here.
+A plugin package implements one of :class:`Classifier`, :class:`Generator`, :class:`FaceDetector`
+or :class:`FaceAnalyzer` and declares an entry point in the group ``fexlab.classifiers``,
+``fexlab.generators``, ``fexlab.detectors`` or ``fexlab.analyzers``; :class:`Registry` finds it
+with no edit here.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -12,6 +13,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
+from .analyzer import FaceAnalyzer
 from .classifier import Classifier, InputSpec
 from .detector import DEFAULT_ALIGN, DEFAULT_DETECTOR, Face, FaceDetector
 from .emotions import EMOTIONS, LabelMapping, canonical_emotion, emotion_index, parse_emotions
@@ -40,6 +42,7 @@ __all__ = [
     "CheckpointError",
     "Classifier",
     "Face",
+    "FaceAnalyzer",
     "FaceDetector",
     "FexlabError",
     "Generator",

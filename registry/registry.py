@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from typing import Any
 
+from .analyzer import FaceAnalyzer
 from .checkpoint import checkpoint_plugin
 from .classifier import Classifier
 from .detector import FaceDetector
@@ -33,6 +34,7 @@ KINDS: dict[str, tuple[str, type[Plugin]]] = {
     "classifier": ("fexlab.classifiers", Classifier),
     "generator": ("fexlab.generators", Generator),
     "detector": ("fexlab.detectors", FaceDetector),
+    "analyzer": ("fexlab.analyzers", FaceAnalyzer),
 }
 GROUPS = {kind: group for kind, (group, _) in KINDS.items()}
 #: Spec suffix -> the classifier attribute it switches on (``mini_xception.fer2013+flip``).
@@ -119,7 +121,7 @@ class Registry:
 
     # -- names ---------------------------------------------------------------------------------
     def names(self, kind: str) -> list[str]:
-        """Sorted plugin names of ``kind`` (classifier, generator or detector)."""
+        """Sorted plugin names of ``kind`` (classifier, generator, detector or analyzer)."""
         return sorted(self._entry_points[self._check_kind(kind)])
 
     def _check_kind(self, kind: str) -> str:
@@ -236,6 +238,9 @@ class Registry:
 
     def detector(self, spec: str, *, checkpoint: str | None = None) -> FaceDetector:
         return self.load("detector", spec, checkpoint=checkpoint)
+
+    def analyzer(self, spec: str, *, checkpoint: str | None = None) -> FaceAnalyzer:
+        return self.load("analyzer", spec, checkpoint=checkpoint)
 
 
 def _package(ep: EntryPoint) -> str:

@@ -22,12 +22,8 @@ non-maximum suppression.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import os
 import shutil
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,6 +32,7 @@ import numpy as np
 
 from registry import Face, FaceDetector, InputError
 from registry.errors import CheckpointError
+from registry.litert import INTERPRETER_INSTALL, interpreter_installed, open_interpreter
 from registry.plugin import BROKEN, PluginStatus
 
 from .decode import KEYPOINTS, MODELS, Detections, decode, iou, letterbox, ssd_anchors, weighted_nms
@@ -43,23 +40,6 @@ from .decode import KEYPOINTS, MODELS, Detections, decode, iou, letterbox, ssd_a
 __all__ = ["BlazeFace", "BlazeFaceConfig", "WEIGHTS_DIR", "INTERPRETER_INSTALL"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-INTERPRETER_INSTALL = "pip install ai-edge-litert"
-_quiet_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """LiteRT's C++ runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate" on the process's
-    stderr for every interpreter, and no setting turns it off: hide it while one is made."""
-    with _quiet_lock:
-        saved = os.dup(2)
-        try:
-            with open(os.devnull, "w") as devnull:
-                os.dup2(devnull.fileno(), 2)
-                yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 @dataclass
@@ -128,7 +108,7 @@ class BlazeFace(FaceDetector):
 
     @classmethod
     def status(cls) -> PluginStatus:
-        if importlib.util.find_spec("ai_edge_litert") is None:
+        if not interpreter_installed():
             return PluginStatus(BROKEN, f"the LiteRT interpreter is not installed: run `{INTERPRETER_INSTALL}`")
         return super().status()
 
@@ -139,16 +119,8 @@ class BlazeFace(FaceDetector):
         if runners is None:
             runners = self._local.runners = {}
         if model not in runners:
-            try:
-                from ai_edge_litert.interpreter import Interpreter
-            except ImportError:
-                raise InputError(f"blazeface needs the LiteRT interpreter: run `{INTERPRETER_INSTALL}`") from None
-            path = self.model_paths[model]
-            if not path.is_file():
-                raise CheckpointError(f"{path} is missing; {self.weights_hint}")
-            with _quiet_stderr():
-                interpreter = Interpreter(model_path=str(path), num_threads=self.config.num_threads)
-                interpreter.allocate_tensors()
+            interpreter = open_interpreter(self.model_paths[model], num_threads=self.config.num_threads,
+                                           who="blazeface", hint=self.weights_hint)
             inputs = interpreter.get_input_details()[0]["index"]
             outputs = sorted(interpreter.get_output_details(), key=lambda d: -int(d["shape"][-1]))
             runners[model] = (interpreter, (inputs, outputs[0]["index"], outputs[1]["index"]))

@@ -1,0 +1,137 @@
+"""Face-analysis exports for animators and 3D tools: Live Link Face CSV, JSON, and the mesh as OBJ.
+
+The input is a series of one face's analyses over time, ``[(seconds, analysis), ...]``, where an
+analysis is a mapping with the keys a :class:`registry.FaceAnalyzer` gives (``blendshapes``,
+``head_pose``, ``action_units``, ``mesh``): a ``FacePrediction.analysis``, or a face of
+``fexlab predict --json`` (lists instead of arrays). :func:`face_series` picks one face (one video
+track) out of per-frame results. A photo is a series of one, at time 0.
+
+Live Link Face CSV: the layout Epic's Live Link Face app records and Unreal, Maya and Blender
+importers read: ``Timecode`` (``HH:MM:SS:FF.mmm`` at ``fps``), ``BlendShapeCount`` (61), the 52
+ARKit blendshapes in the app's order (PascalCase: ``EyeBlinkLeft``, ...; ``Left`` is the subject's
+left, as in ARKit), then ``HeadYaw``, ``HeadPitch``, ``HeadRoll`` (radians, in the analyzer's
+head-pose convention) and the eyes' yaw, pitch and roll. The face mesh gives no ``TongueOut`` and
+no eye rotation: those columns are 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from registry import InputError
+
+__all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "face_series", "live_link_rows", "timecode",
+           "write_blendshapes_json", "write_live_link_csv", "write_mesh_obj"]
+
+#: The 52 ARKit blendshapes in Live Link Face's column order.
+LIVE_LINK_BLENDSHAPES = (
+    "EyeBlinkLeft", "EyeLookDownLeft", "EyeLookInLeft", "EyeLookOutLeft", "EyeLookUpLeft", "EyeSquintLeft",
+    "EyeWideLeft", "EyeBlinkRight", "EyeLookDownRight", "EyeLookInRight", "EyeLookOutRight", "EyeLookUpRight",
+    "EyeSquintRight", "EyeWideRight", "JawForward", "JawRight", "JawLeft", "JawOpen", "MouthClose", "MouthFunnel",
+    "MouthPucker", "MouthRight", "MouthLeft", "MouthSmileLeft", "MouthSmileRight", "MouthFrownLeft",
+    "MouthFrownRight", "MouthDimpleLeft", "MouthDimpleRight", "MouthStretchLeft", "MouthStretchRight",
+    "MouthRollLower", "MouthRollUpper", "MouthShrugLower", "MouthShrugUpper", "MouthPressLeft", "MouthPressRight",
+    "MouthLowerDownLeft", "MouthLowerDownRight", "MouthUpperUpLeft", "MouthUpperUpRight", "BrowDownLeft",
+    "BrowDownRight", "BrowInnerUp", "BrowOuterUpLeft", "BrowOuterUpRight", "CheekPuff", "CheekSquintLeft",
+    "CheekSquintRight", "NoseSneerLeft", "NoseSneerRight", "TongueOut",
+)
+_ROTATIONS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll", "RightEyeYaw",
+              "RightEyePitch", "RightEyeRoll")
+LIVE_LINK_HEADER = ("Timecode", "BlendShapeCount", *LIVE_LINK_BLENDSHAPES, *_ROTATIONS)
+
+Series = Sequence[tuple[float, Mapping[str, Any]]]
+
+
+def face_series(faces: Iterable[Mapping[str, Any]], track: int | None = None) -> list[tuple[float, Mapping[str, Any]]]:
+    """``[(seconds, analysis)]`` of one face from per-face results that carry ``time`` and ``track``
+    (a video's faces in ``fexlab predict --json``, or ``{"time": ..., "track": ..., **face.analysis}``
+    per face of each ``FramePrediction``): the faces of ``track``, by default the track seen in most
+    frames. Faces without blendshapes (no analyzer ran) are left out."""
+    faces = [face for face in faces if "blendshapes" in face]
+    if not faces:
+        return []
+    if track is None:
+        track = Counter(face.get("track") for face in faces).most_common(1)[0][0]
+    chosen = [face for face in faces if face.get("track") == track]
+    if not chosen:
+        raise InputError(f"no face of track {track}; tracks: {sorted({f.get('track') for f in faces}, key=str)}")
+    return sorted(((float(face.get("time", 0.0)), face) for face in chosen), key=lambda pair: pair[0])
+
+
+def timecode(seconds: float, fps: float) -> str:
+    """Live Link Face's ``HH:MM:SS:FF.mmm``: frame ``FF`` at ``fps`` and the thousandths of the next."""
+    frames = max(0.0, seconds) * fps
+    whole = int(math.floor(frames + 1e-9))
+    second, frame = divmod(whole, int(round(fps)) or 1)
+    hours, rest = divmod(second, 3600)
+    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}:{frame:02d}.{int((frames - whole) * 1000):03d}"
+
+
+def live_link_rows(series: Series, fps: float = 60.0) -> list[list[Any]]:
+    """One row per analysis of ``series`` under :data:`LIVE_LINK_HEADER`."""
+    if fps <= 0:
+        raise InputError(f"fps must be positive, got {fps}")
+    rows = []
+    for seconds, analysis in series:
+        shapes = {name[0].upper() + name[1:]: float(v) for name, v in analysis.get("blendshapes", {}).items()}
+        pose = analysis.get("head_pose") or {}
+        head = [math.radians(float(pose.get(angle, 0.0))) for angle in ("yaw", "pitch", "roll")]
+        values = [shapes.get(name, 0.0) for name in LIVE_LINK_BLENDSHAPES] + head + [0.0] * 6
+        rows.append([timecode(seconds, fps), len(LIVE_LINK_BLENDSHAPES) + len(_ROTATIONS),
+                     *(round(v, 6) for v in values)])
+    return rows
+
+
+def write_live_link_csv(path: str | Path, series: Series, fps: float = 60.0) -> Path:
+    """Write ``series`` as a Live Link Face CSV at ``path``; returns the path."""
+    path = Path(path)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(LIVE_LINK_HEADER)
+        writer.writerows(live_link_rows(series, fps))
+    return path
+
+
+def write_blendshapes_json(path: str | Path, series: Series, fps: float = 60.0) -> Path:
+    """Write ``series`` as JSON: ``{"fps", "frames": [{"time", "timecode", "blendshapes" (ARKit
+    names), "head_pose" (degrees), "action_units"}]}``; returns the path."""
+    frames = []
+    for seconds, analysis in series:
+        frame: dict[str, Any] = {"time": round(float(seconds), 4), "timecode": timecode(seconds, fps)}
+        for key in ("blendshapes", "head_pose", "action_units"):
+            if key in analysis:
+                frame[key] = {name: round(float(v), 6) for name, v in analysis[key].items()}
+        frames.append(frame)
+    path = Path(path)
+    path.write_text(json.dumps({"fps": fps, "frames": frames}, indent=1))
+    return path
+
+
+def write_mesh_obj(path: str | Path, mesh: np.ndarray | Sequence[Sequence[float]], triangles: np.ndarray,
+                   uv: np.ndarray | None = None) -> Path:
+    """Write a face mesh as a Wavefront OBJ: the points that ``triangles`` index (MediaPipe's 468
+    canonical vertices; the iris points have no triangles), turned into a right-handed frame with y
+    up and z toward the viewer (image x, -y, -z, in pixels), with texture coordinates ``uv`` when
+    given; faces wind counter-clockwise seen from the front."""
+    points = np.asarray(mesh, np.float64)
+    triangles = np.asarray(triangles, np.int64)
+    if points.ndim != 2 or points.shape[1] != 3 or not len(triangles) or triangles.max() >= len(points):
+        raise InputError(f"a mesh of (N, 3) points covering the triangles is needed, got shape {points.shape}")
+    used = int(triangles.max()) + 1
+    lines = ["# face mesh written by fexlab (MediaPipe's canonical triangulation)"]
+    lines += [f"v {x:.3f} {-y:.3f} {-z:.3f}" for x, y, z in points[:used]]
+    if uv is not None:
+        lines += [f"vt {u:.6f} {v:.6f}" for u, v in np.asarray(uv)[:used]]
+    for a, b, c in triangles + 1:
+        lines.append(f"f {a}/{a} {b}/{b} {c}/{c}" if uv is not None else f"f {a} {b} {c}")
+    path = Path(path)
+    path.write_text("\n".join(lines) + "\n")
+    return path

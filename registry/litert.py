@@ -1,0 +1,66 @@
+"""Google's LiteRT interpreter (``ai-edge-litert``), shared by the plugins that run ``.tflite`` models.
+
+BlazeFace and the face mesh run MediaPipe's original model files in the official interpreter;
+opening one (quietly, with a clear error when the package or the file is missing) lives here once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import CheckpointError, InputError
+
+__all__ = ["INTERPRETER_INSTALL", "interpreter_installed", "open_interpreter", "quiet_stderr"]
+
+INTERPRETER_INSTALL = "pip install ai-edge-litert"
+_quiet_lock = threading.Lock()
+
+
+def interpreter_installed() -> bool:
+    """Whether the LiteRT interpreter can be imported (without importing it)."""
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """LiteRT's C++ runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate" on the process's
+    stderr for every interpreter, and no setting turns it off: hide it while one is made."""
+    with _quiet_lock:
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def open_interpreter(model: str | os.PathLike | bytes, *, num_threads: int = 1, who: str = "this plugin",
+                     hint: str = "") -> Any:
+    """A LiteRT ``Interpreter`` of ``model`` (a ``.tflite`` file's path, or its bytes) with its
+    tensors allocated.
+
+    ``who`` names the plugin in the error raised when the interpreter is not installed; ``hint``
+    says how to restore a missing file.
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise InputError(f"{who} needs the LiteRT interpreter: run `{INTERPRETER_INSTALL}`") from None
+    if isinstance(model, bytes):
+        source = {"model_content": model}
+    else:
+        if not Path(model).is_file():
+            raise CheckpointError(f"{model} is missing" + (f"; {hint}" if hint else ""))
+        source = {"model_path": str(model)}
+    with quiet_stderr():
+        interpreter = Interpreter(**source, num_threads=num_threads)
+        interpreter.allocate_tensors()
+    return interpreter
