@@ -584,7 +584,7 @@ class _Follower:
                     return found
         found = self.predictor.analyze(frame, self.predictor.detect(frame))
         self.detections += 1
-        self.since_detection = 0
+        self.since_detection = 1  # frames since the detector last ran, that one included
         self.previous = [analysis for _, analysis in found]
         return found
 

@@ -48,8 +48,8 @@ ACTION_UNITS: dict[str, tuple[str, str, Callable[[Blendshapes], float]]] = {
     "AU18": ("lip pucker", "mouthPucker", lambda b: _get(b, "mouthPucker")),
     "AU20": ("lip stretcher", "mouthStretch", lambda b: _both(b, "mouthStretch")),
     "AU22": ("lip funneler", "mouthFunnel", lambda b: _get(b, "mouthFunnel")),
-    "AU23": ("lip tightener", "no shape of its own: the mean of mouthPress (lips pressed) and mouthRoll "
-             "(lips drawn in), which together narrow and tighten the red of the lips",
+    "AU23": ("lip tightener", "no shape of its own: the mean of mouthPress (lips pressed) and of mouthRollUpper "
+             "and mouthRollLower (lips drawn in), which together narrow and tighten the red of the lips",
              lambda b: (_both(b, "mouthPress") + (_get(b, "mouthRollUpper") + _get(b, "mouthRollLower")) / 2) / 2),
     "AU24": ("lip pressor", "mouthPress", lambda b: _both(b, "mouthPress")),
     "AU25": ("lips part", "the larger of jawOpen and mouthLowerDown, less mouthClose (lips held together "
