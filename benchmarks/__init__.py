@@ -18,7 +18,7 @@ __all__ = ["GOALS", "Benchmark", "Row", "all_benchmarks", "goals"]
 
 def all_benchmarks() -> list[Benchmark]:
     """Every benchmark, in the order the table shows them (classifier ones per installed plugin)."""
-    from . import alignment, capabilities, detection, pipeline
+    from . import alignment, capabilities, detection, face_mesh, pipeline
 
     benches: list[Benchmark] = []
     for name in pipeline.classifier_names():
@@ -34,6 +34,10 @@ def all_benchmarks() -> list[Benchmark]:
         Benchmark("alignment", alignment.alignment_effect, ("predict",),
                   "accuracy with and without eye alignment, on real photos, per classifier and detector"),
         Benchmark("video", pipeline.video, ("predict",), "every frame of a 640x480 clip"),
+        Benchmark("face-mesh", face_mesh.mesh_per_face, ("plugins.face_mesh",),
+                  "the face mesh per face: landmarks, blendshapes, action units, head pose"),
+        Benchmark("video-mesh", face_mesh.mesh_video, ("plugins.face_mesh", "predict"),
+                  "every frame of a 640x480 clip with detector, face mesh (tracking) and classifier"),
         Benchmark("app", pipeline.app_cold_start, ("app",), "process start to the app's first response"),
         Benchmark("renderer", capabilities.renderer, ("preprocessing.synthetic",), "synthetic faces/s"),
         Benchmark("train", capabilities.train_classifier, ("trainers.classifier",), "classifier training steps/s"),

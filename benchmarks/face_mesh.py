@@ -1,0 +1,83 @@
+"""Face analysis benchmarks: the face mesh per face, and 640x480 video with detector + mesh + classifier.
+
+Per face: ``FaceMesh.analyze`` on each example photo's face (region, 256 px crop, landmarks,
+blendshapes, action units, head pose), with ``refine`` (two landmark passes, the default for a
+detection) and as tracking runs it (``follow``: one pass in the previous mesh's region). Video:
+``Predictor.predict_video`` over every frame of the 640x480 clip with the default detector, the
+face mesh (following faces, the detector only when one is lost) and the default classifier.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .harness import Row, load_plugin, time_calls
+from .inputs import one_face_images, video_640x480
+
+__all__ = ["mesh_per_face", "mesh_video"]
+
+
+def mesh_per_face() -> list[Row]:
+    """Milliseconds per face of the face mesh, detection region (refined) and tracking region."""
+    from plugins.face_mesh.region import region_from_face, region_from_mesh
+    from preprocessing.images import load_image
+    from registry import DEFAULT_DETECTOR, default_registry
+
+    registry = default_registry()
+    analyzer, detector = registry.analyzer("face_mesh"), registry.detector(DEFAULT_DETECTOR)
+    cases = []
+    for path in one_face_images():
+        image = load_image(path)
+        face = detector.detect(image)[0]
+        cases.append((image, face, region_from_mesh(analyzer.analyze(image, [face])[0]["mesh"])))
+    rows = []
+    for case, call in (
+        ("detected face: region, landmarks x2 (refine), blendshapes, AUs, pose",
+         lambda: [analyzer.analyze_region(image, region_from_face(face), refine=True) for image, face, _ in cases]),
+        ("followed face: region from last mesh, landmarks, blendshapes, AUs, pose",
+         lambda: [analyzer.analyze_region(image, region) for image, _, region in cases]),
+    ):
+        timing = time_calls(call, min_calls=20, min_seconds=2.0)
+        per_face = [s / len(cases) for s in timing.seconds]
+        rows.append(Row("face mesh per face", case, sum(per_face) / len(per_face) * 1000, "ms",
+                        sorted(per_face)[len(per_face) // 2] * 1000, None, timing.cpu_ms / len(cases),
+                        note=f"{len(cases)} example photos, one LiteRT thread"))
+    return rows
+
+
+def mesh_video(name: str = "mini_xception", frames: int = 150) -> list[Row]:
+    """Frames per second of detector + face mesh (tracking) + classifier over a 640x480 clip."""
+    from predict import Predictor
+    from registry import DEFAULT_DETECTOR, default_registry
+
+    registry = default_registry()
+    classifier, note = load_plugin("classifier", name)
+    detector = registry.detector(DEFAULT_DETECTOR)
+    calls = {"n": 0}
+    detect = detector.detect
+
+    def counted(image):
+        calls["n"] += 1
+        return detect(image)
+
+    detector.detect = counted
+    try:
+        predictor = Predictor({name: classifier}, detector, analyzers=[registry.analyzer("face_mesh")], redetect=0)
+        clip = video_640x480(frames)
+        list(predictor.predict_video(clip, max_frames=16))
+        best, cpu, faces, detections = float("inf"), 0.0, 0, 0
+        for _ in range(2):
+            calls["n"] = 0
+            start, cpu_start = time.perf_counter(), time.process_time()
+            results = list(predictor.predict_video(clip))
+            if time.perf_counter() - start < best:
+                best, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+                faces, detections = sum(len(frame.faces) for frame in results), calls["n"]
+    finally:
+        del detector.detect
+    return [Row(f"video 640x480 + face mesh ({name})", f"{frames} frames, every frame", frames / best, "frames/s",
+                cpu_ms=cpu / frames * 1000,
+                note="; ".join(filter(None, [note, f"{faces} faces in {frames} frames", f"detector ran on {detections}",
+                                             "best of 2 passes"])),
+                extra={"seconds": best, "cores": os.cpu_count()})]
