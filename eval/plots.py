@@ -50,7 +50,8 @@ def probability_bars(
 ) -> Figure:
     """One horizontal bar chart per face: each classifier's probabilities over the 7 emotions.
 
-    ``faces[i]`` maps a classifier name to its (7,) probabilities for face ``i``.
+    ``faces[i]`` maps a classifier name to its (7,) probabilities for face ``i``. With several
+    classifiers, one legend above the charts names them, so it covers no bar.
     """
     count = max(len(faces), 1)
     figure = Figure(figsize=(width * min(count, 4), 2.6 * ((count + 3) // 4)), layout="constrained")
@@ -75,8 +76,10 @@ def probability_bars(
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
         ax.set_title(titles[i] if titles else f"face {i + 1}", fontsize=10)
-        if len(names) > 1:
-            ax.legend(fontsize=7, loc="lower right")
+    if len(faces[0]) > 1:
+        handles, labels = axes[0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 4), fontsize=8,
+                      frameon=False)
     return figure
 
 

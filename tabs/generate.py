@@ -29,6 +29,7 @@ from registry import BROKEN, EMOTIONS, READY, Generator, InputError, Registry, p
 from registry.emotions import canonical_emotion
 
 from .common import (
+    WEBCAM,
     checkpoint_box,
     clear_on_error,
     detector_dropdown,
@@ -445,7 +446,8 @@ def build(registry: Registry) -> None:
         with gr.Row():
             with gr.Column(min_width=260):
                 face = gr.Image(label="Photo with a face", type="filepath", sources=["upload", "clipboard", "webcam"],
-                                height=260, interactive=not cannot_edit, elem_id="generate-edit-photo")
+                                height=260, interactive=not cannot_edit, elem_id="generate-edit-photo",
+                                webcam_options=WEBCAM)
                 editor = gr.Dropdown(editors, value=editors[:1], multiselect=True, label="Editing generators",
                                      interactive=not cannot_edit, elem_id="generate-editors")
                 edit_detector = detector_dropdown(registry, interactive=not cannot_edit)

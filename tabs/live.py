@@ -18,6 +18,7 @@ from preprocessing.images import load_image
 from registry import InputError, Registry
 
 from .common import (
+    WEBCAM,
     checkpoint_box,
     clear_on_error,
     default_comparison,
@@ -75,7 +76,7 @@ def build(registry: Registry) -> None:
     with gr.Row():
         with gr.Column():
             camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy", height=360,
-                              elem_id="live-camera")
+                              elem_id="live-camera", webcam_options=WEBCAM)
             classifier = gr.Dropdown(classifiers, value=(default_comparison(classifiers) or [None])[0], label="Classifier")
             checkpoint = checkpoint_box("Your model (optional, used instead of the classifier)")
             detector = detector_dropdown(registry)

@@ -14,9 +14,10 @@ import gradio as gr
 
 from eval.plots import probability_bars
 from predict import Predictor, annotate
-from registry import InputError, Registry
+from registry import EMOTIONS, InputError, Registry
 
 from .common import (
+    WEBCAM,
     checkpoint_box,
     clear_on_error,
     default_comparison,
@@ -24,6 +25,8 @@ from .common import (
     detector_name,
     image_file,
     load_plugins,
+    min_score_slider,
+    output_folder,
     plugin_choices,
     unavailable_accordion,
     upload_name,
@@ -46,33 +49,128 @@ def keypoints_note(faces: list[Any], detector: str) -> str:
 
 
 def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str | None, detector: str | None,
-                  checkpoint: str | None = None, keypoints: bool = False):
-    """Handler: returns (gallery of annotated images, probability figure, JSON result, message).
+                  checkpoint: str | None = None, keypoints: bool = False, min_score: float = 0.0,
+                  photos: list[Any] | None = None, progress: Any = None):
+    """Handler: returns (gallery of annotated images, probability figure, JSON result, message,
+    download files).
 
-    ``checkpoint`` is an optional typed checkpoint or training-run folder compared beside
-    ``classifiers``; gallery captions and probability legends name each classifier. Faces are
-    numbered left to right; ``keypoints`` draws the detector's landmarks (eyes, nose...) too.
+    ``image`` is one photo; ``photos`` several more (a batch upload), analysed in turn. The
+    message holds a table, one row per face, each classifier's emotion and probability; the
+    downloads are the faces as CSV and as JSON (the CLI's ``--json``). ``checkpoint`` is an
+    optional typed checkpoint or training-run folder compared beside ``classifiers``; gallery
+    captions and probability legends name each classifier. Faces are numbered left to right;
+    ``keypoints`` draws the detector's landmarks (eyes, nose...) too; faces the detector scores
+    below ``min_score`` are left out. ``progress`` is told each step of each photo.
     """
-    name, path = upload_name(image), upload_path(image)
-    if not path:
-        raise InputError("upload a photo, paste one, or take a webcam snapshot first")
+    uploads = ([image] if upload_path(image) else []) + [p for p in photos or [] if upload_path(p)]
+    if not uploads:
+        raise InputError("upload a photo (or several), paste one, or take a webcam snapshot first")
+    if len(uploads) > MAX_PHOTOS:
+        raise InputError(f"{len(uploads)} photos is more than {MAX_PHOTOS} at once; upload them in parts")
     models = load_plugins(registry, "classifier", classifiers, checkpoint)
-    predictor = Predictor(models, registry.detector(detector_name(detector)))
-    result = predictor.predict_image(path, keep_image=True, name=name)
-    faces = result.faces
-    shown = [face.scaled(result.image.shape[1] / result.size[0]) for face in faces]
-    gallery = [(image_file(annotate(result.image, shown, label, numbers=len(shown) > 1, keypoints=bool(keypoints))),
-                label) for label in models]
-    figure = probability_bars([face.probabilities for face in faces], [f"face {i + 1}" for i in range(len(faces))])
-    payload: dict[str, Any] = {"faces": [face.to_dict() for face in faces], "size": list(result.size)}
-    if not faces:
-        return gallery, figure, payload, NO_FACE
-    lines = [f"{len(faces)} face{'s' if len(faces) != 1 else ''} found."]
-    for i, face in enumerate(faces):
-        verdicts = ", ".join(f"{label} **{face.top(label)[0]}** ({face.top(label)[1]:.0%})" for label in models)
-        lines.append(f"face {i + 1}: {verdicts}" if len(models) > 1 else f"face {i + 1}: **{face.emotion}**")
-    note = keypoints_note(faces, detector_name(detector)) if keypoints else ""
-    return gallery, figure, payload, " ".join(lines[:1]) + " " + "; ".join(lines[1:]) + note
+    predictor = Predictor(models, registry.detector(detector_name(detector)), min_score=float(min_score or 0.0))
+    several = len(uploads) > 1
+    gallery, records, found, bar_faces, bar_titles, skipped = [], [], [], [], [], []
+    for number, upload in enumerate(uploads):
+        name = upload_name(upload)
+        where = f"photo {number + 1} of {len(uploads)}" if several else "the photo"
+        _step(progress, 2 * number, 2 * len(uploads), f"{where}: reading it, finding faces and emotions")
+        try:
+            result = predictor.predict_image(upload_path(upload), keep_image=True, name=name)
+        except InputError as err:
+            if not several:
+                raise
+            skipped.append(str(err))
+            continue
+        _step(progress, 2 * number + 1, 2 * len(uploads), f"{where}: drawing the boxes")
+        factor = min(1.0, SHOWN_MAX_SIDE / max(result.image.shape[:2]))
+        drawn = result.image if factor == 1.0 else _resized(result.image, factor)
+        shown = [face.scaled(drawn.shape[1] / result.size[0]) for face in result.faces]
+        for label in models:
+            picture = annotate(drawn, shown, label, numbers=len(shown) > 1, keypoints=bool(keypoints))
+            gallery.append((image_file(picture), f"{name} · {label}" if several else label))
+        records.append({"file": name, "faces": [face.to_dict() for face in result.faces],
+                        "size": list(result.size), "error": None})
+        found.extend(result.faces)
+        for i, face in enumerate(result.faces):
+            bar_faces.append(face.probabilities)
+            bar_titles.append(f"{name}, face {i + 1}" if several else f"face {i + 1}")
+    if len(bar_faces) > MAX_BAR_FACES:
+        bar_faces, bar_titles = bar_faces[:MAX_BAR_FACES], bar_titles[:MAX_BAR_FACES]
+    figure = probability_bars(bar_faces, bar_titles)
+    payload: dict[str, Any] = ({"photos": records} if several else
+                               {key: records[0][key] for key in ("faces", "size")} if records else {"faces": []})
+    files = _downloads(records, list(models))
+    note = keypoints_note(found, detector_name(detector)) if keypoints else ""
+    message = _summary(records, list(models), several, note)
+    if skipped:
+        message += "\n\nSkipped: " + "; ".join(skipped)
+    return gallery, figure, payload, message, files
+
+
+#: Photos analysed in one request.
+MAX_PHOTOS = 50
+#: Faces drawn in the probability chart (the table and downloads have every face).
+MAX_BAR_FACES = 16
+#: The annotated photos are drawn at most this many pixels on their long side: a large photo is
+#: analysed at up to :data:`preprocessing.images.MAX_PIXELS` but shown (and encoded) at screen size.
+SHOWN_MAX_SIDE = 2048
+
+
+def _step(progress: Any, done: int, total: int, desc: str) -> None:
+    if progress is not None:
+        progress((done, total), desc=desc, unit="steps")
+
+
+def _resized(image: Any, factor: float) -> Any:
+    import cv2
+
+    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _summary(records: list[dict[str, Any]], labels: list[str], several: bool, note: str = "") -> str:
+    """"2 faces found." (and ``note``), then a Markdown table: one row per face, each classifier's
+    emotion and probability."""
+    count = sum(len(record["faces"]) for record in records)
+    if not count:
+        return NO_FACE
+    head = f"{count} face{'s' if count != 1 else ''} found" + (f" in {len(records)} photos." if several else ".")
+    head += note
+    columns = (["photo"] if several else []) + ["face", *labels]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for record in records:
+        for i, face in enumerate(record["faces"]):
+            verdicts = [face["classifiers"][label] if len(labels) > 1 else face for label in labels]
+            cells = [f"**{v['emotion']}** {v['probabilities'][v['emotion']]:.0%}" for v in verdicts]
+            lines.append("| " + " | ".join(([record["file"]] if several else []) + [str(i + 1), *cells]) + " |")
+        if not record["faces"] and several:
+            lines.append("| " + " | ".join([record["file"], "no face", *[""] * len(labels)]) + " |")
+    return head + "\n\n" + "\n".join(lines)
+
+
+def _downloads(records: list[dict[str, Any]], labels: list[str]) -> list[str]:
+    """The faces of ``records`` as ``emotions.csv`` (one row per face and classifier) and ``emotions.json``."""
+    import csv
+    import json
+
+    folder = output_folder("predict")
+    with (folder / "emotions.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_HEADERS)
+        for record in records:
+            for i, face in enumerate(record["faces"]):
+                for label in labels:
+                    verdict = face["classifiers"][label] if len(labels) > 1 else face
+                    probs = verdict["probabilities"]
+                    writer.writerow([record["file"], i + 1, *face["box"], face["score"], label, verdict["emotion"],
+                                     probs[verdict["emotion"]], *(probs[e] for e in EMOTIONS)])
+    (folder / "emotions.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "size"} for r in records],
+                                                     indent=2))
+    return [str(folder / "emotions.csv"), str(folder / "emotions.json")]
+
+
+CSV_HEADERS = ["photo", "face", "x", "y", "w", "h", "score", "classifier", "emotion", "confidence", *EMOTIONS]
 
 
 def build(registry: Registry) -> None:
@@ -81,12 +179,16 @@ def build(registry: Registry) -> None:
     with gr.Row():
         with gr.Column(scale=2, min_width=300):
             image = gr.Image(label="Photo: upload, paste or take a webcam snapshot", type="filepath",
-                             sources=["upload", "clipboard", "webcam"], height=340, elem_id="predict-photo")
+                             sources=["upload", "clipboard", "webcam"], height=340, elem_id="predict-photo",
+                             webcam_options=WEBCAM)
+            photos = gr.File([], label="Or several photos at once", file_count="multiple", file_types=["image"],
+                             height=90, elem_id="predict-photos")
             run = gr.Button("Predict emotions", variant="primary")
             chosen = gr.Dropdown(classifiers, value=default_comparison(classifiers), multiselect=True, label="Classifiers",
                                  info="choose several to compare them side by side")
             checkpoint = checkpoint_box()
             detector = detector_dropdown(registry, info="full_frame: the photo is already one face")
+            min_score = min_score_slider()
             keypoints = gr.Checkbox(False, label="Show keypoints", elem_id="predict-keypoints",
                                     info="the eyes, nose, mouth... that the detector finds, where it finds them")
             unavailable_accordion(registry, "classifier")
@@ -101,13 +203,14 @@ def build(registry: Registry) -> None:
                                  object_fit="contain", preview=False, elem_classes=["fexlab-whole"],
                                  elem_id="predict-gallery")
             bars = gr.Plot(label="Probabilities per face", show_label=False)
+            files = gr.File(label="Download the faces (CSV, JSON)", file_count="multiple", elem_id="predict-files")
             with gr.Accordion("JSON", open=False):
                 raw = gr.JSON(label="Result")
 
     @user_errors
-    def predict(image, classifiers, detector, checkpoint, keypoints):
-        return predict_photo(registry, image, classifiers, detector, checkpoint, keypoints)
+    def predict(image, classifiers, detector, checkpoint, keypoints, min_score, photos, progress=gr.Progress()):
+        return predict_photo(registry, image, classifiers, detector, checkpoint, keypoints, min_score, photos, progress)
 
-    outputs = [gallery, bars, raw, message]
-    clear_on_error(run.click(predict, [image, chosen, detector, checkpoint, keypoints], outputs, api_name="predict",
-                             preprocess=False, show_progress_on=[message]), outputs)
+    outputs = [gallery, bars, raw, message, files]
+    clear_on_error(run.click(predict, [image, chosen, detector, checkpoint, keypoints, min_score, photos], outputs,
+                             api_name="predict", preprocess=False, show_progress_on=[message]), outputs)

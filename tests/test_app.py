@@ -114,21 +114,22 @@ def test_the_app_starts_without_diffusers_or_transformers():
 
 # -- Predict, Live, Video -------------------------------------------------------------------------------
 def test_real_photo_gets_a_box_and_happy(client, astronaut_path, hopper_path):
-    gallery, _, result, message = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar",
-                                                 api_name="/predict")
+    gallery, _, result, message, files = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar",
+                                                        api_name="/predict")
     assert [f["emotion"] for f in result["faces"]] == ["happy"]
     assert "1 face found" in message and "happy" in message
     assert len(gallery) == 1 and gallery[0]["caption"] == "mini_xception"
     annotated = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"))
     assert annotated.shape == (512, 512, 3)
-    _, _, result, _ = client.predict(handle_file(str(hopper_path)), ["mini_xception"], "haar", api_name="/predict")
+    assert [Path(f).name for f in files] == ["emotions.csv", "emotions.json"]
+    _, _, result, _, _ = client.predict(handle_file(str(hopper_path)), ["mini_xception"], "haar", api_name="/predict")
     assert len(result["faces"]) == 1
 
 
 def test_predict_with_a_run_folder_beside_the_installed_classifier(client, registry, folders, astronaut_path):
     registry.classifier("mini_xception").save_pretrained(folders["runs"] / "copy" / "best")
-    gallery, _, result, _ = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar", "runs/copy",
-                                           api_name="/predict")
+    gallery, _, result, _, _ = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar", "runs/copy",
+                                              api_name="/predict")
     assert [g["caption"] for g in gallery] == ["mini_xception", "mini_xception: runs/copy"]
     assert set(result["faces"][0]["classifiers"]) == {"mini_xception", "mini_xception: runs/copy"}
     _error(client, handle_file(str(astronaut_path)), ["mini_xception"], "haar", "/etc", api_name="/predict",
@@ -147,8 +148,8 @@ def test_bad_uploads_get_a_one_line_message(client, tmp_path, name, content, mes
 
 def test_photo_without_a_face_says_so(client, tmp_path):
     Image.new("RGB", (300, 200), (90, 120, 200)).save(tmp_path / "sky.png")
-    _, _, result, message = client.predict(handle_file(str(tmp_path / "sky.png")), ["mini_xception"], "haar",
-                                           api_name="/predict")
+    _, _, result, message, _ = client.predict(handle_file(str(tmp_path / "sky.png")), ["mini_xception"], "haar",
+                                              api_name="/predict")
     assert result["faces"] == [] and "No face found" in message
 
 

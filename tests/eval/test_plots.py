@@ -106,3 +106,25 @@ def test_emotion_timeline_has_a_panel_per_track_and_says_when_there_is_none():
     assert [ax.get_title(loc="left") for ax in figure.axes] == ["face 1: mostly happy", "face 2: mostly happy"]
     empty = emotion_timeline({})
     assert "no face was tracked" in empty.axes[0].texts[0].get_text()
+
+
+def test_probability_bars_legend_covers_no_bar():
+    """With several classifiers the legend names them above the charts, clear of every bar."""
+    import numpy as np
+
+    from eval.plots import probability_bars
+
+    sure = np.array([0.9, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01])  # the top bar reaches the right edge
+    faces = [{name: np.roll(sure, k) for name in ("mini_xception.ferplus", "convnext", "vit")} for k in range(5)]
+    figure = probability_bars(faces)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    legends = [legend.get_window_extent(renderer) for legend in figure.legends]
+    assert len(legends) == 1 and all(ax.get_legend() is None for ax in figure.axes)
+    bars = [patch.get_window_extent(renderer) for ax in figure.axes for patch in ax.patches]
+    assert bars and not any(legends[0].overlaps(bar) for bar in bars)
+    texts = [legend.get_text() for legend in figure.legends[0].get_texts()]
+    assert texts == ["mini_xception.ferplus", "convnext", "vit"]

@@ -70,7 +70,7 @@ def faulty_app(tmp_path_factory):
 
 
 def _emotions(client, photo, classifiers):
-    _, _, result, _ = client.predict(handle_file(str(photo)), classifiers, "haar", api_name="/predict")
+    _, _, result, _, _ = client.predict(handle_file(str(photo)), classifiers, "haar", api_name="/predict")
     return [face["emotion"] for face in result["faces"]]
 
 

@@ -7,28 +7,30 @@ from tabs.predict import EXAMPLES_DIR, predict_photo
 
 
 def test_faces_are_numbered_left_to_right_on_the_image_and_in_the_message(registry):
-    gallery, _, payload, message = predict_photo(registry, str(EXAMPLES_DIR / "two_people.jpg"), ["mini_xception"],
-                                                 "haar")
+    gallery, _, payload, message, _ = predict_photo(registry, str(EXAMPLES_DIR / "two_people.jpg"), ["mini_xception"],
+                                                    "haar")
     boxes = [face["box"] for face in payload["faces"]]
     assert len(boxes) == 2 and boxes[0][0] < boxes[1][0]
     assert [face["emotion"] for face in payload["faces"]] == ["happy", "neutral"]
-    assert "face 1: **happy**; face 2: **neutral**" in message
+    for number, face in enumerate(payload["faces"], start=1):  # a table row per face, with its probability
+        assert f"| {number} | **{face['emotion']}** {face['probabilities'][face['emotion']]:.0%} |" in message
     annotated = np.asarray(Image.open(gallery[0][0]).convert("RGB"))
-    x, y, w, h = boxes[0]  # the number badge is white in the box's lower-left corner
-    assert (annotated[y + h - 8, x + 3] > 240).all()
+    x, y, w, h = boxes[0]  # the number badge is white at the start of the label, above the box
+    assert (annotated[y - 4, x + 2] > 240).all()
 
 
 def test_a_checkpoint_folder_is_compared_beside_the_installed_classifiers(registry, folders, astronaut_path):
     registry.classifier("mini_xception").save_pretrained(folders["runs"] / "fer-copy" / "best")
-    gallery, figure, payload, message = predict_photo(registry, str(astronaut_path), ["mini_xception"], "haar",
-                                                      "runs/fer-copy")
+    gallery, figure, payload, message, _ = predict_photo(registry, str(astronaut_path), ["mini_xception"], "haar",
+                                                         "runs/fer-copy")
     assert [caption for _, caption in gallery] == ["mini_xception", "mini_xception: runs/fer-copy"]
     verdicts = payload["faces"][0]["classifiers"]
     assert {v["emotion"] for v in verdicts.values()} == {"happy"}
     first, second = (list(v["probabilities"].values()) for v in verdicts.values())
     np.testing.assert_allclose(first, second, atol=1e-6)  # the same weights, loaded from the folder
-    assert "mini_xception **happy**" in message and "mini_xception: runs/fer-copy **happy**" in message
-    assert len(figure.axes[0].get_legend().get_texts()) == 2
+    assert "| face | mini_xception | mini_xception: runs/fer-copy |" in message
+    assert "| 1 | **happy** 100% | **happy** 100% |" in message
+    assert len(figure.legends[0].get_texts()) == 2
 
 
 @pytest.mark.parametrize("typed, error", [
@@ -83,10 +85,10 @@ def test_show_keypoints_draws_the_detectors_landmarks(tmp_path):
 
     registry = dots_registry()
     Image.new("RGB", (400, 300), (128, 128, 128)).save(tmp_path / "two.png")
-    plain, _, payload, message = predict_photo(registry, str(tmp_path / "two.png"), ["mini_xception"], "dots")
-    dotted, _, _, message = predict_photo(registry, str(tmp_path / "two.png"), ["mini_xception"], "dots", "", True)
+    plain, _, payload, message, _ = predict_photo(registry, str(tmp_path / "two.png"), ["mini_xception"], "dots")
+    dotted, _, _, message, _ = predict_photo(registry, str(tmp_path / "two.png"), ["mini_xception"], "dots", "", True)
     plain, dotted = (np.asarray(Image.open(g[0][0]).convert("RGB")) for g in (plain, dotted))
-    assert [face["box"][0] for face in payload["faces"]] == [40, 240] and "face 2" in message
+    assert [face["box"][0] for face in payload["faces"]] == [40, 240] and "| 2 |" in message
     for face in payload["faces"]:
         assert list(face["keypoints"]) == list(KEYPOINT_NAMES)
         for x, y in face["keypoints"].values():
@@ -96,8 +98,8 @@ def test_show_keypoints_draws_the_detectors_landmarks(tmp_path):
 
 
 def test_show_keypoints_says_when_the_detector_gives_none(registry, astronaut_path):
-    *_, message = predict_photo(registry, str(astronaut_path), ["mini_xception"], "haar", "", True)
-    assert message.endswith("The haar detector gives no keypoints.")
+    _, _, _, message, _ = predict_photo(registry, str(astronaut_path), ["mini_xception"], "haar", "", True)
+    assert message.startswith("1 face found. The haar detector gives no keypoints.")
 
 
 def test_labels_and_numbers_stay_readable_on_a_large_photo():
@@ -108,9 +110,105 @@ def test_labels_and_numbers_stay_readable_on_a_large_photo():
     happy = {"c": np.array([0, 0, 0, 1, 0, 0, 0], np.float32)}
     faces = [FacePrediction((3000, 1500, 120, 120), 1.0, happy), FacePrediction((4000, 1500, 120, 120), 1.0, happy)]
     drawn = annotate(image, faces, numbers=True)
-    column = drawn[:1500, 3001]  # above the first box: its label
-    label = int(np.all(column == EMOTION_COLORS["happy"], axis=1).sum())
-    badge = int(np.all(drawn[1500:1620, 3001] == 255, axis=1).sum())  # the number in the box's corner
+    row = drawn[1490, 3000:3600]  # the label above the first box: its number badge, then its emotion
+    badge_w = int(np.argmax(np.all(row == EMOTION_COLORS["happy"], axis=1)))
+    label = int(np.all(drawn[:1500, 3000 + badge_w + 1] == EMOTION_COLORS["happy"], axis=1).sum())
+    badge = int(np.all(drawn[:1500, 3001] == 255, axis=1).sum())
     assert label >= 0.02 * 3840 and badge >= 0.02 * 3840, (label, badge)
     small = annotate(np.zeros((300, 400, 3), np.uint8), [FacePrediction((100, 100, 60, 60), 1.0, happy)])
     assert int(np.all(small[:100, 101] == EMOTION_COLORS["happy"], axis=1).sum()) < 30  # a small photo: small text
+
+
+def test_the_summary_is_a_table_with_percentages_for_one_classifier_too(registry):
+    _, _, payload, message, _ = predict_photo(registry, str(EXAMPLES_DIR / "two_people.jpg"), "mini_xception", "haar")
+    head, table = message.split("\n\n", 1)
+    assert head == "2 faces found."
+    rows = table.splitlines()
+    assert rows[0] == "| face | mini_xception |" and len(rows) == 2 + 2
+    assert all(row.count("%") == 1 for row in rows[2:])
+
+
+def test_several_photos_at_once_with_csv_and_json_downloads(registry, tmp_path):
+    import csv
+    import json
+
+    (tmp_path / "notes.jpg").write_text("just text")
+    photos = [str(EXAMPLES_DIR / "astronaut.jpg"), str(tmp_path / "notes.jpg"), str(EXAMPLES_DIR / "grace_hopper.jpg")]
+    gallery, figure, payload, message, files = predict_photo(
+        registry, None, ["mini_xception", "vit"], "haar", photos=photos)
+    assert [caption for _, caption in gallery] == ["astronaut.jpg · mini_xception", "astronaut.jpg · vit",
+                                                   "grace_hopper.jpg · mini_xception", "grace_hopper.jpg · vit"]
+    assert message.startswith("2 faces found in 2 photos.")
+    assert "| photo | face | mini_xception | vit |" in message and "| astronaut.jpg | 1 | **happy**" in message
+    assert "Skipped: notes.jpg is not an image" in message
+    assert [ax.get_title() for ax in figure.axes] == ["astronaut.jpg, face 1", "grace_hopper.jpg, face 1"]
+    assert [record["file"] for record in payload["photos"]] == ["astronaut.jpg", "grace_hopper.jpg"]
+    csv_path, json_path = files
+    with open(csv_path) as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["photo"], r["face"], r["classifier"]) for r in rows] == [
+        ("astronaut.jpg", "1", "mini_xception"), ("astronaut.jpg", "1", "vit"),
+        ("grace_hopper.jpg", "1", "mini_xception"), ("grace_hopper.jpg", "1", "vit")]
+    assert rows[0]["emotion"] == "happy" and 0.5 <= float(rows[0]["score"]) <= 1 and float(rows[0]["happy"]) > 0.5
+    records = json.loads(open(json_path).read())
+    assert [r["file"] for r in records] == ["astronaut.jpg", "grace_hopper.jpg"]
+    assert set(records[0]["faces"][0]) >= {"box", "score", "emotion", "probabilities", "classifiers"}
+
+
+def test_the_minimum_face_score_leaves_out_doubtful_faces(registry):
+    photo = str(EXAMPLES_DIR / "two_people.jpg")
+    _, _, payload, _, _ = predict_photo(registry, photo, "mini_xception", "blazeface")
+    scores = sorted(face["score"] for face in payload["faces"])
+    _, _, payload, _, _ = predict_photo(registry, photo, "mini_xception", "blazeface", min_score=sum(scores) / 2)
+    assert [face["score"] for face in payload["faces"]] == scores[1:]
+
+
+def test_a_large_photo_shows_its_progress_and_a_screen_sized_picture(registry, tmp_path):
+    from tabs import predict as predict_tab
+
+    big = tmp_path / "big.jpg"
+    Image.open(EXAMPLES_DIR / "astronaut.jpg").resize((4000, 4000)).save(big)
+    steps = []
+    gallery, _, payload, _, _ = predict_photo(registry, str(big), "mini_xception", "haar",
+                                              progress=lambda done, **kw: steps.append((done, kw["desc"])))
+    assert steps == [((0, 2), "the photo: reading it, finding faces and emotions"),
+                     ((1, 2), "the photo: drawing the boxes")]
+    assert payload["size"] == [4000, 4000] and payload["faces"][0]["box"][2] > 500  # boxes in the photo's pixels
+    assert max(Image.open(gallery[0][0]).size) == predict_tab.SHOWN_MAX_SIDE
+
+
+def test_every_webcam_shows_what_the_camera_sees_unmirrored(registry):
+    import gradio as gr
+
+    from tabs import generate, live
+    from tabs import predict as predict_tab
+
+    with gr.Blocks() as demo:
+        for tab in (predict_tab, live, generate):
+            tab.build(registry)
+    cameras = [c for c in demo.get_config_file()["components"]
+               if c["props"].get("elem_id") in ("predict-photo", "live-camera", "generate-edit-photo")]
+    assert len(cameras) == 3 and all("webcam" in c["props"]["sources"] for c in cameras)
+    assert all(c["props"]["webcam_options"]["mirror"] is False for c in cameras)
+
+
+def test_labels_cover_no_other_face_and_no_other_label_on_a_group_photo():
+    from predict import FacePrediction, annotate, label_places
+
+    sad = {"c": np.array([0.1, 0, 0, 0, 0.8, 0, 0.1], np.float32)}
+    # a row of faces side by side, the top one at the photo's edge: no room above the first row
+    boxes = [(10 + 70 * k, 0, 60, 60) for k in range(5)] + [(40 + 70 * k, 75, 60, 60) for k in range(4)]
+    faces = [FacePrediction(box, 1.0, sad) for box in boxes]
+    sizes = [(70, 16)] * len(boxes)
+    places = label_places(boxes, sizes, (300, 400))
+    rects = [(x, y, w, h) for (x, y), (w, h) in zip(places, sizes)]
+
+    def overlap(a, b):
+        return max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])) * max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+
+    for i, rect in enumerate(rects):
+        assert 0 <= rect[0] and rect[0] + rect[2] <= 400 and 0 <= rect[1] and rect[1] + rect[3] <= 300
+        assert not [j for j, other in enumerate(rects) if j != i and overlap(rect, other)], i
+        assert not [j for j, box in enumerate(boxes) if j != i and overlap(rect, box)], i
+    drawn = annotate(np.zeros((300, 400, 3), np.uint8), faces, numbers=True)
+    assert drawn.shape == (300, 400, 3)
