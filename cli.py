@@ -282,6 +282,17 @@ def _print_record(record: dict[str, Any]) -> None:
         answers = {f"{name} ": a for name, a in face["classifiers"].items()} if "classifiers" in face else {"": face}
         said = ", ".join(f"{name}{a['emotion']} ({a['probabilities'][a['emotion']]:.0%})" for name, a in answers.items())
         print(f"  {where} box {tuple(face['box'])}: {said}")
+        if "action_units" in face:
+            print(f"    {_describe_analysis(face)}")
+
+
+def _describe_analysis(face: dict[str, Any]) -> str:
+    """One line of a face's analysis: its strongest action units and its head pose."""
+    units = sorted(face["action_units"].items(), key=lambda item: -item[1])
+    strong = ", ".join(f"{unit} {value:.2f}" for unit, value in units if value >= 0.3) or "none >= 0.3"
+    pose = face.get("head_pose", {})
+    angles = " ".join(f"{angle} {pose[angle]:+.0f}" for angle in ("yaw", "pitch", "roll") if angle in pose)
+    return f"action units (estimated from blendshapes): {strong}; head pose {angles} degrees"
 
 
 # -- fexlab avatar ---------------------------------------------------------------------------------

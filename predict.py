@@ -52,6 +52,7 @@ __all__ = [
     "BROWSER_CODECS",
     "KEYPOINT_COLOR",
     "VIDEO_EXTENSIONS",
+    "FaceFollower",
     "FacePrediction",
     "FramePrediction",
     "ImagePrediction",
@@ -279,7 +280,7 @@ class Predictor:
         size = (round(image.shape[1] / scale), round(image.shape[0] / scale))
         return ImagePrediction(faces, size, image if keep_image else None)
 
-    def predict_frames(self, frames: Sequence[np.ndarray], *, follower: _Follower | None = None) -> list[list[FacePrediction]]:
+    def predict_frames(self, frames: Sequence[np.ndarray], *, follower: FaceFollower | None = None) -> list[list[FacePrediction]]:
         """Detect in each RGB frame (in parallel where the detector allows), analyse each face, then
         classify every face of every frame in one batch per classifier. Each frame's faces come left
         to right. ``follower`` (video): consecutive frames, each face's region taken from the last one."""
@@ -340,7 +341,7 @@ class Predictor:
         if every < 1:
             raise InputError(f"every must be >= 1, got {every}")
         tracker = _IoUTracker()
-        follower = _Follower.of(self)
+        follower = FaceFollower.of(self)
         batch: list[tuple[int, float, np.ndarray]] = []
         for index, time, frame in read_video(path, every=every, max_frames=max_frames):
             batch.append((index, time, frame))
@@ -550,10 +551,15 @@ def video_fps(path: str | Path) -> float:
     return fps if 0 < fps < 1000 else 25.0
 
 
-class _Follower:
+class FaceFollower:
     """Video tracking the MediaPipe way: the first analyzer that can follow faces finds each face
     of the last frame again in the region its analysis gives; the predictor's detector runs on the
-    first frame, when a face is lost, and every ``redetect`` frames. ``detections`` counts its runs."""
+    first frame, when a face is lost, and every ``redetect`` frames. ``detections`` counts its runs.
+
+    ``predict_video`` makes one per video; a caller with frames of its own (a webcam) keeps one
+    across calls: ``follower = FaceFollower.of(predictor)``, then
+    ``predictor.predict_frames([frame], follower=follower)`` per frame.
+    """
 
     def __init__(self, predictor: Predictor, name: str):
         self.predictor, self.name = predictor, name
@@ -563,7 +569,7 @@ class _Follower:
         self.detections = 0
 
     @classmethod
-    def of(cls, predictor: Predictor) -> _Follower | None:
+    def of(cls, predictor: Predictor) -> FaceFollower | None:
         """A follower for ``predictor``'s first analyzer that can follow faces, or None."""
         for name, analyzer in predictor.analyzers.items():
             if type(analyzer).follow is not FaceAnalyzer.follow:

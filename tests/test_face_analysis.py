@@ -195,3 +195,10 @@ def test_cli_avatar_of_a_photo_and_a_video(capsys, astronaut_path, tmp_path):
     assert code == 2 and "--size" in err
     code, _, err = run(capsys, "avatar", tmp_path / "missing.jpg", "--out", tmp_path)
     assert code == 2 and "no such file" in err
+
+
+def test_cli_text_output_names_action_units_and_pose(capsys, astronaut_path):
+    code, out, err = run(capsys, "predict", astronaut_path, "--analyzer", "face_mesh")
+    assert code == 0, err
+    line = next(l for l in out.splitlines() if "action units" in l)
+    assert "AU12" in line and "estimated from blendshapes" in line and "yaw" in line

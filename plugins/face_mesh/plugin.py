@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from registry import Face, InputError
+from registry import CheckpointError, Face, InputError
 from registry.analyzer import FaceAnalyzer
 from registry.litert import INTERPRETER_INSTALL, interpreter_installed, open_interpreter
 from registry.plugin import BROKEN, NEEDS_WEIGHTS, READY, PluginStatus
@@ -81,6 +81,19 @@ class FaceMesh(FaceAnalyzer):
         self.bundle = Path(self.config.bundle or BUNDLE)
         self._local = threading.local()
 
+    # -- checkpoints: the bundle beside config.json ----------------------------------------------
+    def save_weights(self, directory: Path) -> None:
+        import shutil
+
+        shutil.copyfile(self.bundle, Path(directory) / BUNDLE.name)
+
+    def load_weights(self, directory: Path) -> None:
+        path = Path(directory) / BUNDLE.name
+        if not path.is_file():
+            raise CheckpointError(f"'{directory}' has no {BUNDLE.name}; the checkpoint is incomplete")
+        self.bundle = path
+        self._local = threading.local()
+
     @classmethod
     def status(cls) -> PluginStatus:
         if not interpreter_installed():
@@ -104,10 +117,10 @@ class FaceMesh(FaceAnalyzer):
         crop = region.crop(image, CROP_SIZE).astype(np.float32) / 255.0
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], crop[None])
         interpreter.invoke()
-        outputs = {int(np.prod(d["shape"])): d["index"] for d in interpreter.get_output_details()
-                   if d["name"] != "Identity_2"}
-        points = interpreter.get_tensor(outputs[478 * 3]).reshape(478, 3)
-        logit = float(interpreter.get_tensor(outputs[1]).ravel()[0])
+        # outputs: (1, 1, 1, 1434) points, (1, 1, 1, 1) the face-presence logit, (1, 1) unused
+        outputs = {tuple(d["shape"]): d["index"] for d in interpreter.get_output_details()}
+        points = interpreter.get_tensor(outputs[(1, 1, 1, 478 * 3)]).reshape(478, 3)
+        logit = float(interpreter.get_tensor(outputs[(1, 1, 1, 1)]).ravel()[0])
         return region.to_image(points, CROP_SIZE), float(1.0 / (1.0 + np.exp(-logit)))
 
     def blendshapes(self, mesh: np.ndarray) -> dict[str, float]:

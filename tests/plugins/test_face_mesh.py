@@ -194,3 +194,15 @@ def test_status_and_registry(registry):
     info = registry.info("analyzer", "face_mesh")
     assert info.status == "ready" and "SHA-256" in info.detail
     assert isinstance(registry.analyzer("face_mesh"), FaceMesh)
+
+
+def test_checkpoint_keeps_the_bundle(mesh, tmp_path, astronaut_path):
+    folder = mesh.save_pretrained(tmp_path / "ckpt")
+    assert (folder / "face_landmarker.task").read_bytes() == BUNDLE.read_bytes()
+    loaded = FaceMesh.from_pretrained(folder)
+    assert loaded.bundle == folder / "face_landmarker.task"
+    image, face = load_image(astronaut_path), Face((170, 65, 110, 110), 1.0, None)
+    assert np.allclose(loaded.analyze(image, [face])[0]["mesh"], mesh.analyze(image, [face])[0]["mesh"])
+    (folder / "face_landmarker.task").unlink()
+    with pytest.raises(CheckpointError, match="incomplete"):
+        FaceMesh.from_pretrained(folder)
