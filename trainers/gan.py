@@ -35,13 +35,16 @@ class GANRun:
                 "synthetic": bool(getattr(self.dataset, "synthetic", False))}
 
 
-def open_gan_run(cfg: Any, resume: bool, policies: tuple[str, ...]) -> GANRun:
+def open_gan_run(cfg: Any, resume: bool, policies: tuple[str, ...], trainer: str) -> GANRun:
     """Check the DiffAugment ``policies``, start Accelerate, open the run folder, seed, load the
-    judge and the training faces, and write the run's config."""
+    judge and the training faces, and write the run's config with the ``fexlab train TRAINER``
+    command that reproduces it."""
     import torch
     from accelerate import Accelerator
 
     from plugins.cgan.diffaugment import parse_policy
+
+    from .command import reproduce_command
 
     try:
         for policy in policies:
@@ -54,7 +57,8 @@ def open_gan_run(cfg: Any, resume: bool, policies: tuple[str, ...]) -> GANRun:
     seed_everything(cfg.seed)
     judge = load_judge(cfg.judge)
     faces, labels, dataset = face_arrays(cfg.data, cfg.data_options, "train", cfg.resolution, cfg.grayscale, cfg.limit)
-    run.write_config({**dataclasses.asdict(cfg), "training_data": dataset.name, "train_faces": len(labels)})
+    run.write_config({**dataclasses.asdict(cfg), "training_data": dataset.name, "train_faces": len(labels),
+                      "resolved": {"command": reproduce_command(trainer, cfg)}})
     return GANRun(cfg, accelerator, run, judge, faces, labels, dataset)
 
 

@@ -1,5 +1,6 @@
-"""What the GAN trainers share: the warmed-up EMA copy of the generator."""
+"""What the GAN trainers share: the warmed-up EMA copy of the generator, the reproduce command."""
 
+import pytest
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -28,3 +29,23 @@ def test_the_warmed_up_average_follows_early_training_and_settles_to_the_decay()
         model.weight.fill_(before + 100.0)
     average.update_parameters(model)
     assert abs(float(average.module.weight.mean()) - (before + 10.0)) < 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trainer", ["cgan", "stargan"])
+def test_a_gan_run_summary_has_the_command_that_reproduces_it(trainer, tmp_path, monkeypatch):
+    """As classifier runs do: train_config.json and the Train tab's summary give `fexlab train ...`."""
+    import json
+
+    from tabs.train import show_run
+    from tests.tabs.conftest import point_folders
+    from tests.trainers import test_cgan_trainer, test_stargan_trainer
+
+    folders = point_folders(tmp_path / "srv", monkeypatch)
+    module = {"cgan": test_cgan_trainer, "stargan": test_stargan_trainer}[trainer]
+    out = folders["runs"] / trainer
+    assert module._run([*module.TINY, "--epochs", "1", "--out", str(out)]) == 0
+    command = json.loads((out / "train_config.json").read_text())["resolved"]["command"]
+    assert command.startswith(f"fexlab train {trainer} ") and "--epochs 1" in command and "--resolution 16" in command
+    *_, summary = show_run(f"runs/{trainer}")
+    assert f"- **reproduce**: `{command}`" in summary

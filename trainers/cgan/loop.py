@@ -38,7 +38,7 @@ def train_cgan(cfg: CGANTrainConfig, *, resume: bool = False) -> RunDirectory:
     from plugins.cgan import CGAN
     from plugins.cgan.diffaugment import diff_augment
 
-    opened = open_gan_run(cfg, resume, (cfg.diffaugment, cfg.aux_augment))
+    opened = open_gan_run(cfg, resume, (cfg.diffaugment, cfg.aux_augment), "cgan")
     cfg, accelerator, run, judge = opened.cfg, opened.accelerator, opened.run, opened.judge
     faces, labels = opened.faces, opened.labels
 

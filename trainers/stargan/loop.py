@@ -39,7 +39,7 @@ def train_stargan(cfg: StarGANTrainConfig, *, resume: bool = False) -> RunDirect
     from plugins.stargan import StarGAN
     from plugins.stargan.model import total_variation
 
-    opened = open_gan_run(cfg, resume, (cfg.diffaugment, cfg.aux_augment))
+    opened = open_gan_run(cfg, resume, (cfg.diffaugment, cfg.aux_augment), "stargan")
     cfg, accelerator, run, judge = opened.cfg, opened.accelerator, opened.run, opened.judge
     faces, labels = opened.faces, opened.labels
     val_faces, val_labels, _ = face_arrays(cfg.data, cfg.data_options, "val", cfg.resolution, cfg.grayscale,
