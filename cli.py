@@ -228,7 +228,7 @@ def _predict_image(predictor, path: str, out_dir: Path | None) -> list[dict[str,
 
         scale = result.image.shape[1] / result.size[0]
         faces = [face.scaled(scale) for face in result.faces]
-        drawn = annotate(result.image, faces, numbers=len(faces) > 1)
+        drawn = _with_mesh(predictor, annotate(result.image, faces, numbers=len(faces) > 1), faces)
         Image.fromarray(drawn).save(out_dir / f"{Path(path).stem}.annotated.png")
     return [face.to_dict() for face in result.faces]
 
@@ -258,8 +258,18 @@ def _predict_video(predictor, path: str, every: int, out_dir: Path | None) -> tu
             for face in frame.faces:
                 faces.append({"frame": frame.index, "time": round(frame.time, 3), **face.to_dict()})
             if writer is not None:
-                writer.write(annotate(frame.frame, frame.faces))
+                writer.write(_with_mesh(predictor, annotate(frame.frame, frame.faces), frame.faces))
     return faces, describe_video(analysed, every, [face["track"] for face in faces])
+
+
+def _with_mesh(predictor: Any, image: Any, faces: list[Any]) -> Any:
+    """``image`` with the faces' meshes drawn on it when an analyzer gave them (--annotate)."""
+    from predict import draw_mesh
+
+    if not any("mesh" in face.analysis for face in faces):
+        return image
+    topology = next((a.mesh_faces() for a in predictor.analyzers.values() if a.mesh_faces() is not None), None)
+    return draw_mesh(image, faces, topology[0] if topology else None)
 
 
 def _print_record(record: dict[str, Any]) -> None:

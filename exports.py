@@ -4,7 +4,8 @@ The input is a series of one face's analyses over time, ``[(seconds, analysis), 
 analysis is a mapping with the keys a :class:`registry.FaceAnalyzer` gives (``blendshapes``,
 ``head_pose``, ``action_units``, ``mesh``): a ``FacePrediction.analysis``, or a face of
 ``fexlab predict --json`` (lists instead of arrays). :func:`face_series` picks one face (one video
-track) out of per-frame results. A photo is a series of one, at time 0.
+track) out of per-frame results (:func:`video_faces` turns ``Predictor.predict_video``'s frames
+into them). A photo is a series of one, at time 0.
 
 Live Link Face CSV: the layout Epic's Live Link Face app records and Unreal, Maya and Blender
 importers read: ``Timecode`` (``HH:MM:SS:FF.mmm`` at ``fps``), ``BlendShapeCount`` (61), the 52
@@ -28,7 +29,7 @@ import numpy as np
 
 from registry import InputError
 
-__all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "face_series", "live_link_rows", "timecode",
+__all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "face_series", "live_link_rows", "timecode", "video_faces",
            "write_blendshapes_json", "write_live_link_csv", "write_mesh_obj"]
 
 #: The 52 ARKit blendshapes in Live Link Face's column order.
@@ -48,6 +49,11 @@ _ROTATIONS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", 
 LIVE_LINK_HEADER = ("Timecode", "BlendShapeCount", *LIVE_LINK_BLENDSHAPES, *_ROTATIONS)
 
 Series = Sequence[tuple[float, Mapping[str, Any]]]
+
+
+def video_faces(frames: Iterable[Any]) -> list[dict[str, Any]]:
+    """Every face of ``FramePrediction`` s as ``{"time", "track", **analysis}``, for :func:`face_series`."""
+    return [{"time": frame.time, "track": face.track, **face.analysis} for frame in frames for face in frame.faces]
 
 
 def face_series(faces: Iterable[Mapping[str, Any]], track: int | None = None) -> list[tuple[float, Mapping[str, Any]]]:

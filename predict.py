@@ -61,6 +61,7 @@ __all__ = [
     "annotate",
     "browser_playable",
     "describe_video",
+    "draw_mesh",
     "is_video",
     "media_files",
     "playable_suffix",
@@ -726,3 +727,22 @@ def _text_scale(box_width: int, height: int, width: int) -> float:
     """OpenCV font scale of a face's label: at least 0.4, larger for a large face, and never
     smaller than about 1/60 of the image's long side in height, however small the face."""
     return max(0.4, min(2.0, box_width / 180), max(height, width) / 1400)
+
+
+def draw_mesh(image: np.ndarray, faces: Sequence[FacePrediction], triangles: np.ndarray | None = None) -> np.ndarray:
+    """A copy of the RGB ``image`` with each analysed face's mesh drawn on it: the edges of
+    ``triangles`` (an analyzer's ``mesh_faces()``) as thin lines, or each point as a dot without them."""
+    import cv2
+
+    out = np.ascontiguousarray(image.copy())
+    for face in faces:
+        if "mesh" not in face.analysis:
+            continue
+        points = np.asarray(face.analysis["mesh"], np.float64)[:, :2]
+        if triangles is not None:
+            polygons = np.round(points[np.asarray(triangles)] * 16).astype(np.int32)
+            cv2.polylines(out, list(polygons), True, KEYPOINT_COLOR, 1, cv2.LINE_AA, 4)
+        else:
+            for x, y in np.round(points).astype(int):
+                cv2.circle(out, (int(x), int(y)), 1, KEYPOINT_COLOR, -1)
+    return out

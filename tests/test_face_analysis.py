@@ -202,3 +202,20 @@ def test_cli_text_output_names_action_units_and_pose(capsys, astronaut_path):
     assert code == 0, err
     line = next(l for l in out.splitlines() if "action units" in l)
     assert "AU12" in line and "estimated from blendshapes" in line and "yaw" in line
+
+
+def test_mesh_is_drawn_and_video_frames_export(registry, mesh, classifier, astronaut_path, tmp_path):
+    from exports import face_series, video_faces
+    from predict import draw_mesh
+
+    predictor = Predictor([classifier], registry.detector("blazeface"), analyzers=[mesh])
+    result = predictor.predict_image(astronaut_path, keep_image=True)
+    triangles = mesh.mesh_faces()[0]
+    drawn, dots = draw_mesh(result.image, result.faces, triangles), draw_mesh(result.image, result.faces)
+    x, y, w, h = result.faces[0].box
+    changed = np.any(drawn != result.image, axis=2)
+    assert changed[y : y + h, x : x + w].mean() > 0.2 and changed.sum() == changed[y - 20 : y + h + 20, x - 20 : x + w + 20].sum()
+    assert 0 < np.any(dots != result.image, axis=2).sum() < changed.sum()
+    path = face_video(tmp_path / "clip.mp4", load_image(astronaut_path), count=4)
+    series = face_series(video_faces(predictor.predict_video(path)))
+    assert [round(t, 2) for t, _ in series] == [0.0, 0.1, 0.2, 0.3] and "blendshapes" in series[0][1]
