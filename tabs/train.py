@@ -27,6 +27,7 @@ import gradio as gr
 
 from registry import BROKEN, READY, InputError, Registry
 from registry.paths import resolve_user_path
+from trainers.chance import run_warning
 
 from .common import clear_on_error, folder, plain_names, relative_name, user_errors
 
@@ -128,6 +129,9 @@ def show_run(run: str | None):
         where = ("*Your model* on the Predict, Live, Video or Evaluate tab" if kind == "classifier"
                  else "*Your generator* on the Generate tab" + (" (then *Edit a face*)" if plugin == "stargan" else ""))
         lines.append(f"- **use it**: type `{relative_name(path)}` into {where}")
+    warning = run_warning(path)
+    if warning:
+        lines.append("\n**" + warning.replace("warning: ", "Warning:** ", 1))
     if resolved.get("synthetic") or "SYNTHETIC" in str(data):
         lines.append("\nTrained on SYNTHETIC faces: its scores are not comparable with results on real photographs.")
     if not samples and kind == "generator":

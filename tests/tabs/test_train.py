@@ -201,3 +201,22 @@ def test_a_run_can_train_on_data_sets_of_the_data_folder_joined_with_plus(tmp_pa
         data_source("fer/missing.csv")
     with pytest.raises(InputError, match="synthetic faces here"):
         training_command("cgan", None, 140, 1, 0, tmp_path / "run", data=joined)
+
+
+def _classifier_run(folder, **metrics):
+    run = _fake_run(folder, kind="classifier")
+    best = json.loads((run / "best" / "config.json").read_text())
+    best.update(plugin="mini_xception", metrics={"epoch": 4, **metrics})
+    (run / "best" / "config.json").write_text(json.dumps(best))
+    return run
+
+
+def test_a_run_that_ends_at_chance_says_so_and_what_usually_helps(folders):
+    _classifier_run(folders["runs"] / "chance", test_accuracy=0.143, test_balanced_accuracy=0.143,
+                    test_macro_f1=0.036)
+    *_, summary = show_run("runs/chance")
+    assert "**Warning:** the model is at chance on the test split (accuracy 14%, macro F1 0.036" in summary
+    assert "more epochs" in summary and "--lr" in summary
+    _classifier_run(folders["runs"] / "learned", test_accuracy=0.8, test_balanced_accuracy=0.78, test_macro_f1=0.77)
+    *_, summary = show_run("runs/learned")
+    assert "chance" not in summary

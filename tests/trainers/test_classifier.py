@@ -232,3 +232,11 @@ def test_sqrt_balance_weights_are_the_square_roots_of_the_balanced_ones():
     root = class_weights(labels, EMOTIONS, lookup, power=0.5).numpy()
     np.testing.assert_allclose(root[[0, 1, 3]], np.sqrt(full[[0, 1, 3]]), rtol=1e-6)
     assert root[1] > root[0] > root[3] and full[2] == root[2] == 1.0
+
+
+def test_a_run_that_ends_at_chance_warns_at_its_end(tmp_path, capsys):
+    """One epoch on a few faces: still at chance, and the last line on stderr says so and what helps."""
+    assert main(["train", "classifier", "--plugin", "mini_xception", "--data", "synthetic:n=140,size=48",
+                 "--epochs", "1", "--out", str(tmp_path / "run"), "--lr", "1e-6"]) == 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("fexlab: warning: the model is at chance on the test split") and "more epochs" in last

@@ -9,6 +9,7 @@ torch, so building the ``fexlab`` parser stays fast.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,5 +103,10 @@ def main(args: argparse.Namespace) -> int:
     config = config_from_args(ClassifierTrainConfig, args, may_change=may_change_on_resume)
     from .loop import train_classifier
 
-    train_classifier(config, resume=args.resume)
+    result = train_classifier(config, resume=args.resume)
+    from trainers.chance import run_warning
+
+    warning = run_warning(result.run_dir)
+    if warning:
+        print(f"fexlab: {warning}", file=sys.stderr)
     return 0
