@@ -6,7 +6,7 @@ option: stargan, sd_lora) redraws that crop in each target emotion at its own re
 changed is carried back at the crop's full resolution: the difference between the edit and the
 crop as the editor saw it is upsampled and added to the crop (to its luma when the editor works in
 gray), so the photo's own detail and colour stay wherever the editor changed nothing. The edited
-crop is then rotated back into the photo and blended in with a mask that fades out towards the
+crop's change is then rotated back into the photo and added with a mask that fades out towards the
 crop's border.
 """
 
@@ -69,36 +69,40 @@ def _crop_matrix(face: Any, margin: float, align: bool) -> tuple[np.ndarray, int
     return crop_matrix(face.box, angle, margin, work), work
 
 
-def _carry_back(crop: np.ndarray, seen: np.ndarray, edited: np.ndarray) -> np.ndarray:
-    """``crop`` plus what the editor changed (``edited - seen`` at the editor's size), upsampled;
-    in luma only when the editor's output is gray."""
+def _carry_back(crop: np.ndarray, seen: np.ndarray, edited: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """``crop`` plus what the editor changed (``scale`` times ``edited - seen`` at the editor's
+    size), upsampled; in luma only when the editor's output is gray."""
     import cv2
 
     side = crop.shape[0]
     gray = np.array_equal(edited[..., 0], edited[..., 1]) and np.array_equal(edited[..., 1], edited[..., 2])
     if gray:
-        delta = (cv2.cvtColor(edited, cv2.COLOR_RGB2GRAY).astype(np.float32)
-                 - cv2.cvtColor(seen, cv2.COLOR_RGB2GRAY).astype(np.float32))
+        delta = scale * (cv2.cvtColor(edited, cv2.COLOR_RGB2GRAY).astype(np.float32)
+                         - cv2.cvtColor(seen, cv2.COLOR_RGB2GRAY).astype(np.float32))
         delta = cv2.resize(delta, (side, side), interpolation=cv2.INTER_CUBIC)
         ycc = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)
         ycc[..., 0] = np.clip(ycc[..., 0] + delta, 0, 255)
         return cv2.cvtColor(ycc.round().astype(np.uint8), cv2.COLOR_YCrCb2RGB)
-    delta = edited.astype(np.float32) - seen.astype(np.float32)
+    delta = scale * (edited.astype(np.float32) - seen.astype(np.float32))
     delta = cv2.resize(delta, (side, side), interpolation=cv2.INTER_CUBIC)
     return np.clip(crop.astype(np.float32) + delta, 0, 255).round().astype(np.uint8)
 
 
 def paste_back(photo: np.ndarray, face: EditedFace, edited_crop: np.ndarray, fade: float = 0.15) -> np.ndarray:
-    """``photo`` with ``edited_crop`` (in ``face``'s crop pixels) rotated back and blended in."""
+    """``photo`` plus what ``edited_crop`` changed of ``face``'s crop, rotated back and blended in
+    with a mask that fades out at the crop's border: where nothing changed, the photo's own pixels
+    stay as they are (no resampling of the photo)."""
     import cv2
 
     height, width = photo.shape[:2]
     inverse = cv2.invertAffineTransform(face.matrix)
     side = edited_crop.shape[0]
-    back = cv2.warpAffine(edited_crop, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    change = edited_crop.astype(np.float32) - face.crop.astype(np.float32)
+    back = cv2.warpAffine(change, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0)
     weight = cv2.warpAffine(feather_mask(side, fade), inverse, (width, height), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
-    return (photo.astype(np.float32) * (1 - weight) + back.astype(np.float32) * weight).round().astype(np.uint8)
+    return np.clip(photo.astype(np.float32) + back * weight, 0, 255).round().astype(np.uint8)
 
 
 def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: Sequence[str], *,
@@ -110,6 +114,12 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
     ``margin`` defaults to the editor's ``crop_margin`` (how its training faces were framed);
     ``align`` levels the eyes where the detector gives them. A photo with no face is an
     :class:`InputError` that says what to try.
+
+    ``strength`` 0 gives the photo back byte for byte, whatever the editor. An editor that only
+    edits (``needs_image``, with a ``strength`` option: stargan) is asked for its full edit and
+    for the face as it is (strength 0: its own redrawing of the face), and ``strength`` scales the
+    difference: what it cannot reproduce of the face is never pasted, and more strength always
+    changes more. Other editors (sd_lora) take ``strength`` as their own option.
     """
     import cv2
 
@@ -119,24 +129,38 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
         raise InputError(f"{editor.name} does not edit faces (it takes no image); choose an editing generator "
                          "such as stargan")
     names = editor.check_inputs(emotions, {k: v for k, v in options.items() if k in editor.options})
+    if not 0.0 <= strength <= 1.0:
+        raise InputError(f"strength must be between 0 and 1, got {strength}")
     image = load_image(photo)
     faces = sorted(detector.detect(image), key=lambda f: -f.box[2] * f.box[3])[:max_faces]
     if not faces:
         raise InputError("no face found in the photo; try a larger, frontal face, or a face crop with the "
                          "full_frame detector")
     margin = float(getattr(editor, "crop_margin", 0.1) if margin is None else margin)
-    settings = {**options, "strength": strength} if "strength" in editor.options else dict(options)
+    scaled = editor.needs_image and "strength" in editor.options
+    settings = {**options, "strength": 1.0 if scaled else strength} if "strength" in editor.options else dict(options)
     edited_faces = []
     for face in sorted(faces, key=lambda f: f.box[0]):
         matrix, side = _crop_matrix(face, margin, align)
         crop = cv2.warpAffine(image, matrix, (side, side), flags=cv2.INTER_AREA if side < 64 else cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
+        if strength == 0.0:
+            edits = {name: crop.copy() for name in names}
+            edited_faces.append(EditedFace(tuple(float(v) for v in face.box), crop, edits, matrix, crop))
+            continue
         outputs = [np.asarray(im.convert("RGB")) for im in editor.generate(names, seed=seed, image=crop, **settings)]
         size = outputs[0].shape[0]
-        seen = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
-        edits = {name: _carry_back(crop, seen, out) for name, out in zip(names, outputs)}
+        if scaled:  # the editor's own redrawing of the face as it is, the baseline of every change
+            seen = np.asarray(editor.generate(names[:1], seed=seed, image=crop, **{**settings, "strength": 0.0})[0]
+                              .convert("RGB"))
+        else:
+            seen = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
+        edits = {name: _carry_back(crop, seen, out, strength if scaled else 1.0) for name, out in zip(names, outputs)}
         edited_faces.append(EditedFace(tuple(float(v) for v in face.box), crop, edits, matrix, seen))
     result = PhotoEdit(image, edited_faces, names)
+    if strength == 0.0:
+        result.photos = {name: image.copy() for name in names}
+        return result
     for name in names:
         canvas = image
         for face in edited_faces:
@@ -161,6 +185,9 @@ def animate_face(result: PhotoEdit, editor: Generator, index: int = 0, *, frames
     settings = {**options, "strength": strength} if "strength" in editor.options else dict(options)
     animation = animate(editor, result.emotions, seed, frames, image=face.crop, cross_fade=not editor.needs_image,
                         **settings)
+    if strength == 0.0:  # the face as it is, in every frame
+        animation.frames = [Image.fromarray(face.crop) for _ in animation.frames]
+        return animation
     animation.frames = [Image.fromarray(_carry_back(face.crop, face.seen, np.asarray(frame.convert("RGB"))))
                         for frame in animation.frames]
     return animation

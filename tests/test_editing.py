@@ -101,3 +101,54 @@ def test_paste_back_of_an_unchanged_rotated_crop_gives_the_photo_back():
     assert abs(face.matrix[0, 1]) > 0.05  # the crop is rotated
     same = paste_back(photo, face, face.crop)
     assert np.abs(same.astype(int) - photo.astype(int)).mean() < 1.0
+
+
+@pytest.mark.parametrize("editor", ["tiny", "shipped"])
+def test_strength_0_gives_the_photo_back_and_more_strength_changes_more(editor, registry):
+    from preprocessing.images import load_image
+    from tests.conftest import EXAMPLES
+
+    if editor == "tiny":
+        generator, detector, photo = tiny_stargan(), DotsDetector(), np.random.default_rng(1).integers(
+            0, 255, (200, 300, 3)).astype(np.uint8)
+    else:
+        generator, detector = registry.generator("stargan"), registry.detector("blazeface")
+        photo = load_image(EXAMPLES / "two_people.jpg")
+    unchanged = edit_photo(photo, generator, detector, ["angry", "surprise"], strength=0.0)
+    assert all(p.tobytes() == photo.tobytes() for p in unchanged.photos.values())
+    assert all(np.array_equal(face.edits[e], face.crop) for face in unchanged.faces for e in unchanged.emotions)
+    changes = []
+    for strength in (0.25, 0.5, 0.75, 1.0):
+        result = edit_photo(photo, generator, detector, ["angry", "surprise"], strength=strength)
+        changes.append([np.abs(result.photos[e].astype(int) - photo.astype(int)).mean() for e in result.emotions])
+    for weaker, stronger in zip(changes, changes[1:]):
+        assert all(b > a for a, b in zip(weaker, stronger)), changes
+
+
+def test_strength_0_for_an_editor_that_takes_strength_as_its_own_option(photo):
+    from registry import Generator
+    from tests.flat_generator import Flat
+
+    class Brighten(Generator):
+        """An editor like sd_lora: draws from the face, ``strength`` its own option."""
+
+        name = "brighten"
+        config_class = Flat.config_class
+        requires_weights = False
+        options = {"image": None, "strength": 0.6}
+
+        def generate(self, emotions, seed=None, **options):
+            from PIL import Image
+
+            face = np.asarray(options["image"], np.float32)
+            return [Image.fromarray(np.clip(face + 100 * options["strength"], 0, 255).astype(np.uint8))
+                    for _ in emotions]
+
+    editor = Brighten.from_config(Flat.config_class())
+    unchanged = edit_photo(photo, editor, DotsDetector(), ["happy"], strength=0.0)
+    assert unchanged.photos["happy"].tobytes() == photo.tobytes()
+    weak, strong = (edit_photo(photo, editor, DotsDetector(), ["happy"], strength=s).photos["happy"]
+                    for s in (0.3, 0.9))
+    assert 0 < np.abs(weak.astype(int) - photo).mean() < np.abs(strong.astype(int) - photo).mean()
+    with pytest.raises(InputError, match="strength must be between 0 and 1, got 1.5"):
+        edit_photo(photo, editor, DotsDetector(), ["happy"], strength=1.5)
