@@ -279,8 +279,9 @@ def animate_faces(registry: Registry, generators: list[str] | str | None, checkp
 def edit_expression(registry: Registry, generators: list[str] | str | None, checkpoint: str | None, image: Any,
                     emotions: Any, seed: Any, strength: float, options: dict[str, Any] | None = None,
                     detector: str | None = None, paste: bool = True, fps: float = 6.0):
-    """Handler: returns (gallery of every face edited to each emotion by each editing generator,
-    gallery of the photo with the edits pasted back, the PNG zip and animations, message).
+    """Handler: returns (gallery of every face as it is then edited to each emotion by each editing
+    generator, gallery of the photo as it is then with the edits pasted back, the PNG zip and
+    animations, message).
 
     The faces are found by ``detector`` (default :data:`registry.DEFAULT_DETECTOR`; ``full_frame``
     when the upload is already a face crop), aligned on the eyes, cropped, edited, and carried back
@@ -316,11 +317,14 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
         result = edit_photo(photo, generator, finder, names, strength=strength, seed=seed, **settings)
         for number, face in enumerate(result.faces, start=1):
             who = f" · face {number}" if len(result.faces) > 1 else ""
+            faces.append((image_file(face.crop), f"{label}{who} · original"))
             for emotion in names:
                 file = folder / f"{slug}_face{number}_{emotion}.png"
                 Image.fromarray(face.edits[emotion]).save(file)
                 faces.append((str(file), f"{label}{who} · {emotion}"))
         if paste:
+            if not photos:
+                photos.append((image_file(photo), "original"))
             for emotion in names:
                 file = folder / f"{slug}_photo_{emotion}.png"
                 Image.fromarray(result.photos[emotion]).save(file)
@@ -450,20 +454,24 @@ def build(registry: Registry) -> None:
                                 webcam_options=WEBCAM)
                 editor = gr.Dropdown(editors, value=editors[:1], multiselect=True, label="Editing generators",
                                      interactive=not cannot_edit, elem_id="generate-editors")
+                edit_emotions = gr.CheckboxGroup(list(EMOTIONS), value=list(EMOTIONS), label="Emotions to edit into",
+                                                 interactive=not cannot_edit, elem_id="generate-edit-emotions")
                 edit_detector = detector_dropdown(registry, interactive=not cannot_edit)
                 strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength",
                                      info="0 keeps the face as it is, 1 shows the full target emotion",
                                      interactive=not cannot_edit, elem_id="generate-edit-strength")
                 paste = gr.Checkbox(True, label="Paste the edited faces back into the photo",
                                     interactive=not cannot_edit)
-                edit_button = gr.Button("Edit into the ticked emotions", variant="primary",
+                edit_button = gr.Button("Edit into these emotions", variant="primary",
                                         interactive=not cannot_edit, elem_id="generate-edit-button")
             with gr.Column(scale=2):
                 edit_message = gr.Markdown(label="Summary of the edit", elem_id="generate-edit-message")
-                edited = gr.Gallery(label="Each face in each emotion", columns=7, height="auto", object_fit="contain",
+                edited = gr.Gallery(label="Each face as it is, then in each emotion", columns=8, height="auto",
+                                    object_fit="contain",
                                     fit_columns=False, preview=False, elem_classes=["fexlab-whole"],
                                     elem_id="generate-edited")
-                pasted = gr.Gallery(label="The photo with the edits pasted back", columns=4, height="auto",
+                pasted = gr.Gallery(label="The photo as it is, then with the edits pasted back", columns=4,
+                                    height="auto",
                                     object_fit="contain", fit_columns=False, preview=False,
                                     elem_classes=["fexlab-whole"], elem_id="generate-pasted")
                 edit_files = gr.File(label="Download: every edit as PNG (zip), and the first face as GIF and WebM",
@@ -518,7 +526,8 @@ def build(registry: Registry) -> None:
     animate_inputs = [chosen, checkpoint, animation_mode, start, end, seed, end_seed, frames, fps, *option_inputs]
     clear_on_error(animate_button.click(animated, animate_inputs, animate_outputs, api_name="animate",
                                         show_progress_on=[animations]), animate_outputs)
-    clear_on_error(edit_button.click(edit, [editor, checkpoint, face, emotions, seed, strength, edit_detector, paste, fps,
+    clear_on_error(edit_button.click(edit, [editor, checkpoint, face, edit_emotions, seed, strength, edit_detector, paste,
+                                            fps,
                                             *option_inputs],
                                      edit_outputs, api_name="edit_expression", preprocess=False,
                                      show_progress_on=[edited]), edit_outputs)

@@ -127,9 +127,12 @@ def test_editing_shows_each_face_in_each_emotion_pasted_back_with_downloads(regi
     faces, photos, files, note = edit_expression(registry, ["facs_renderer"], tiny_editor, str(photo),
                                                  ["happy", "sad"], 0, 0.8)
     label = "stargan: runs/tiny-stargan"
-    assert [c for _, c in faces] == [f"{label} · face {n} · {e}" for n in (1, 2) for e in ("happy", "sad")]
-    assert [c for _, c in photos] == [f"{label} · happy", f"{label} · sad"]
-    assert _pixels(photos[0][0]).shape == two_faces.shape
+    # each face as it is, beside its edits; the photo as it is, beside the photo with the edits
+    assert [c for _, c in faces] == [f"{label} · face {n} · {e}" for n in (1, 2) for e in ("original", "happy", "sad")]
+    assert [c for _, c in photos] == ["original", f"{label} · happy", f"{label} · sad"]
+    assert np.array_equal(_pixels(photos[0][0]), two_faces)
+    assert _pixels(faces[0][0]).shape == _pixels(faces[1][0]).shape
+    assert _pixels(photos[1][0]).shape == two_faces.shape
     assert _pixels(faces[0][0]).shape[0] > 16  # at the photo's resolution
     archive, gif, webm = files
     with zipfile.ZipFile(archive) as zipped:
@@ -148,7 +151,7 @@ def test_editing_a_photo_without_a_face_says_what_to_try(registry, tiny_editor, 
     with pytest.raises(InputError, match="no face found.*full_frame"):
         edit_expression(registry, [], tiny_editor, str(blank), ["happy"], 0, 1.0)
     faces, *_ = edit_expression(registry, [], tiny_editor, str(blank), ["happy"], 0, 1.0, detector="full_frame")
-    assert len(faces) == 1
+    assert [caption.rsplit(" · ", 1)[1] for _, caption in faces] == ["original", "happy"]
 
 
 @pytest.mark.slow
@@ -169,7 +172,8 @@ def test_a_stable_diffusion_checkpoint_generates_shows_its_prompts_and_edits_a_f
     assert face.shape == (RESOLUTION, RESOLUTION, 3)
     edited, _, _, note = edit_expression(registry, ["facs_renderer"], "runs/tiny-sd-lora", str(astronaut_path),
                                          ["surprise", "neutral"], 1, 0.5, options)
-    assert [caption for _, caption in edited] == ["sd_lora: runs/tiny-sd-lora · surprise",
+    assert [caption for _, caption in edited] == ["sd_lora: runs/tiny-sd-lora · original",
+                                                  "sd_lora: runs/tiny-sd-lora · surprise",
                                                   "sd_lora: runs/tiny-sd-lora · neutral"]
     assert "Skipped (they cannot edit a face): facs_renderer" in note and "strength 0.5" in note
 
@@ -246,3 +250,18 @@ def test_bad_animation_requests(registry, args, error):
                 end_seed="", frames=4, fps=8) | args
     with pytest.raises(InputError, match=error):
         animate_faces(registry, **call)
+
+
+def test_edit_a_face_has_its_own_emotion_picker(registry):
+    """The edit uses the emotions ticked beside it, not the grid's far above."""
+    import gradio as gr
+
+    from tabs import generate
+
+    with gr.Blocks() as demo:
+        generate.build(registry)
+    config = demo.get_config_file()
+    ids = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
+    [edit] = [d for d in config["dependencies"] if d.get("api_name") == "edit_expression"]
+    inputs = [ids[i] for i in edit["inputs"]]
+    assert "generate-edit-emotions" in inputs and "generate-emotions" not in inputs
