@@ -27,8 +27,9 @@ DEFAULT_MARGINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 def crop_fit(classifiers: Sequence[str], data: str, split: str = "val", detector: str | None = None,
              margins: Sequence[float] = DEFAULT_MARGINS, aligns: Sequence[bool] = (False, True),
-             registry: Any = None) -> dict[str, Any]:
-    """Accuracy and macro F1 of each classifier at each margin and alignment, on the same faces."""
+             registry: Any = None, per_class: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Accuracy and macro F1 of each classifier at each margin and alignment, on the same faces
+    (with ``per_class``: at most that many photos of each emotion, seeded)."""
     from sklearn.metrics import accuracy_score, f1_score
 
     from preprocessing.readers import open_dataset
@@ -38,6 +39,11 @@ def crop_fit(classifiers: Sequence[str], data: str, split: str = "val", detector
     detector = detector or DEFAULT_DETECTOR
     dataset = open_dataset(data)
     part = dataset.split(split)
+    if per_class:
+        labels = part.labels()
+        rng = np.random.default_rng(seed)
+        chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)])
+        part = part.subset(np.sort(chosen))
     faces, found = largest_faces(registry.detector(detector), part)
     images, labels = found.images(range(len(found))), found.labels()
     rows = []
@@ -50,7 +56,8 @@ def crop_fit(classifiers: Sequence[str], data: str, split: str = "val", detector
                              "accuracy": float(accuracy_score(labels, predicted)),
                              "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0)),
                              "configured_margin": classifier.input_spec().crop_margin})
-    return {"data": dataset.name, "split": split, "detector": detector, "photos": len(part), "faces": len(found),
+    return {"data": dataset.name, "split": split + (f", at most {per_class} photos per emotion (seed {seed})"
+                                                    if per_class else ""), "detector": detector, "photos": len(part), "faces": len(found),
             "rows": rows}
 
 
@@ -94,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="val")
     parser.add_argument("--detector", help="face detector (default: fexlab's default)")
     parser.add_argument("--margin", type=float, action="append", help="margins to try (repeat)")
+    parser.add_argument("--per-class", type=int, metavar="N", help="at most N photos of each emotion (seeded)")
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
     args = parser.parse_args(argv)
     from registry import default_registry
@@ -102,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     classifiers = args.classifier or [f"{name}.{tag}" for name in registry.ready_names("classifier")
                                       if name != "ensemble" for tag in registry.plugin_class("classifier", name).pretrained]
     result = crop_fit(classifiers, args.data, args.split, args.detector, args.margin or DEFAULT_MARGINS,
-                      registry=registry)
+                      registry=registry, per_class=args.per_class)
     print(markdown(result))
     print("\nbest margin (as detected): " + ", ".join(f"{k} {v:g}" for k, v in best_margins(result).items()))
     if args.out:

@@ -75,3 +75,14 @@ def test_best_margins_picks_the_best_macro_f1_without_alignment():
             for m, al, f in [(0.0, False, 0.4), (0.2, False, 0.6), (0.4, False, 0.5), (0.0, True, 0.9)]]
     assert best_margins({"rows": rows}) == {"a": 0.2}
     assert best_margins({"rows": rows}, align=True) == {"a": 0.0}
+
+
+def test_crop_fit_per_class_keeps_at_most_n_photos_of_each_emotion(photos, monkeypatch):
+    import preprocessing.readers as readers
+
+    doubled = ArrayDataset([*photos.images(range(3)), *photos.images(range(3))], [*photos.labels(), *photos.labels()],
+                           ["val"] * 6, name="six photos")
+    monkeypatch.setattr(readers, "open_dataset", lambda source, **_: doubled)
+    result = crop_fit(["mini_xception"], "six", "val", "blazeface", margins=(0.1,), aligns=(False,),
+                      registry=Registry(), per_class=1)
+    assert result["photos"] == 3 and result["faces"] == 2 and "at most 1 photos per emotion" in result["split"]
