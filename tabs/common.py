@@ -85,10 +85,10 @@ def _as_messages(name: str) -> Iterator[None]:
     except gr.Error:
         raise
     except FexlabError as err:
-        raise gr.Error(str(err), print_exception=False) from None
+        raise gr.Error(public_paths(str(err)), print_exception=False) from None
     except Exception as err:  # an unexpected failure: keep serving, tell the user what broke
         log.exception("unexpected error in %s", name)
-        raise gr.Error(f"{type(err).__name__}: {err}", print_exception=False) from None
+        raise gr.Error(public_paths(f"{type(err).__name__}: {err}"), print_exception=False) from None
 
 
 def clear_on_error(event: Any, outputs: Sequence[Any]) -> Any:
@@ -170,7 +170,7 @@ def app_detail(kind: str, detail: str) -> str:
     """A plugin's status detail in the app's terms: where to type a checkpoint folder rather than
     the CLI's ``NAME:FOLDER``; a classifier can also be trained in the Train tab."""
     box = _BOXES.get(kind, "the checkpoint box")
-    text, found = _CLI_LOAD.subn(lambda match: f"type its folder (`{match['folder']}`) into {box}", detail)
+    text, found = _CLI_LOAD.subn(lambda match: f"type its folder (`{match['folder']}`) into {box}", public_paths(detail))
     if found and kind == "classifier":
         text += " (or train one on synthetic faces in the **Train** tab)"
     return text
@@ -212,6 +212,33 @@ def relative_name(path: Path) -> str:
         return str(path.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+#: A path in a message: absolute, or starting with ./ or ../ (up to a quote, space, bracket or comma).
+_PATH = re.compile(r"(?<![\w/.:])(?:\.{1,2}/|/)[^\s'\"`()\[\],;]+")
+#: The package's own folder: shipped weights are shown relative to it (``plugins/cgan/weights/fer2013``).
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def public_paths(text: str) -> str:
+    """``text`` with the server's paths as a user of the app can read them: inside the data,
+    results or runs folders as typed there (``runs/my-run``), inside fexlab's own folder relative
+    to it (``plugins/cgan/weights/fer2013``), anything else by its data set folder and file name
+    (``fer2013/ferplus_votes.csv``); a training source repeated as "; source '...'" is left out."""
+    text = re.sub(r"; source '[^']*'", "", text)
+
+    def public(match: re.Match) -> str:
+        path = Path(match.group(0).rstrip(".:"))
+        tail = match.group(0)[len(str(match.group(0).rstrip(".:"))):]
+        absolute = (Path.cwd() / path).resolve() if not path.is_absolute() else path
+        for root in allowed_roots():
+            if absolute == root or root in absolute.parents:
+                return f"{root.name}/{absolute.relative_to(root)}".rstrip("/.") + tail
+        if absolute == PACKAGE_DIR or PACKAGE_DIR in absolute.parents:
+            return str(absolute.relative_to(PACKAGE_DIR)) + tail
+        return "/".join(absolute.parts[-2:]) + tail
+
+    return _PATH.sub(public, text)
 
 
 def checkpoint_spec(typed: str, kind: str) -> tuple[str, str]:
@@ -342,3 +369,33 @@ def _png_file(data: bytes) -> str:
             handle.write(data)
         os.replace(staging, path)
     return str(path)
+
+
+# -- the face mesh: Predict, Live and Video ----------------------------------------------------------
+#: The analyzer behind the "Face mesh" option.
+FACE_MESH = "face_mesh"
+#: Said wherever the app shows action units.
+AU_NOTE = ("Action units are estimates derived from the face mesh's blendshapes, not the output of a model "
+           "trained on FACS-coded faces.")
+
+
+def mesh_checkbox(elem_id: str) -> gr.Checkbox:
+    """The "Face mesh" option: MediaPipe's 478-point mesh, blendshapes, action units and head pose."""
+    return gr.Checkbox(False, label="Face mesh", elem_id=elem_id,
+                       info="478 points, blendshapes, action units (estimated from blendshapes), head pose, avatar")
+
+
+def face_analyzers(registry: Registry, mesh: bool) -> dict[str, Any]:
+    """The analyzers a tab runs: ``{"face_mesh": analyzer}`` when ``mesh`` is ticked, else none."""
+    if not mesh:
+        return {}
+    info = next((i for i in registry.infos("analyzer") if i.name == FACE_MESH), None)
+    if info is None or info.status != "ready":
+        why = f": {app_detail('analyzer', info.detail)}" if info is not None else " here"
+        raise InputError(f"the face mesh is not available{why}")
+    return {FACE_MESH: registry.analyzer(FACE_MESH)}
+
+
+def mesh_triangles(analyzers: dict[str, Any]) -> Any:
+    """The triangles of the first analyzer whose mesh has a surface (to draw and export), or None."""
+    return next((topology[0] for topology in (a.mesh_faces() for a in analyzers.values()) if topology), None)

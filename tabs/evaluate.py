@@ -28,6 +28,7 @@ from .common import (
     output_folder,
     plain_names,
     plugin_choices,
+    public_paths,
     relative_name,
     unavailable_accordion,
     user_errors,
@@ -199,7 +200,7 @@ def judge_note(shown: list[dict[str, Any]]) -> str:
         mine = [r for r in generators if _display_model(r.get("judge")) == judge]
         trained = next((r["judge_training_data"] for r in mine if r.get("judge_training_data")), None)
         note = (f"Generators and editors are scored by the judge **{judge}**, trained on "
-                f"{trained or 'data it does not record'}")
+                f"{public_paths(trained) if trained else 'data it does not record'}")
         real = next((r["metrics"]["judge_on_real"] for r in mine if r["metrics"].get("judge_on_real")), None)
         own = next((r for r in shown if r["kind"] == "classifier" and _display_model(r["model"]) == judge), None)
         if real is not None or own is not None:  # results written before judge_on_real: its classifier row

@@ -39,6 +39,7 @@ from .common import (
     load_plugins,
     output_folder,
     plugin_choices,
+    public_paths,
     unavailable_accordion,
     upload_name,
     upload_path,
@@ -113,7 +114,7 @@ def _notes(label: str, generator: Generator, emotions: list[str], options: dict[
     notes = []
     data = generator.metadata.get("training_data")
     if data:
-        notes.append(f"**{label}** was trained on {data}.")
+        notes.append(f"**{label}** was trained on {public_paths(data)}.")
     elif "SYNTHETIC" in generator.description:
         notes.append(f"**{label}** draws SYNTHETIC cartoon faces, not photographs.")
     prompt = getattr(generator, "prompt", None)

@@ -29,7 +29,7 @@ from registry import BROKEN, READY, InputError, Registry
 from registry.paths import resolve_user_path
 from trainers.chance import run_warning
 
-from .common import clear_on_error, folder, plain_names, relative_name, user_errors
+from .common import clear_on_error, folder, plain_names, public_paths, relative_name, user_errors
 
 __all__ = ["MAX_EPOCHS", "MAX_FACES", "PRETRAINED", "SCRATCH", "build", "list_runs", "max_minutes", "pretrained_tag",
            "refresh_runs", "show_run", "start_choices", "start_training", "stop_training", "training_command"]
@@ -118,7 +118,7 @@ def show_run(run: str | None):
             or config.get("data"))
     kind, plugin = best.get("kind"), best.get("plugin") or config.get("plugin")
     lines = [f"### {relative_name(path)}", f"- **model**: {plugin or 'unknown'} ({kind or 'no checkpoint yet'})",
-             f"- **trained on**: {data or 'unknown'}"]
+             f"- **trained on**: {public_paths(str(data)) if data else 'unknown'}"]
     metrics = {k: v for k, v in (best.get("metrics") or {}).items() if isinstance(v, (int, float))}
     if metrics:
         lines.append("- **best checkpoint**: " + ", ".join(

@@ -265,3 +265,16 @@ def test_edit_a_face_has_its_own_emotion_picker(registry):
     [edit] = [d for d in config["dependencies"] if d.get("api_name") == "edit_expression"]
     inputs = [ids[i] for i in edit["inputs"]]
     assert "generate-edit-emotions" in inputs and "generate-emotions" not in inputs
+
+
+def test_what_a_generator_was_trained_on_is_said_without_server_paths(registry):
+    generator = registry.generator("facs_renderer")
+    generator.metadata["training_data"] = ("FER+ majority labels ../shared/data/fer2013/ferplus_votes.csv (contempt "
+                                           "dropped); source '../shared/data/fer2013/ferplus_votes.csv', train split")
+    try:
+        _, _, message = generate_faces(registry, ["facs_renderer"], "", ["happy"], 1, 0)
+    finally:
+        del generator.metadata["training_data"]
+    assert ("**facs_renderer** was trained on FER+ majority labels fer2013/ferplus_votes.csv (contempt dropped), "
+            "train split.") in message
+    assert "../" not in message

@@ -23,3 +23,34 @@ def test_the_parameter_count_says_which_count_it_is_and_matches_the_evaluation(r
     from tabs.evaluate import _CLASSIFIER_COLUMNS
 
     assert _CLASSIFIER_COLUMNS["parameters"] == "learned parameters"
+
+
+def test_no_server_path_shows_in_the_plugins_table(registry):
+    from tabs.common import PACKAGE_DIR
+
+    details = [row[4] for row in plugin_table(registry)]
+    assert not [d for d in details if str(PACKAGE_DIR) in d or "../" in d]
+    assert any("weights at plugins/mini_xception/weights/" in d for d in details)
+
+
+def test_messages_name_data_sets_and_folders_not_server_paths(folders):
+    import gradio as gr
+    import pytest
+
+    from registry import InputError
+    from tabs.common import PACKAGE_DIR, public_paths, user_errors
+
+    data = ("FER+ majority labels ../shared/data/fer2013/ferplus_votes.csv (contempt dropped); source "
+            "'../shared/data/fer2013/ferplus_votes.csv', train split, 22167 faces")
+    assert public_paths(data) == "FER+ majority labels fer2013/ferplus_votes.csv (contempt dropped), train split, 22167 faces"
+    assert public_paths(f"weights at {PACKAGE_DIR}/plugins/cgan/weights/fer2013") == "weights at plugins/cgan/weights/fer2013"
+    assert public_paths(f"no run at {folders['runs']}/mine.") == "no run at runs/mine."
+    assert public_paths("see https://huggingface.co/owner/name") == "see https://huggingface.co/owner/name"
+
+    @user_errors
+    def fails():
+        raise InputError(f"'{folders['data']}/faces/x.csv' is not a data set")
+
+    with pytest.raises(gr.Error) as error:
+        fails()
+    assert error.value.message == "'data/faces/x.csv' is not a data set"
