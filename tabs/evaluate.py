@@ -185,7 +185,7 @@ def _confusions(results: list[dict[str, Any]]):
     true_label, predicted = axes.get(frozenset(r["kind"] for r in results),
                                      ("true / intended emotion", "predicted / recognised"))
     return confusion_panels(matrices, true_label=true_label, predicted_label=predicted,
-                            title="Confusion matrices, row-normalised: the diagonal is each emotion's recall")
+                            title="Confusion matrices in % of each row: the diagonal is each emotion's recall")
 
 
 def judge_note(shown: list[dict[str, Any]]) -> str:
@@ -323,17 +323,18 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
                 refresh = gr.Button("Reload results", scale=1)
             message = gr.Markdown("Open this tab or press **Reload results** to see earlier results.",
                                   label="Summary", elem_id="evaluate-message")
-            classifier_table = gr.Dataframe(label="Classifiers", interactive=False, wrap=True, max_height=320,
-                                            elem_id="leaderboard-classifiers", elem_classes=["fexlab-table"])
-            note = gr.Markdown("", elem_id="evaluate-judge-note", elem_classes=["fexlab-note"])
-            generator_table = gr.Dataframe(label="Generators (scored by the judge classifier)", interactive=False,
-                                           wrap=True, max_height=320, elem_id="leaderboard-generators",
-                                           elem_classes=["fexlab-table"])
-            editor_table = gr.Dataframe(label="Face editors (real faces edited to each other emotion, scored by the "
-                                                  "judge)", interactive=False, wrap=True, max_height=320,
-                                            elem_id="leaderboard-editors", elem_classes=["fexlab-table"])
-            confusion = gr.Plot(label="Confusion matrices", show_label=False)
-            download = gr.File(label="Leaderboard (CSV)")
+    # the leaderboard across the whole page, so that every column shows
+    classifier_table = gr.Dataframe(label="Classifiers", interactive=False, wrap=True, max_height=320,
+                                    elem_id="leaderboard-classifiers", elem_classes=["fexlab-table"])
+    note = gr.Markdown("", elem_id="evaluate-judge-note", elem_classes=["fexlab-note"])
+    generator_table = gr.Dataframe(label="Generators (scored by the judge classifier)", interactive=False,
+                                   wrap=True, max_height=320, elem_id="leaderboard-generators",
+                                   elem_classes=["fexlab-table"])
+    editor_table = gr.Dataframe(label="Face editors (real faces edited to each other emotion, scored by the "
+                                      "judge)", interactive=False, wrap=True, max_height=320,
+                                elem_id="leaderboard-editors", elem_classes=["fexlab-table"])
+    confusion = gr.Plot(label="Confusion matrices", show_label=False, elem_id="evaluate-confusion")
+    download = gr.File(label="Leaderboard (CSV)")
 
     outputs = [shown, classifier_table, generator_table, confusion, message, download, note, editor_table]
     results = outputs[1:]  # the chooser is also an input: it is kept on an error

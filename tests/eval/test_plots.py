@@ -128,3 +128,16 @@ def test_probability_bars_legend_covers_no_bar():
     assert bars and not any(legends[0].overlaps(bar) for bar in bars)
     texts = [legend.get_text() for legend in figure.legends[0].get_texts()]
     assert texts == ["mini_xception.ferplus", "convnext", "vit"]
+
+
+def test_confusion_panels_numbers_are_whole_percentages_large_enough_to_read():
+    from eval.plots import CONFUSION_FONT_SIZE, confusion_panels
+
+    matrix = np.full((7, 7), 0.02)
+    np.fill_diagonal(matrix, 0.88)
+    figure = confusion_panels({"a": matrix, "b": matrix})
+    texts = [text for text in figure.axes[0].texts]
+    assert [t.get_text() for t in texts[:8]] == ["88", "2", "2", "2", "2", "2", "2", "2"]
+    # in the app a panel is about 420 px wide: numbers of at least 14 px
+    pixels_per_point = 420 / (figure.get_figwidth() / 2 * 72)
+    assert CONFUSION_FONT_SIZE * pixels_per_point >= 14 and all(t.get_fontsize() == CONFUSION_FONT_SIZE for t in texts)
