@@ -7,6 +7,9 @@ analysis is a mapping with the keys a :class:`registry.FaceAnalyzer` gives (``bl
 track) out of per-frame results (:func:`video_faces` turns ``Predictor.predict_video``'s frames
 into them). A photo is a series of one, at time 0.
 
+The mesh is written as a Wavefront OBJ (in pixels) and as a binary glTF (``.glb``: centred,
+in metres for a face 15 cm wide, with normals), which 3D viewers and web pages show directly.
+
 Live Link Face CSV: the layout Epic's Live Link Face app records and Unreal, Maya and Blender
 importers read: ``Timecode`` (``HH:MM:SS:FF.mmm`` at ``fps``), ``BlendShapeCount`` (61), the 52
 ARKit blendshapes in the app's order (PascalCase: ``EyeBlinkLeft``, ...; ``Left`` is the subject's
@@ -30,7 +33,7 @@ import numpy as np
 from registry import InputError
 
 __all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "face_series", "live_link_rows", "timecode", "video_faces",
-           "write_blendshapes_json", "write_live_link_csv", "write_mesh_obj"]
+           "write_blendshapes_json", "write_live_link_csv", "write_mesh_glb", "write_mesh_obj"]
 
 #: The 52 ARKit blendshapes in Live Link Face's column order.
 LIVE_LINK_BLENDSHAPES = (
@@ -127,11 +130,8 @@ def write_mesh_obj(path: str | Path, mesh: np.ndarray | Sequence[Sequence[float]
     canonical vertices; the iris points have no triangles), turned into a right-handed frame with y
     up and z toward the viewer (image x, -y, -z, in pixels), with texture coordinates ``uv`` when
     given; faces wind counter-clockwise seen from the front."""
-    points = np.asarray(mesh, np.float64)
-    triangles = np.asarray(triangles, np.int64)
-    if points.ndim != 2 or points.shape[1] != 3 or not len(triangles) or triangles.max() >= len(points):
-        raise InputError(f"a mesh of (N, 3) points covering the triangles is needed, got shape {points.shape}")
-    used = int(triangles.max()) + 1
+    points, triangles = _mesh_arrays(mesh, triangles)
+    used = len(points)
     lines = ["# face mesh written by fexlab (MediaPipe's canonical triangulation)"]
     lines += [f"v {x:.3f} {-y:.3f} {-z:.3f}" for x, y, z in points[:used]]
     if uv is not None:
@@ -140,4 +140,60 @@ def write_mesh_obj(path: str | Path, mesh: np.ndarray | Sequence[Sequence[float]
         lines.append(f"f {a}/{a} {b}/{b} {c}/{c}" if uv is not None else f"f {a} {b} {c}")
     path = Path(path)
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _mesh_arrays(mesh: np.ndarray | Sequence[Sequence[float]], triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the points ``triangles`` index, the triangles), checked."""
+    points = np.asarray(mesh, np.float64)
+    triangles = np.asarray(triangles, np.int64)
+    if points.ndim != 2 or points.shape[1] != 3 or not len(triangles) or triangles.max() >= len(points):
+        raise InputError(f"a mesh of (N, 3) points covering the triangles is needed, got shape {points.shape}")
+    return points[: int(triangles.max()) + 1], triangles
+
+
+#: The width a face is given in a ``.glb`` (glTF's unit is the metre).
+GLB_FACE_WIDTH = 0.15
+
+
+def write_mesh_glb(path: str | Path, mesh: np.ndarray | Sequence[Sequence[float]], triangles: np.ndarray) -> Path:
+    """Write a face mesh as a binary glTF 2.0 (``.glb``): the points that ``triangles`` index, in
+    the OBJ's frame (image x, -y, -z: y up, z toward the viewer), centred on the face and scaled
+    to :data:`GLB_FACE_WIDTH` metres wide, with smooth vertex normals and a skin-grey material."""
+    import struct
+
+    points, triangles = _mesh_arrays(mesh, triangles)
+    points = points * np.array([1.0, -1.0, -1.0])
+    points = points - (points.min(axis=0) + points.max(axis=0)) / 2.0
+    points *= GLB_FACE_WIDTH / max(float(np.ptp(points[:, 0])), 1e-9)
+    corners = points[triangles]
+    normals = np.zeros_like(points)
+    np.add.at(normals, triangles.ravel(), np.repeat(np.cross(corners[:, 1] - corners[:, 0],
+                                                             corners[:, 2] - corners[:, 0]), 3, axis=0))
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    blobs = [points.astype("<f4").tobytes(), normals.astype("<f4").tobytes(), triangles.astype("<u4").tobytes()]
+    offsets = np.cumsum([0] + [len(blob) for blob in blobs])
+    views = [{"buffer": 0, "byteOffset": int(offsets[i]), "byteLength": len(blob),
+              "target": 34963 if i == 2 else 34962} for i, blob in enumerate(blobs)]
+    accessors = [
+        {"bufferView": 0, "componentType": 5126, "count": len(points), "type": "VEC3",
+         "min": points.min(axis=0).tolist(), "max": points.max(axis=0).tolist()},
+        {"bufferView": 1, "componentType": 5126, "count": len(points), "type": "VEC3"},
+        {"bufferView": 2, "componentType": 5125, "count": triangles.size, "type": "SCALAR"},
+    ]
+    document = {
+        "asset": {"version": "2.0", "generator": "fexlab"},
+        "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0, "name": "face"}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "NORMAL": 1}, "indices": 2, "material": 0}]}],
+        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [0.86, 0.72, 0.64, 1.0], "metallicFactor": 0.0,
+                                                "roughnessFactor": 0.8}, "doubleSided": True}],
+        "buffers": [{"byteLength": int(offsets[-1])}], "bufferViews": views, "accessors": accessors,
+    }
+    text = json.dumps(document, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 4)
+    binary = b"".join(blobs)
+    binary += b"\0" * (-len(binary) % 4)
+    chunks = struct.pack("<I4s", len(text), b"JSON") + text + struct.pack("<I4s", len(binary), b"BIN\0") + binary
+    path = Path(path)
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(chunks)) + chunks)
     return path

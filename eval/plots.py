@@ -19,6 +19,8 @@ from registry.emotions import EMOTION_COLORS, EMOTIONS
 from registry.errors import InputError
 
 __all__ = [
+    "action_unit_bars",
+    "action_unit_timeline",
     "class_balance",
     "confusion_heatmaps",
     "confusion_panels",
@@ -201,6 +203,86 @@ def emotion_timeline(
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
     axes[0].legend(fontsize=7, ncol=len(EMOTIONS), loc="lower left", bbox_to_anchor=(0.0, 1.12), frameon=False)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return figure
+
+
+#: Colour of action-unit bars and blendshape bars.
+_AU_COLOR, _SHAPE_COLOR = (0.16, 0.5, 0.73), (0.55, 0.55, 0.55)
+
+
+def _unit_number(unit: str) -> int:
+    return int("".join(ch for ch in unit if ch.isdigit()) or 0)
+
+
+def action_unit_bars(
+    analyses: Sequence[Mapping[str, Any]], titles: Sequence[str] | None = None, *, top_blendshapes: int = 10,
+    note: str = "",
+) -> Figure:
+    """Per face, two horizontal bar charts side by side: its action units (in FACS order) and its
+    ``top_blendshapes`` strongest blendshapes, all on 0 to 1.
+
+    ``analyses[i]`` is a face's analysis (``action_units``: ``"AU12"`` -> intensity;
+    ``blendshapes``: ARKit name -> score); ``note`` is written under the charts.
+    """
+    analyses = [a for a in analyses if a.get("action_units") or a.get("blendshapes")]
+    count = max(len(analyses), 1)
+    figure = Figure(figsize=(7.2, 0.4 + 3.9 * count), layout="constrained")
+    if not analyses:
+        ax = figure.add_subplot()
+        ax.text(0.5, 0.5, "no analysed face", ha="center", va="center")
+        ax.set_axis_off()
+        return figure
+    axes = figure.subplots(count, 2, squeeze=False)
+    for i, (analysis, (left, right)) in enumerate(zip(analyses, axes)):
+        title = titles[i] if titles else f"face {i + 1}"
+        units = sorted((analysis.get("action_units") or {}).items(), key=lambda item: _unit_number(item[0]))
+        left.barh([u for u, _ in units], [float(v) for _, v in units], color=_AU_COLOR)
+        left.set_title(f"{title}: action units", fontsize=10)
+        shapes = sorted((analysis.get("blendshapes") or {}).items(), key=lambda item: -float(item[1]))[:top_blendshapes]
+        right.barh([s for s, _ in shapes], [float(v) for _, v in shapes], color=_SHAPE_COLOR)
+        right.set_title(f"{title}: strongest blendshapes", fontsize=10)
+        for ax in (left, right):
+            ax.invert_yaxis()
+            ax.set_xlim(0, 1)
+            ax.tick_params(axis="y", labelsize=7)
+            ax.grid(axis="x", alpha=0.3)
+    if note:
+        figure.supxlabel(note, fontsize=8, wrap=True)
+    return figure
+
+
+def action_unit_timeline(
+    tracks: Mapping[str, tuple[Sequence[float], Sequence[Mapping[str, float]]]], *, strongest: int = 6,
+    title: str = "",
+) -> Figure:
+    """Action units over time: one panel per face track, one line for each of the ``strongest``
+    units of that track (by their highest intensity).
+
+    ``tracks[name] = (times in seconds, [{"AU12": intensity, ...} per time])``.
+    """
+    if not tracks:
+        figure = Figure(figsize=(8.0, 1.6), layout="constrained")
+        ax = figure.add_subplot()
+        ax.text(0.5, 0.5, "no face was analysed in the analysed frames", ha="center", va="center")
+        ax.set_axis_off()
+        return figure
+    figure = Figure(figsize=(8.0, 0.6 + 1.9 * len(tracks)), layout="constrained")
+    axes = figure.subplots(len(tracks), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, (times, units)) in zip(axes, tracks.items()):
+        names = sorted({unit for frame in units for unit in frame}, key=_unit_number)
+        peaks = {unit: max(float(frame.get(unit, 0.0)) for frame in units) for unit in names}
+        shown = sorted(sorted(names, key=lambda unit: -peaks[unit])[:strongest], key=_unit_number)
+        for unit in shown:
+            ax.plot(times, [float(frame.get(unit, 0.0)) for frame in units], linewidth=1.4, label=unit,
+                    marker="o" if len(times) < 3 else None, markersize=3)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("intensity", fontsize=8)
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.02), frameon=False)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("time (s)")
     if title:
         figure.suptitle(title, fontsize=10)
     return figure

@@ -90,3 +90,33 @@ def test_obj_has_the_canonical_triangulation(tmp_path):
     assert np.allclose(vertices - vertices.mean(0), (canonical.vertices - canonical.vertices.mean(0)) * 10, atol=1e-2)
     with pytest.raises(InputError):
         write_mesh_obj(tmp_path / "bad.obj", np.zeros((5, 3)), canonical.triangles)
+
+
+def test_glb_is_a_centred_face_with_normals_toward_the_viewer(tmp_path):
+    import struct
+
+    from exports import GLB_FACE_WIDTH, write_mesh_glb
+
+    canonical = canonical_face()
+    mesh = np.concatenate([canonical.vertices * [10, -10, -10] + [200, 200, 0], np.zeros((10, 3))])
+    data = write_mesh_glb(tmp_path / "face.glb", mesh, canonical.triangles).read_bytes()
+    magic, version, length = struct.unpack("<4sII", data[:12])
+    assert (magic, version, length) == (b"glTF", 2, len(data))
+    size, kind = struct.unpack("<I4s", data[12:20])
+    document = json.loads(data[20:20 + size])
+    assert kind == b"JSON" and document["asset"]["version"] == "2.0"
+    binary = data[28 + size:]
+    assert struct.unpack("<I4s", data[20 + size:28 + size])[1] == b"BIN\0"
+
+    def read(accessor, dtype, width):
+        view = document["bufferViews"][document["accessors"][accessor]["bufferView"]]
+        return np.frombuffer(binary, dtype, offset=view["byteOffset"], count=view["byteLength"] // 4).reshape(-1, width)
+
+    points, normals, triangles = read(0, "<f4", 3), read(1, "<f4", 3), read(2, "<u4", 3)
+    assert len(points) == 468 and len(triangles) == 898 and triangles.max() == 467
+    assert np.ptp(points[:, 0]) == pytest.approx(GLB_FACE_WIDTH, rel=1e-5)
+    assert np.allclose(points.min(0) + points.max(0), 0, atol=1e-6)  # centred
+    assert np.allclose(np.linalg.norm(normals, axis=1), 1, atol=1e-5)
+    assert normals[:, 2].mean() > 0.5  # the face looks toward +z, at the viewer
+    with pytest.raises(InputError):
+        write_mesh_glb(tmp_path / "bad.glb", np.zeros((5, 3)), canonical.triangles)

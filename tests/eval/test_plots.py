@@ -7,6 +7,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from eval.plots import (
+    action_unit_bars,
+    action_unit_timeline,
     class_balance,
     confusion_heatmaps,
     per_class_f1,
@@ -141,3 +143,24 @@ def test_confusion_panels_numbers_are_whole_percentages_large_enough_to_read():
     # in the app a panel is about 420 px wide: numbers of at least 14 px
     pixels_per_point = 420 / (figure.get_figwidth() / 2 * 72)
     assert CONFUSION_FONT_SIZE * pixels_per_point >= 14 and all(t.get_fontsize() == CONFUSION_FONT_SIZE for t in texts)
+
+
+def test_action_unit_bars_show_units_in_facs_order_and_the_strongest_blendshapes():
+    analysis = {"action_units": {"AU12": 0.9, "AU1": 0.1, "AU4": 0.0},
+                "blendshapes": {f"shape{i}": i / 20 for i in range(15)}}
+    figure = action_unit_bars([analysis, analysis], ["face 1", "face 2"], top_blendshapes=3, note="estimates")
+    units, shapes = figure.axes[:2]
+    assert [t.get_text() for t in units.get_yticklabels()] == ["AU1", "AU4", "AU12"]
+    assert [t.get_text() for t in shapes.get_yticklabels()] == ["shape14", "shape13", "shape12"]
+    assert units.get_title() == "face 1: action units" and len(figure.axes) == 4
+    assert figure.get_supxlabel() == "estimates"
+    assert action_unit_bars([{}]).axes[0].texts[0].get_text() == "no analysed face"
+
+
+def test_action_unit_timeline_draws_each_tracks_strongest_units():
+    frames = [{"AU1": 0.1, "AU6": 0.5, "AU12": t / 4} for t in range(4)]
+    figure = action_unit_timeline({"face track 1": ([0, 1, 2, 3], frames)}, strongest=2)
+    [axes] = figure.axes
+    assert [line.get_label() for line in axes.get_lines()] == ["AU6", "AU12"]
+    assert list(axes.get_lines()[1].get_ydata()) == [0, 0.25, 0.5, 0.75]
+    assert "no face" in action_unit_timeline({}).axes[0].texts[0].get_text()
