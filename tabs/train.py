@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -31,8 +32,9 @@ from trainers.chance import run_warning
 
 from .common import clear_on_error, folder, plain_names, public_paths, relative_name, user_errors
 
-__all__ = ["MAX_EPOCHS", "MAX_FACES", "PRETRAINED", "SCRATCH", "build", "list_runs", "max_minutes", "pretrained_tag",
-           "refresh_runs", "show_run", "start_choices", "start_training", "stop_training", "training_command"]
+__all__ = ["MAX_EPOCHS", "MAX_FACES", "PRETRAINED", "SCRATCH", "build", "continue_training", "follow_training",
+           "list_runs", "max_minutes", "pretrained_tag", "refresh_runs", "run_ending", "show_run", "start_choices",
+           "start_training", "stop_training", "training_command"]
 
 #: fexlab's source folder, put on the trainer's import path.
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,11 +46,37 @@ MAX_EPOCHS = 20
 POLL_SECONDS = 1.0
 LOG_NAME = "train.log"
 
-#: The training processes this server started, by process id: only these can be stopped.
+#: The file in a run folder where the app records a run it started: its process, and how it ended.
+APP_RUN_NAME = "app_run.json"
+#: Browser-side: put this browser's id (made once, kept in its local storage) in place of the last input.
+BROWSER_ID_JS = """(...args) => {
+  let id = localStorage.getItem("fexlab-browser");
+  if (!id) {
+    id = (self.crypto && crypto.randomUUID) ? crypto.randomUUID() : Math.random().toString(36).slice(2) + Date.now();
+    localStorage.setItem("fexlab-browser", id);
+  }
+  return [...args.slice(0, -1), id];
+}"""
+#: What a run summary says of a run started in the app that did not finish.
+ENDINGS = {
+    "stopped": "stopped from the app before its last epoch; *Continue* trains it further",
+    "limit": "at the app's time limit; *Continue* trains it further",
+    "interrupted": "interrupted: the app stopped while it trained; *Continue* trains it further from its last epoch",
+    "failed": "failed (its train.log says why)",
+}
+
+#: The training processes this server started, by process id: only these can be stopped. A run
+#: belongs to the server, not to the page that started it: closing or reloading the page leaves
+#: it training, and the page finds it again (its state is kept in the browser).
 _JOBS: dict[int, subprocess.Popen] = {}
 _JOBS_LOCK = threading.Lock()
-#: Processes ended by a stop (the button, the time limit, a closed request) rather than by themselves.
-_STOPPED: set[int] = set()
+#: Why a process was ended by the app rather than by itself: "stopped", "limit" or "interrupted".
+_STOPPED: dict[int, str] = {}
+#: The secret that lets the page that started a run stop it, and the run's folder, by process id.
+_TOKENS: dict[int, str] = {}
+_RUN_DIRS: dict[int, Path] = {}
+#: The browser that started each run (its id, kept in its local storage), by process id.
+_BROWSERS: dict[int, str] = {}
 
 
 def max_minutes() -> float:
@@ -109,7 +137,7 @@ def show_run(run: str | None):
     if not path.is_dir():
         raise InputError(f"'{run}' is a file; choose a training-run folder")
     config, best = _read_json(path / "train_config.json"), _read_json(path / "best" / "config.json")
-    if not config and not (path / "metrics.jsonl").is_file():
+    if not config and not (path / "metrics.jsonl").is_file() and not (path / APP_RUN_NAME).is_file():
         raise InputError(f"'{relative_name(path)}' is not a training run: it has no train_config.json or metrics.jsonl")
     samples = sorted((path / "samples").glob("*.png"))[::-1][:6]
     gallery = [(str(sample), sample.stem.replace("_", " ")) for sample in samples]
@@ -129,6 +157,11 @@ def show_run(run: str | None):
         where = ("*Your model* on the Predict, Live, Video or Evaluate tab" if kind == "classifier"
                  else "*Your generator* on the Generate tab" + (" (then *Edit a face*)" if plugin == "stargan" else ""))
         lines.append(f"- **use it**: type `{relative_name(path)}` into {where}")
+    ending = run_ending(path)
+    if ending in ENDINGS:
+        lines.append(f"- **ended**: {ENDINGS[ending]}")
+    elif ending is None and _read_json(path / APP_RUN_NAME):
+        lines.append("- **training now**")
     warning = run_warning(path)
     if warning:
         lines.append("\n**" + warning.replace("warning: ", "Warning:** ", 1))
@@ -180,9 +213,11 @@ def training_command(trainer: str, plugin: str | None, faces: int, epochs: int, 
     return command + ["--log-every", "5", "--ema-decay", "0.99", "--grid-seeds", "6"]
 
 
-def _spawn(command: list[str], run_dir: Path) -> subprocess.Popen:
-    run_dir.mkdir(parents=True, exist_ok=False)
-    with (run_dir / LOG_NAME).open("wb") as log:  # in the app's working directory, where --out is relative
+def _spawn(command: list[str], run_dir: Path, *, new: bool = True) -> subprocess.Popen:
+    """Start ``command`` training into ``run_dir`` (a new folder, or with ``new=False`` the run
+    being continued), record it in the folder's :data:`APP_RUN_NAME`, and end it at the time limit."""
+    run_dir.mkdir(parents=True, exist_ok=not new)
+    with (run_dir / LOG_NAME).open("wb" if new else "ab") as log:  # in the app's folder, where --out is relative
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env=_child_environment())
     try:  # below the app's own priority, so predictions stay quick while a run trains
@@ -191,10 +226,55 @@ def _spawn(command: list[str], run_dir: Path) -> subprocess.Popen:
         pass
     with _JOBS_LOCK:
         _JOBS[process.pid] = process
-    watchdog = threading.Timer(max_minutes() * 60 + 30, _end, args=(process.pid,))
+        _RUN_DIRS[process.pid] = run_dir
+    _record(run_dir, pid=process.pid, ended=None, epochs=_epochs_of(command))
+    watchdog = threading.Timer(max_minutes() * 60, _end, args=(process.pid, "limit"))
     watchdog.daemon = True
     watchdog.start()
+    threading.Thread(target=_wait, args=(process, run_dir), daemon=True).start()
     return process
+
+
+def _epochs_of(command: list[str]) -> int:
+    return int(command[command.index("--epochs") + 1]) if "--epochs" in command else 1
+
+
+def _record(run_dir: Path, **fields: Any) -> None:
+    """Update the app's record of the run in ``run_dir`` (:data:`APP_RUN_NAME`)."""
+    path = run_dir / APP_RUN_NAME
+    if run_dir.is_dir():
+        path.write_text(json.dumps({**_read_json(path), **fields}), encoding="utf-8")
+
+
+def _wait(process: subprocess.Popen, run_dir: Path) -> None:
+    """Wait for a run's process and record how it ended, whether or not a page is watching."""
+    code = process.wait()
+    with _JOBS_LOCK:
+        _JOBS.pop(process.pid, None)
+    how = _STOPPED.pop(process.pid, None) or ("finished" if code == 0 else "failed")
+    if how in ("stopped", "limit") and not any((run_dir / n).exists() for n in ("train_config.json", "metrics.jsonl")):
+        shutil.rmtree(run_dir, ignore_errors=True)  # stopped before it began: nothing to keep
+        return
+    _record(run_dir, ended=how, code=code)
+
+
+def _running(pid: Any) -> subprocess.Popen | None:
+    """The training process ``pid`` if this server started it and it is still running."""
+    with _JOBS_LOCK:
+        process = _JOBS.get(pid) if isinstance(pid, int) else None
+    return process if process is not None and process.poll() is None else None
+
+
+def run_ending(run_dir: Path) -> str | None:
+    """How a run started in the app ended ("finished", "stopped", "limit", "failed",
+    "interrupted"), None while it trains or when the app did not start it. A run recorded as
+    training whose process this server does not know (the app stopped meanwhile) was interrupted."""
+    record = _read_json(run_dir / APP_RUN_NAME)
+    if not record:
+        return None
+    if record.get("ended"):
+        return str(record["ended"])
+    return None if _running(record.get("pid")) else "interrupted"
 
 
 def _child_environment() -> dict[str, str]:
@@ -204,13 +284,14 @@ def _child_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
 
 
-def _end(pid: int) -> bool:
-    """Stop the training process ``pid`` (one this server started); True if it was running."""
+def _end(pid: int, why: str = "stopped") -> bool:
+    """Stop the training process ``pid`` (one this server started) for ``why`` ("stopped",
+    "limit", "interrupted"); True if it was running."""
     with _JOBS_LOCK:
-        process = _JOBS.pop(pid, None)
+        process = _JOBS.get(pid)
     if process is None or process.poll() is not None:
         return False
-    _STOPPED.add(pid)
+    _STOPPED[pid] = why
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
@@ -225,8 +306,10 @@ def _end(pid: int) -> bool:
 
 @atexit.register
 def _end_all() -> None:
+    """When the app stops, its runs end too, recorded as interrupted."""
     for pid in list(_JOBS):
-        _end(pid)
+        if _end(pid, "interrupted") and pid in _RUN_DIRS:
+            _record(_RUN_DIRS[pid], ended="interrupted")
 
 
 def _records(run_dir: Path) -> list[dict[str, Any]]:
@@ -291,14 +374,15 @@ def start_choices(registry: Registry, trainer: str | None, plugin: str | None) -
 
 
 def start_training(registry: Registry, trainer: str, plugin: str | None, start_from: str, faces: int, epochs: int,
-                   seed: int, state: dict[str, Any] | None, progress: Any = None, data: str | None = None):
+                   seed: int, state: dict[str, Any] | None, progress: Any = None, data: str | None = None,
+                   browser: str = ""):
     """Handler (a generator): start a run and yield (status, curves figure, state, run folder) as
     it trains. The run folder is None until the last yield, which says how the run ended and gives
-    its folder ("" when a run stopped before it began left nothing)."""
+    its folder ("" when a run stopped before it began left nothing). The run belongs to the
+    server: a closed request (a reloaded page) leaves it training, and :func:`follow_training`
+    with the same ``state``, or from the same ``browser`` (its id), finds it again."""
     state = dict(state or {})
-    with _JOBS_LOCK:
-        busy = state.get("pid") in _JOBS and _JOBS[state["pid"]].poll() is None
-    if busy:
+    if _running(state.get("pid")):
         raise InputError("a run you started is still training; stop it first")
     init = None
     if trainer == "classifier" and plugin:
@@ -315,48 +399,147 @@ def start_training(registry: Registry, trainer: str, plugin: str | None, start_f
             break
         run_dir = run_dir.with_name(f"{name}-{n}")
     command = training_command(trainer, plugin, faces, epochs, seed, run_dir, init, data_source(data))
+    _busy_elsewhere()
     process = _spawn(command, run_dir)
-    state = {"pid": process.pid, "run": str(run_dir)}
-    started, limit, seen = time.monotonic(), max_minutes() * 60, -1
-    ended_by = ""
+    yield from _watch(_owned(process.pid, run_dir, int(epochs), browser), progress)
+
+
+def continue_training(run: str | None, more: int, state: dict[str, Any] | None, progress: Any = None,
+                      browser: str = ""):
+    """Handler (a generator, as :func:`start_training`): continue the run in folder ``run`` from
+    its last saved epoch for ``more`` epochs (``--resume`` with a larger ``--epochs``)."""
+    state = dict(state or {})
+    if _running(state.get("pid")):
+        raise InputError("a run you started is still training; stop it first")
+    if not run or not str(run).strip():
+        raise InputError("choose the run to continue")
+    run_dir = resolve_user_path(run, [folder("FEXLAB_RUNS_DIR")], must_exist=True)
+    more = int(more)
+    if not 1 <= more <= MAX_EPOCHS:
+        raise InputError(f"choose between 1 and {MAX_EPOCHS} more epochs, got {more}")
+    saved = _read_json(run_dir / "state" / "trainer_state.json")
+    if not saved:
+        raise InputError(f"{relative_name(run_dir)} has no saved epoch to continue from")
+    if (saved.get("extra") or {}).get("stopped"):
+        raise InputError(f"{relative_name(run_dir)} ended by its own time budget or early stopping; continuing would "
+                         "stop at once: start a new run with more epochs")
+    trainer = _trainer_of(run_dir)
+    total = int(saved.get("epoch") or 0) + more
+    minutes = float(saved.get("elapsed") or 0.0) / 60 + 0.8 * max_minutes()  # the budget counts earlier time too
+    command = [sys.executable, "-m", TRAINERS[trainer], "--out", relative_name(run_dir), "--resume",
+               "--epochs", str(total), "--max-minutes", f"{minutes:.2f}"]
+    _busy_elsewhere()
+    process = _spawn(command, run_dir, new=False)
+    yield from _watch(_owned(process.pid, run_dir, total, browser), progress)
+
+
+def _trainer_of(run_dir: Path) -> str:
+    """Which of :data:`TRAINERS` wrote the run in ``run_dir``."""
+    config = _read_json(run_dir / "train_config.json")
+    command = str((config.get("resolved") or {}).get("command") or "").split()
+    named = command[2] if command[:2] == ["fexlab", "train"] and len(command) > 2 else None
+    plugin = _read_json(run_dir / "best" / "config.json").get("plugin")
+    trainer = named or (plugin if plugin in ("cgan", "stargan") else "classifier" if config.get("plugin") else None)
+    if trainer not in TRAINERS:
+        raise InputError(f"{relative_name(run_dir)} is not a run the Train tab can continue (classifier, cgan or "
+                         "stargan); continue it with `fexlab train ... --resume`")
+    return trainer
+
+
+def _busy_elsewhere() -> None:
+    """Refuse a second run while one started in the app trains (one at a time on this server)."""
+    with _JOBS_LOCK:
+        busy = [pid for pid, process in _JOBS.items() if process.poll() is None]
+    if busy:
+        raise InputError(f"{relative_name(_RUN_DIRS[busy[0]])} is training; runs train one at a time, try again "
+                         "when it ends")
+
+
+def _owned(pid: int, run_dir: Path, epochs: int, browser: str = "") -> dict[str, Any]:
+    """The page's state of a run it started: what :func:`follow_training` and :func:`stop_training`
+    need; the run is also its ``browser``'s (a reloaded page has only that)."""
+    token = secrets.token_hex(16)
+    _TOKENS[pid] = token
+    if browser:
+        _BROWSERS[pid] = str(browser)
+    return {"pid": pid, "run": str(run_dir), "epochs": epochs, "token": token}
+
+
+def _mine(state: dict[str, Any], browser: str = "") -> dict[str, Any] | None:
+    """The state of the running run that ``state`` holds, or that ``browser`` started; None if none."""
+    pid = state.get("pid")
+    if _running(pid) and _TOKENS.get(pid) == state.get("token"):
+        return state
+    for pid, owner in list(_BROWSERS.items()):
+        if browser and owner == browser and _running(pid):
+            epochs = int(_read_json(_RUN_DIRS[pid] / APP_RUN_NAME).get("epochs") or 1)
+            return {"pid": pid, "run": str(_RUN_DIRS[pid]), "epochs": epochs, "token": _TOKENS[pid]}
+    return None
+
+
+def _watch(state: dict[str, Any], progress: Any = None):
+    """Yield (status, curves figure, state, None) while the run of ``state`` trains, then (how it
+    ended, curves, {}, run folder or "")."""
+    pid, run_dir, epochs = int(state["pid"]), Path(state["run"]), int(state["epochs"])
+    started, seen = time.monotonic() - _elapsed(run_dir), -1
+    while _running(pid):
+        elapsed = time.monotonic() - started
+        records = _records(run_dir)
+        fraction, text = _status(records, epochs, elapsed)
+        if progress is not None:
+            progress(fraction, desc=text)
+        figure = _curves(run_dir) if len(records) != seen else gr.skip()
+        seen = len(records)
+        yield f"**Training {relative_name(run_dir)}**: {text}", figure, state, None
+        time.sleep(POLL_SECONDS)
+    for _ in range(50):  # the waiting thread records how it ended, just after the process exits
+        if run_ending(run_dir) not in (None, "interrupted") or not run_dir.is_dir():
+            break
+        time.sleep(0.05)
+    yield _outcome(run_dir), _curves(run_dir) if run_dir.is_dir() else None, {}, str(run_dir) if run_dir.is_dir() else ""
+
+
+def _elapsed(run_dir: Path) -> float:
+    """Seconds since the run's process was started (its log was opened)."""
     try:
-        while process.poll() is None:
-            time.sleep(POLL_SECONDS)
-            elapsed = time.monotonic() - started
-            if elapsed > limit:
-                _end(process.pid)
-                ended_by = f"stopped at the {max_minutes():g}-minute limit; "
-                break
-            records = _records(run_dir)
-            fraction, text = _status(records, int(epochs), elapsed)
-            if progress is not None:
-                progress(fraction, desc=text)
-            figure = _curves(run_dir) if len(records) != seen else gr.skip()
-            seen = len(records)
-            yield f"**Training {relative_name(run_dir)}**: {text}", figure, state, None
-    finally:
-        _end(process.pid)  # a cancelled or closed request never leaves its process running
-    code = process.poll()
-    if code == 0:
-        outcome = f"Finished {relative_name(run_dir)}."
-    elif process.pid in _STOPPED:
-        _STOPPED.discard(process.pid)
-        outcome = (f"Run {relative_name(run_dir)} {ended_by or 'was stopped; '}the checkpoints of finished epochs "
-                   "are kept.")
-        if not any((run_dir / name).exists() for name in ("train_config.json", "metrics.jsonl")):
-            shutil.rmtree(run_dir, ignore_errors=True)  # stopped before it began: nothing to keep
-            outcome = f"Run {relative_name(run_dir)} was stopped before it began; nothing was saved."
-    else:
-        outcome = f"Run {relative_name(run_dir)} failed (exit status {code}):\n```\n{_tail(run_dir, 4)}\n```"
-    yield outcome, _curves(run_dir) if run_dir.is_dir() else None, {}, str(run_dir) if run_dir.is_dir() else ""
+        return max(0.0, time.time() - (run_dir / APP_RUN_NAME).stat().st_mtime)
+    except OSError:
+        return 0.0
 
 
-def stop_training(state: dict[str, Any] | None) -> str:
-    """Handler: stop the run this session started (if any). Its :func:`start_training` then ends
-    by itself, with the run just stopped in view."""
-    pid = (state or {}).get("pid")
-    if pid is not None and _end(int(pid)):
-        return f"Stopped {relative_name(Path(state['run']))}; the checkpoints of finished epochs are kept."
+def _outcome(run_dir: Path) -> str:
+    """One line on how a run started in the app ended."""
+    name = relative_name(run_dir)
+    if not run_dir.is_dir():
+        return f"Run {name} was stopped before it began; nothing was saved."
+    how = run_ending(run_dir)
+    kept = "the checkpoints of finished epochs are kept; *Continue* trains it further."
+    if how == "finished":
+        return f"Finished {name}."
+    if how == "stopped":
+        return f"Run {name} was stopped; {kept}"
+    if how == "limit":
+        return f"Run {name} stopped at the {max_minutes():g}-minute limit; {kept}"
+    if how == "interrupted":
+        return f"Run {name} was interrupted (the app stopped while it trained); {kept}"
+    code = _read_json(run_dir / APP_RUN_NAME).get("code")
+    return f"Run {name} failed (exit status {code}):\n```\n{_tail(run_dir, 4)}\n```"
+
+
+def follow_training(state: dict[str, Any] | None, progress: Any = None, browser: str = ""):
+    """Handler (a generator): when this page (``state``) or this browser (a reloaded page) started
+    a run that still trains, follow it as :func:`start_training` does; else yield nothing."""
+    mine = _mine(dict(state or {}), browser)
+    if mine is not None:
+        yield from _watch(mine, progress)
+
+
+def stop_training(state: dict[str, Any] | None, browser: str = "") -> str:
+    """Handler: stop the run this page or this browser started (if any). Its :func:`start_training`
+    (or :func:`follow_training`) then ends by itself, with the run just stopped in view."""
+    mine = _mine(dict(state or {}), browser)
+    if mine is not None and _end(int(mine["pid"])):
+        return f"Stopped {relative_name(Path(mine['run']))}; the checkpoints of finished epochs are kept."
     return "No run of yours is training."
 
 
@@ -375,6 +558,8 @@ def build(registry: Registry, tab: Any = None) -> None:
     trainable = [info.name for info in registry.infos("classifier")
                  if info.status != BROKEN and registry.plugin_class("classifier", info.name).trainable]
     state = gr.State({})
+    # this browser's id (kept in its local storage): a reloaded page finds the run it started, and can stop it
+    browser = gr.Textbox("", visible=False, elem_id="train-browser")
     with gr.Row(equal_height=True):
         runs = gr.Dropdown(list_runs(), value=None, label="Training run", allow_custom_value=True, scale=5,
                            info="a folder in the runs folder ($FEXLAB_RUNS_DIR), or type one")
@@ -407,18 +592,33 @@ def build(registry: Registry, tab: Any = None) -> None:
     with gr.Row():
         start = gr.Button("Start training", variant="primary")
         stop = gr.Button("Stop", variant="stop")
+    with gr.Row(equal_height=True):
+        more = gr.Slider(1, MAX_EPOCHS, value=3, step=1, label="More epochs", elem_id="train-more", scale=3,
+                         info="continue the run chosen at the top from its last saved epoch")
+        resume = gr.Button("Continue the chosen run", scale=1, elem_id="train-continue")
     status = gr.Markdown(label="Training status", elem_id="train-status")
 
-    @user_errors
-    def train(trainer, plugin, start_from, faces, epochs, seed, state, data="", progress=gr.Progress()):
-        for message, figure, new_state, run in start_training(registry, trainer, plugin, start_from, faces, epochs,
-                                                              seed, state, progress, data):
+    def shown_steps(steps):
+        for message, figure, new_state, run in steps:
             if run is None:
                 yield message, figure, new_state, gr.skip(), gr.skip(), gr.skip()
-            else:  # finished: list the new run and show it
+            else:  # ended: list the run and show it
                 _, shown, summary = show_run(run or None)
                 yield message, figure, new_state, gr.Dropdown(choices=list_runs(), value=run or None), \
                     _samples(shown), summary
+
+    @user_errors
+    def train(trainer, plugin, start_from, faces, epochs, seed, state, data="", browser="", progress=gr.Progress()):
+        yield from shown_steps(start_training(registry, trainer, plugin, start_from, faces, epochs, seed, state,
+                                              progress, data, browser))
+
+    @user_errors
+    def keep_training(run, more, state, browser="", progress=gr.Progress()):
+        yield from shown_steps(continue_training(run, more, state, progress, browser))
+
+    @user_errors
+    def follow(state, browser="", progress=gr.Progress()):
+        yield from shown_steps(follow_training(state, progress, browser))
 
     def _samples(images):
         return gr.Gallery(value=images, visible=bool(images))
@@ -440,9 +640,19 @@ def build(registry: Registry, tab: Any = None) -> None:
     clear_on_error(runs.input(show, runs, view, api_name="show_run", show_progress_on=[summary]), view)
     gr.on([trainer.change, plugin.input], user_errors(lambda t, p: start_choices(registry, t, p)), [trainer, plugin],
           [plugin, start_from], api_name="trainer_changed", show_progress="hidden")
-    started = start.click(train, [trainer, plugin, start_from, faces, epochs, seed, state, data],
+    started = start.click(train, [trainer, plugin, start_from, faces, epochs, seed, state, data, browser],
                           [status, curves, state, runs, samples, summary], api_name="train", concurrency_limit=1,
-                          concurrency_id="train", show_progress_on=[status])
+                          concurrency_id="train", show_progress_on=[status], js=BROWSER_ID_JS)
     clear_on_error(started, [status, *view])
+    continued = resume.click(keep_training, [runs, more, state, browser], [status, curves, state, runs, samples, summary],
+                             api_name="continue_training", concurrency_limit=1, concurrency_id="train",
+                             show_progress_on=[status], js=BROWSER_ID_JS)
+    clear_on_error(continued, [status, *view])
+    if tab is not None:  # a reloaded page finds the run it started when the tab opens
+        followed = tab.select(follow, [state, browser], [status, curves, state, runs, samples, summary],
+                              api_name="follow_training", trigger_mode="once", show_progress_on=[status],
+                              js=BROWSER_ID_JS)
+        clear_on_error(followed, [status, *view])
     # no cancel: the stopped run's own handler ends within a poll and shows the run it stopped
-    stop.click(user_errors(stop_training), state, status, api_name="stop_training", show_progress="hidden")
+    stop.click(user_errors(stop_training), [state, browser], status, api_name="stop_training", show_progress="hidden",
+               js=BROWSER_ID_JS)

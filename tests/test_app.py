@@ -19,7 +19,8 @@ from tests.tabs.conftest import point_folders
 
 ENDPOINTS = {"/predict", "/live", "/playable_video", "/video", "/generate", "/identity_grid", "/interpolate",
              "/interpolation_frame", "/animate", "/edit_expression", "/leaderboard", "/evaluate", "/data_sets", "/runs",
-             "/show_run", "/trainer_changed", "/train", "/stop_training", "/plugins"}
+             "/show_run", "/trainer_changed", "/train", "/stop_training", "/continue_training", "/follow_training",
+             "/plugins"}
 #: Endpoints whose outputs are choices or a preview, not results: nothing to clear after an error.
 NO_RESULTS = {"data_sets", "trainer_changed", "stop_training"}
 
@@ -298,6 +299,9 @@ def test_runs_list_and_show(client, folders, without_fexlab_tags):
     _, start_from = client.predict("classifier", "convnext", api_name="/trainer_changed")
     assert start_from["choices"] == [["scratch", "scratch"]] and start_from["value"] == "scratch"
     _error(client, "gan", "mini_xception", api_name="/trainer_changed", match="not in the list of choices")
+    _error(client, "runs/cgan-shown", 3, api_name="/continue_training", match="has no saved epoch to continue from")
+    _error(client, "/etc", 3, api_name="/continue_training", match="outside the folders")
+    client.predict(api_name="/follow_training")  # no run of this page or browser is training: nothing to follow
 
 
 @pytest.mark.slow

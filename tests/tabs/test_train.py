@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -9,6 +10,8 @@ from tabs import train as train_tab
 from tabs.train import (
     PRETRAINED,
     SCRATCH,
+    continue_training,
+    follow_training,
     list_runs,
     refresh_runs,
     show_run,
@@ -165,11 +168,57 @@ def test_stopping_or_closing_a_run_ends_its_process(registry, folders, monkeypat
         os.kill(state["pid"], 0)
     assert stop_training(state) == "No run of yours is training."
 
-    closed = start_training(registry, "cgan", None, SCRATCH, 140, 20, 0, {})  # as when Gradio cancels the request
-    _, _, state, _ = next(closed)
-    closed.close()
-    with pytest.raises(ProcessLookupError):
-        os.kill(state["pid"], 0)
+
+
+@pytest.mark.slow
+def test_a_run_outlives_its_page_and_the_reloaded_page_finds_and_stops_it(registry, folders, monkeypatch):
+    """A reload closes the request: the run trains on, the same browser follows it and can stop it."""
+    monkeypatch.setattr(train_tab, "POLL_SECONDS", 0.2)
+    page = start_training(registry, "cgan", None, SCRATCH, 140, 20, 0, {}, browser="browser-a")
+    _, _, state, _ = next(page)
+    page.close()  # as when Gradio cancels the request of a reloaded page
+    os.kill(state["pid"], 0)  # still training
+    run = Path(state["run"])
+    assert "- **training now**" in show_run(relative(run))[2]
+    assert list(follow_training({}, browser="browser-b")) == []  # another browser's page finds nothing
+    assert stop_training({}, "browser-b") == "No run of yours is training."
+    with pytest.raises(InputError, match="is training; runs train one at a time"):
+        next(start_training(registry, "cgan", None, SCRATCH, 140, 1, 0, {}, browser="browser-b"))
+    followed = follow_training({}, browser="browser-a")
+    status, _, found, _ = next(followed)
+    assert status.startswith(f"**Training {relative(run)}**") and found["pid"] == state["pid"]
+    assert stop_training({}, "browser-a").startswith(f"Stopped {relative(run)}")
+    outcome = list(followed)[-1][0]
+    assert "was stopped" in outcome or "nothing was saved" in outcome
+
+
+def relative(path):
+    return os.path.relpath(path)
+
+
+def test_a_run_the_app_stopped_during_is_marked_interrupted(folders):
+    run = _classifier_run(folders["runs"] / "cut", test_accuracy=0.8, test_balanced_accuracy=0.8, test_macro_f1=0.8)
+    (run / train_tab.APP_RUN_NAME).write_text(json.dumps({"pid": 999_999_999, "ended": None, "epochs": 20}))
+    assert train_tab.run_ending(run) == "interrupted"
+    *_, summary = show_run("runs/cut")
+    assert "- **ended**: interrupted: the app stopped while it trained; *Continue* trains it further" in summary
+
+
+@pytest.mark.slow
+def test_continue_trains_a_run_further_from_its_last_epoch(registry, folders, monkeypatch):
+    monkeypatch.setattr(train_tab, "POLL_SECONDS", 0.3)
+    *_, (outcome, _, _, run) = start_training(registry, "classifier", "mini_xception", SCRATCH, 140, 1, 0, {})
+    assert outcome.startswith("Finished")
+    name = relative(run)
+    *_, (outcome, _, state, again) = continue_training(name, 2, {})
+    assert outcome == f"Finished {name}." and again == run and state == {}
+    epochs = [json.loads(line)["epoch"] for line in open(os.path.join(run, "metrics.jsonl"))
+              if json.loads(line)["split"] == "val"]
+    assert epochs == [1, 2, 3]
+    with pytest.raises(InputError, match="between 1 and 20 more epochs"):
+        next(continue_training(name, 0, {}))
+    with pytest.raises(InputError, match="has no saved epoch to continue from"):
+        next(continue_training("runs", 1, {}))
 
 
 def test_a_run_past_the_time_limit_is_ended(registry, folders, monkeypatch):
