@@ -1,5 +1,7 @@
 """Predict tab: a photo (upload, paste or webcam snapshot) -> faces, boxes and emotions, one
-annotated image per classifier side by side, and per-face probability bars.
+annotated image per classifier side by side, and per-face probability bars. With the face mesh
+ticked, each face's mesh is drawn too, and its action units and strongest blendshapes are shown as
+bars, its mesh in 3D (OBJ and GLB to download) and its avatar.
 
 Besides the installed classifiers, a checkpoint or training-run folder (a path inside the
 configured data / results / runs folders) can be typed in and is compared like any other.
@@ -12,19 +14,23 @@ from typing import Any
 
 import gradio as gr
 
-from eval.plots import probability_bars
-from predict import Predictor, annotate
+from eval.plots import action_unit_bars, probability_bars
+from predict import Predictor, annotate, draw_mesh
 from registry import EMOTIONS, InputError, Registry
 
 from .common import (
+    AU_NOTE,
     WEBCAM,
     checkpoint_box,
     clear_on_error,
     default_comparison,
     detector_dropdown,
     detector_name,
+    face_analyzers,
     image_file,
     load_plugins,
+    mesh_checkbox,
+    mesh_triangles,
     min_score_slider,
     output_folder,
     plugin_choices,
@@ -34,7 +40,7 @@ from .common import (
     user_errors,
 )
 
-__all__ = ["EXAMPLES_DIR", "build", "keypoints_note", "predict_photo"]
+__all__ = ["EXAMPLES_DIR", "build", "face_analysis", "keypoints_note", "predict_photo"]
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 NO_FACE = ("No face found. Try a larger, frontal face, or the full_frame detector for a photo that is "
@@ -50,7 +56,7 @@ def keypoints_note(faces: list[Any], detector: str) -> str:
 
 def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str | None, detector: str | None,
                   checkpoint: str | None = None, keypoints: bool = False, min_score: float = 0.0,
-                  photos: list[Any] | None = None, progress: Any = None):
+                  photos: list[Any] | None = None, progress: Any = None, *, mesh: bool = False):
     """Handler: returns (gallery of annotated images, probability figure, JSON result, message,
     download files).
 
@@ -60,7 +66,9 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
     optional typed checkpoint or training-run folder compared beside ``classifiers``; gallery
     captions and probability legends name each classifier. Faces are numbered left to right;
     ``keypoints`` draws the detector's landmarks (eyes, nose...) too; faces the detector scores
-    below ``min_score`` are left out. ``progress`` is told each step of each photo.
+    below ``min_score`` are left out. ``progress`` is told each step of each photo. ``mesh`` runs the
+    face mesh on each face (faces it finds no face in are dropped), draws it, and adds its outputs
+    (blendshapes, action units, head pose, mesh) to each face of the JSON.
     """
     uploads = ([image] if upload_path(image) else []) + [p for p in photos or [] if upload_path(p)]
     if not uploads:
@@ -68,7 +76,10 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
     if len(uploads) > MAX_PHOTOS:
         raise InputError(f"{len(uploads)} photos is more than {MAX_PHOTOS} at once; upload them in parts")
     models = load_plugins(registry, "classifier", classifiers, checkpoint)
-    predictor = Predictor(models, registry.detector(detector_name(detector)), min_score=float(min_score or 0.0))
+    analyzers = face_analyzers(registry, bool(mesh))
+    predictor = Predictor(models, registry.detector(detector_name(detector)), min_score=float(min_score or 0.0),
+                          analyzers=analyzers)
+    triangles = mesh_triangles(analyzers)
     several = len(uploads) > 1
     gallery, records, found, bar_faces, bar_titles, skipped = [], [], [], [], [], []
     for number, upload in enumerate(uploads):
@@ -86,6 +97,8 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
         factor = min(1.0, SHOWN_MAX_SIDE / max(result.image.shape[:2]))
         drawn = result.image if factor == 1.0 else _resized(result.image, factor)
         shown = [face.scaled(drawn.shape[1] / result.size[0]) for face in result.faces]
+        if analyzers:
+            drawn = draw_mesh(drawn, shown, triangles)
         for label in models:
             picture = annotate(drawn, shown, label, numbers=len(shown) > 1, keypoints=bool(keypoints))
             gallery.append((image_file(picture), f"{name} · {label}" if several else label))
@@ -102,6 +115,8 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
                                {key: records[0][key] for key in ("faces", "size")} if records else {"faces": []})
     files = _downloads(records, list(models))
     note = keypoints_note(found, detector_name(detector)) if keypoints else ""
+    if analyzers and found:
+        note += f" {AU_NOTE}"
     message = _summary(records, list(models), several, note)
     if skipped:
         message += "\n\nSkipped: " + "; ".join(skipped)
@@ -173,6 +188,38 @@ def _downloads(records: list[dict[str, Any]], labels: list[str]) -> list[str]:
 CSV_HEADERS = ["photo", "face", "x", "y", "w", "h", "score", "classifier", "emotion", "confidence", *EMOTIONS]
 
 
+#: Faces whose action units and avatars are shown (the JSON and the mesh downloads have every face).
+MAX_MESH_FACES = 4
+
+
+def face_analysis(registry: Registry, payload: dict[str, Any] | None) -> tuple[Any, str | None, list[Any], list[str]]:
+    """Handler, after :func:`predict_photo` with the face mesh: (each face's action units and
+    strongest blendshapes as bars, the first face's mesh as a ``.glb`` for the 3D view, each
+    face's avatar with its caption, every face's mesh as OBJ and GLB files). Nothing when no
+    face of ``payload`` (:func:`predict_photo`'s JSON) carries a mesh."""
+    from avatar import avatar_of
+    from exports import write_mesh_glb, write_mesh_obj
+
+    payload = payload or {}
+    several = "photos" in payload
+    photos = payload.get("photos") or [{"file": "", "faces": payload.get("faces", [])}]
+    named = [(f"{photo['file']}, face {i + 1}" if several else f"face {i + 1}",
+              f"{Path(photo['file']).stem}.face{i + 1}" if several else f"face{i + 1}", face)
+             for photo in photos for i, face in enumerate(photo["faces"]) if face.get("mesh")]
+    if not named:
+        return None, None, [], []
+    shown = named[:MAX_MESH_FACES]
+    figure = action_unit_bars([face for _, _, face in shown], [title for title, _, _ in shown], note=AU_NOTE)
+    avatars = [(image_file(avatar_of(face)), title) for title, _, face in shown]
+    triangles = mesh_triangles(face_analyzers(registry, True))
+    folder = output_folder("mesh")
+    files = []
+    for _, stem, face in named[:MAX_BAR_FACES]:
+        files.append(str(write_mesh_obj(folder / f"{stem}.obj", face["mesh"], triangles)))
+        files.append(str(write_mesh_glb(folder / f"{stem}.glb", face["mesh"], triangles)))
+    return figure, files[1], avatars, files
+
+
 def build(registry: Registry) -> None:
     """Lay out the Predict tab inside the current ``gr.Blocks`` context."""
     classifiers = plugin_choices(registry, "classifier")
@@ -191,6 +238,7 @@ def build(registry: Registry) -> None:
             min_score = min_score_slider()
             keypoints = gr.Checkbox(False, label="Show keypoints", elem_id="predict-keypoints",
                                     info="the eyes, nose, mouth... that the detector finds, where it finds them")
+            mesh = mesh_checkbox("predict-mesh")
             unavailable_accordion(registry, "classifier")
             examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
             if examples:
@@ -204,13 +252,27 @@ def build(registry: Registry) -> None:
                                  elem_id="predict-gallery")
             bars = gr.Plot(label="Probabilities per face", show_label=False)
             files = gr.File(label="Download the faces (CSV, JSON)", file_count="multiple", elem_id="predict-files")
+            with gr.Column(visible=False) as mesh_panel:
+                units = gr.Plot(label="Action units and blendshapes per face", show_label=False,
+                                elem_id="predict-units")
+                with gr.Row():
+                    model = gr.Model3D(label="Face mesh in 3D (face 1)", height=300, elem_id="predict-model")
+                    avatars = gr.Gallery(label="Avatars: the cartoon face wearing each face's expression", columns=2,
+                                         height=300, object_fit="contain", preview=False, elem_id="predict-avatars")
+                meshes = gr.File(label="Download the meshes (OBJ, GLB)", file_count="multiple",
+                                 elem_id="predict-meshes")
             with gr.Accordion("JSON", open=False):
                 raw = gr.JSON(label="Result")
 
     @user_errors
-    def predict(image, classifiers, detector, checkpoint, keypoints, min_score, photos, progress=gr.Progress()):
-        return predict_photo(registry, image, classifiers, detector, checkpoint, keypoints, min_score, photos, progress)
+    def predict(image, classifiers, detector, checkpoint, keypoints, min_score, photos, mesh,
+                progress=gr.Progress()):
+        found = predict_photo(registry, image, classifiers, detector, checkpoint, keypoints, min_score, photos,
+                              progress, mesh=mesh)
+        analysed = face_analysis(registry, found[2]) if mesh else (None, None, [], [])
+        return *found, *analysed, gr.Column(visible=bool(mesh))
 
-    outputs = [gallery, bars, raw, message, files]
-    clear_on_error(run.click(predict, [image, chosen, detector, checkpoint, keypoints, min_score, photos], outputs,
-                             api_name="predict", preprocess=False, show_progress_on=[message]), outputs)
+    outputs = [gallery, bars, raw, message, files, units, model, avatars, meshes]
+    clear_on_error(run.click(predict, [image, chosen, detector, checkpoint, keypoints, min_score, photos, mesh],
+                             [*outputs, mesh_panel], api_name="predict", preprocess=False,
+                             show_progress_on=[message]), outputs)

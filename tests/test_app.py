@@ -17,7 +17,8 @@ from registry import EMOTIONS
 from tests.conftest import ROOT
 from tests.tabs.conftest import point_folders
 
-ENDPOINTS = {"/predict", "/live", "/playable_video", "/video", "/generate", "/identity_grid", "/interpolate",
+ENDPOINTS = {"/predict", "/live", "/live_recording", "/clear_live_recording", "/playable_video", "/video",
+             "/generate", "/identity_grid", "/interpolate",
              "/interpolation_frame", "/animate", "/edit_expression", "/leaderboard", "/evaluate", "/data_sets", "/runs",
              "/show_run", "/trainer_changed", "/train", "/stop_training", "/continue_training", "/follow_training",
              "/plugins"}
@@ -115,7 +116,7 @@ def test_the_app_starts_without_diffusers_or_transformers():
 
 # -- Predict, Live, Video -------------------------------------------------------------------------------
 def test_real_photo_gets_a_box_and_happy(client, astronaut_path, hopper_path):
-    gallery, _, result, message, files = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar",
+    gallery, _, result, message, files, *_ = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar",
                                                         api_name="/predict")
     assert [f["emotion"] for f in result["faces"]] == ["happy"]
     assert "1 face found" in message and "happy" in message
@@ -123,13 +124,13 @@ def test_real_photo_gets_a_box_and_happy(client, astronaut_path, hopper_path):
     annotated = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"))
     assert annotated.shape == (512, 512, 3)
     assert [Path(f).name for f in files] == ["emotions.csv", "emotions.json"]
-    _, _, result, _, _ = client.predict(handle_file(str(hopper_path)), ["mini_xception"], "haar", api_name="/predict")
+    _, _, result, *_ = client.predict(handle_file(str(hopper_path)), ["mini_xception"], "haar", api_name="/predict")
     assert len(result["faces"]) == 1
 
 
 def test_predict_with_a_run_folder_beside_the_installed_classifier(client, registry, folders, astronaut_path):
     registry.classifier("mini_xception").save_pretrained(folders["runs"] / "copy" / "best")
-    gallery, _, result, _, _ = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar", "runs/copy",
+    gallery, _, result, *_ = client.predict(handle_file(str(astronaut_path)), ["mini_xception"], "haar", "runs/copy",
                                               api_name="/predict")
     assert [g["caption"] for g in gallery] == ["mini_xception", "mini_xception: runs/copy"]
     assert set(result["faces"][0]["classifiers"]) == {"mini_xception", "mini_xception: runs/copy"}
@@ -149,7 +150,7 @@ def test_bad_uploads_get_a_one_line_message(client, tmp_path, name, content, mes
 
 def test_photo_without_a_face_says_so(client, tmp_path):
     Image.new("RGB", (300, 200), (90, 120, 200)).save(tmp_path / "sky.png")
-    _, _, result, message, _ = client.predict(handle_file(str(tmp_path / "sky.png")), ["mini_xception"], "haar",
+    _, _, result, message, _, *_ = client.predict(handle_file(str(tmp_path / "sky.png")), ["mini_xception"], "haar",
                                               api_name="/predict")
     assert result["faces"] == [] and "No face found" in message
 
@@ -160,9 +161,10 @@ def test_missing_upload_and_unknown_classifier(client, astronaut_path):
            match="no classifier named 'nope'|not in the list of choices")
 
 
-def _stream_once(client, api_name, frame, *args):
+def _stream_once(client, api_name, frame, *args, session=None):
     """One frame through a streaming event the way the browser sends it (gradio_client does not
-    speak streaming events): upload, join the queue, read the first answer from the event stream."""
+    speak streaming events): upload, join the queue, read the first answer from the event stream.
+    ``session``: the session to send it in (the client's own, to share its state), else a new one."""
     import json
     import uuid
 
@@ -171,7 +173,7 @@ def _stream_once(client, api_name, frame, *args):
     dependency = next(d for d in client.config["dependencies"] if d.get("api_name") == api_name.strip("/"))
     with open(frame, "rb") as handle:
         [path] = httpx.post(client.src + "gradio_api/upload", files={"files": (frame.name, handle)}).json()
-    session = uuid.uuid4().hex
+    session = session or uuid.uuid4().hex
     data = [{"path": path, "orig_name": frame.name, "meta": {"_type": "gradio.FileData"}}, *args, None]  # None: state
     httpx.post(client.src + "gradio_api/queue/join", json={"data": data, "fn_index": dependency["id"],
                                                           "session_hash": session}).raise_for_status()
@@ -183,11 +185,38 @@ def _stream_once(client, api_name, frame, *args):
 
 
 def test_live_frame_through_the_event_stream(client, astronaut_path):
-    answer = _stream_once(client, "/live", astronaut_path, "mini_xception", "", "haar", False)
-    shown, _, status = answer["output"]["data"]
+    answer = _stream_once(client, "/live", astronaut_path, "mini_xception", "", "haar", False, False)
+    shown, _, status, avatar = answer["output"]["data"]
+    assert avatar is None  # the face mesh is off
     assert np.asarray(Image.open(shown["path"])).shape[:2] == (512, 512) and status.startswith("1 face(s)")
-    answer = _stream_once(client, "/live", astronaut_path, None, "", "haar", False)
+    answer = _stream_once(client, "/live", astronaut_path, None, "", "haar", False, False)
     assert not answer["success"] and answer["output"]["error"] == "choose a classifier, or type your model's folder"
+
+
+def test_live_face_mesh_recording_downloads_and_clears(client, astronaut_path):
+    _error(client, api_name="/live_recording", match="nothing is recorded yet")
+    for _ in range(2):
+        answer = _stream_once(client, "/live", astronaut_path, "mini_xception", "", "blazeface", False, True,
+                              session=client.session_hash)
+    _, _, status, avatar = answer["output"]["data"]
+    assert "frames recorded" in status and np.asarray(Image.open(avatar["path"])).shape == (256, 456, 3)
+    files = client.predict(api_name="/live_recording")
+    assert [Path(f).name for f in files] == ["webcam.live_link.csv", "webcam.blendshapes.json"]
+    assert Path(files[0]).read_text().startswith("Timecode,BlendShapeCount,EyeBlinkLeft")
+    assert client.predict(api_name="/clear_live_recording").startswith("Cleared ")
+    _error(client, api_name="/live_recording", match="nothing is recorded yet")
+
+
+def test_predict_with_the_face_mesh(client, astronaut_path):
+    _, _, result, message, _, units, model, avatars, meshes = client.predict(
+        handle_file(str(astronaut_path)), ["mini_xception"], "blazeface", "", False, 0.5, [], True,
+        api_name="/predict")
+    assert result["faces"][0]["action_units"]["AU12"] > 0.5 and "estimates derived from" in message
+    assert units["type"] == "matplotlib" and [a["caption"] for a in avatars] == ["face 1"]
+    assert str(model).endswith("face1.glb") and [Path(f).name for f in meshes] == ["face1.obj", "face1.glb"]
+    _, _, result, _, _, units, model, avatars, meshes = client.predict(
+        handle_file(str(astronaut_path)), ["mini_xception"], "blazeface", api_name="/predict")
+    assert "mesh" not in result["faces"][0] and units is None and model is None and not avatars and not meshes
 
 
 def test_video_endpoint(client, astronaut_path, tmp_path):
@@ -195,7 +224,7 @@ def test_video_endpoint(client, astronaut_path, tmp_path):
     from tests.videos import face_video
 
     clip = face_video(tmp_path / "clip.mp4", load_image(astronaut_path), count=6)
-    annotated, timeline, table_file, table, message = client.predict(handle_file(str(clip)), ["mini_xception"], "",
+    annotated, timeline, table_file, table, message, *_ = client.predict(handle_file(str(clip)), ["mini_xception"], "",
                                                                      "haar", 2, api_name="/video")
     assert "Analysed 3 frames" in message and timeline["type"] == "matplotlib"
     assert {row[8] for row in table["data"]} == {"happy"} and all(0.5 <= row[7] <= 1 for row in table["data"])
@@ -204,6 +233,12 @@ def test_video_endpoint(client, astronaut_path, tmp_path):
     _error(client, handle_file(str(tmp_path / "notes.mp4")), ["mini_xception"], "", "haar", 1, api_name="/video",
            match="notes.mp4 is not a video")
     preview = client.predict(handle_file(str(clip)), api_name="/playable_video")  # MPEG-4 part 2: made playable
+    *_, table, message, units, avatar, exports = client.predict(handle_file(str(clip)), "mini_xception", "",
+                                                                "blazeface", 2, 0.5, True, api_name="/video")
+    assert table["headers"][-1] == "AU43" and len(table["data"][0]) == len(table["headers"])
+    assert units["type"] == "matplotlib" and "estimates derived from" in message
+    assert str(avatar["video"] if isinstance(avatar, dict) else avatar).endswith("clip.avatar.webm")
+    assert [Path(f).name for f in exports] == ["clip.live_link.csv", "clip.blendshapes.json"]
     assert str(preview["video"] if isinstance(preview, dict) else preview).endswith("clip.webm")
 
 

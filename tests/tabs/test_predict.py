@@ -212,3 +212,52 @@ def test_labels_cover_no_other_face_and_no_other_label_on_a_group_photo():
         assert not [j for j, box in enumerate(boxes) if j != i and overlap(rect, box)], i
     drawn = annotate(np.zeros((300, 400, 3), np.uint8), faces, numbers=True)
     assert drawn.shape == (300, 400, 3)
+
+
+def test_the_face_mesh_is_drawn_and_its_analysis_shown_as_bars_3d_and_avatars(registry):
+    from tabs.common import AU_NOTE
+    from tabs.predict import face_analysis
+
+    photo = str(EXAMPLES_DIR / "two_people.jpg")
+    plain, *_ = predict_photo(registry, photo, ["mini_xception"], "blazeface")
+    gallery, _, payload, message, _ = predict_photo(registry, photo, ["mini_xception"], "blazeface", mesh=True)
+    assert AU_NOTE in message and AU_NOTE not in predict_photo(registry, photo, ["mini_xception"], "blazeface")[3]
+    with_mesh, without = (np.asarray(Image.open(g[0][0]).convert("RGB")) for g in (gallery, plain))
+    x, y, w, h = payload["faces"][0]["box"]
+    assert (with_mesh != without)[y + h // 4:y + 3 * h // 4, x + w // 4:x + 3 * w // 4].any(axis=2).mean() > 0.2
+    smile = payload["faces"][0]
+    assert len(smile["mesh"]) == 478 and smile["action_units"]["AU12"] > 0.5 and set(smile["head_pose"]) == {
+        "yaw", "pitch", "roll"}
+
+    figure, model, avatars, files = face_analysis(registry, payload)
+    assert [ax.get_title() for ax in figure.axes] == ["face 1: action units", "face 1: strongest blendshapes",
+                                                       "face 2: action units", "face 2: strongest blendshapes"]
+    bars = {label.get_text(): patch.get_width() for label, patch in zip(figure.axes[0].get_yticklabels(),
+                                                                        figure.axes[0].patches)}
+    assert bars["AU12"] == pytest.approx(smile["action_units"]["AU12"]) and AU_NOTE in figure.get_supxlabel()
+    assert [caption for _, caption in avatars] == ["face 1", "face 2"]
+    assert np.asarray(Image.open(avatars[0][0])).shape == (256, 256, 3)
+    assert [f.rsplit("/", 1)[1] for f in files] == ["face1.obj", "face1.glb", "face2.obj", "face2.glb"]
+    assert model == files[1] and open(model, "rb").read(4) == b"glTF"
+    assert sum(line.startswith("f ") for line in open(files[0])) == 898
+    assert face_analysis(registry, predict_photo(registry, photo, ["mini_xception"], "blazeface")[2]) == (
+        None, None, [], [])
+
+
+def test_several_photos_name_their_faces_meshes(registry, tmp_path, astronaut_path, hopper_path):
+    from tabs.predict import face_analysis
+
+    _, _, payload, _, _ = predict_photo(registry, str(astronaut_path), "mini_xception", "blazeface",
+                                        photos=[str(hopper_path)], mesh=True)
+    _, _, avatars, files = face_analysis(registry, payload)
+    assert [caption for _, caption in avatars] == ["astronaut.jpg, face 1", "grace_hopper.jpg, face 1"]
+    assert [f.rsplit("/", 1)[1] for f in files][::2] == ["astronaut.face1.obj", "grace_hopper.face1.obj"]
+
+
+def test_the_face_mesh_says_when_it_is_not_available(registry, astronaut_path, monkeypatch):
+    from plugins.face_mesh.plugin import FaceMesh
+    from registry import BROKEN, PluginStatus, Registry
+
+    monkeypatch.setattr(FaceMesh, "status", classmethod(lambda cls: PluginStatus(BROKEN, "the bundle is damaged")))
+    with pytest.raises(InputError, match="^the face mesh is not available: the bundle is damaged$"):
+        predict_photo(Registry(), str(astronaut_path), "mini_xception", "haar", mesh=True)

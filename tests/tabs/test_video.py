@@ -18,7 +18,7 @@ def test_video_gives_annotated_webm_csv_and_tracks(registry, clip):
     import cv2
 
     seen = []
-    annotated, timeline, table, rows, message = analyse_video(
+    annotated, timeline, table, rows, message, *_ = analyse_video(
         registry, {"path": str(clip), "orig_name": "clip.mp4"}, ["mini_xception"], "haar", 2,
         progress=lambda *a, **k: seen.append(a[0]))
     capture = cv2.VideoCapture(annotated)
@@ -42,7 +42,7 @@ def test_video_gives_annotated_webm_csv_and_tracks(registry, clip):
 def test_the_timeline_has_a_panel_per_track_longest_first(registry, monkeypatch):
     from tabs.predict import EXAMPLES_DIR
 
-    _, timeline, _, rows, message = analyse_video(registry, str(EXAMPLES_DIR / "two_people_pan.webm"),
+    _, timeline, _, rows, message, *_ = analyse_video(registry, str(EXAMPLES_DIR / "two_people_pan.webm"),
                                                   ["mini_xception"], "haar", 4)
     titles = [ax.get_title(loc="left") for ax in timeline.axes]
     # track 1 is the face on the left, face 1 of the photo in the Predict tab, and track 1 in the CSV
@@ -57,7 +57,7 @@ def test_the_timeline_has_a_panel_per_track_longest_first(registry, monkeypatch)
 
 def test_long_videos_are_capped(registry, clip, monkeypatch):
     monkeypatch.setattr(video_tab, "MAX_ANALYSED_FRAMES", 3)
-    _, _, _, _, message = analyse_video(registry, str(clip), ["mini_xception"], "haar", 1)
+    _, _, _, _, message, *_ = analyse_video(registry, str(clip), ["mini_xception"], "haar", 1)
     assert "Analysed 3 frames" in message and "Stopped at 3 frames" in message
 
 
@@ -82,7 +82,7 @@ def test_missing_video_or_classifier(registry, clip):
 
 def test_your_model_labels_the_video(registry, folders, clip):
     registry.classifier("mini_xception").save_pretrained(folders["runs"] / "mine" / "best")
-    _, timeline, _, rows, _ = analyse_video(registry, str(clip), [], "haar", 5, checkpoint="runs/mine")
+    _, timeline, _, rows, _, *_ = analyse_video(registry, str(clip), [], "haar", 5, checkpoint="runs/mine")
     assert timeline._suptitle.get_text() == "Emotion over time (mini_xception: runs/mine)" and rows[0][8] == "happy"
 
 
@@ -134,11 +134,11 @@ def test_a_jpeg_named_mp4_is_called_what_it_is(registry, tmp_path, astronaut_pat
 def test_one_classifier_at_a_time_and_the_detector_score_in_the_csv(registry, clip):
     with pytest.raises(InputError, match="one classifier at a time; choose one of mini_xception, vit"):
         analyse_video(registry, str(clip), ["mini_xception", "vit"], "haar", 2)
-    _, _, table, rows, _ = analyse_video(registry, str(clip), "mini_xception", "haar", 2)
+    _, _, table, rows, _, *_ = analyse_video(registry, str(clip), "mini_xception", "haar", 2)
     with open(table) as handle:
         records = list(csv.DictReader(handle))
     assert records and all(0.5 <= float(r["score"]) <= 1 for r in records)
-    _, _, _, none, message = analyse_video(registry, str(clip), "mini_xception", "haar", 2, min_score=1.0)
+    _, _, _, none, message, *_ = analyse_video(registry, str(clip), "mini_xception", "haar", 2, min_score=1.0)
     assert none == [] and "0 face detections" in message
 
 
@@ -146,7 +146,7 @@ def test_a_typed_model_replaces_the_chosen_classifier(registry, clip, folders):
     from plugins.mini_xception import MiniXception
 
     MiniXception.from_config().save_pretrained(folders["runs"] / "mine")
-    _, timeline, _, rows, _ = analyse_video(registry, str(clip), "vit", "haar", 2, checkpoint="runs/mine")
+    _, timeline, _, rows, _, *_ = analyse_video(registry, str(clip), "vit", "haar", 2, checkpoint="runs/mine")
     assert rows and timeline._suptitle.get_text() == "Emotion over time (mini_xception: runs/mine)"
 
 
@@ -160,7 +160,36 @@ def test_the_timeline_starts_at_0_seconds(registry, tmp_path, astronaut_path):
     with VideoWriter(tmp_path / "late.webm", 10) as writer:
         for index in range(20):
             writer.write(face if index >= 10 else np.full_like(face, 128))
-    _, timeline, _, rows, _ = analyse_video(registry, str(tmp_path / "late.webm"), "mini_xception", "haar", 2)
+    _, timeline, _, rows, _, *_ = analyse_video(registry, str(tmp_path / "late.webm"), "mini_xception", "haar", 2)
     assert rows and min(row[1] for row in rows) >= 0.9
     start, end = timeline.axes[0].get_xlim()
     assert start == 0 and end >= 1.8
+
+
+def test_the_face_mesh_adds_action_units_over_time_live_link_files_and_an_avatar_video(registry, clip):
+    import cv2
+
+    from exports import LIVE_LINK_HEADER
+    from tabs.common import AU_NOTE
+
+    annotated, _, table, rows, message, units, avatar, files = analyse_video(
+        registry, {"path": str(clip), "orig_name": "holiday.mp4"}, "mini_xception", "blazeface", 1, mesh=True)
+    with open(table) as handle:
+        records = list(csv.DictReader(handle))
+    assert len(records) == len(rows) >= 6 and float(records[0]["AU12"]) > 0.5 and "AU43" in records[0]
+    assert list(records[0])[len(video_tab.HEADERS)] == "AU1"  # the units follow the emotions, in FACS order
+    assert AU_NOTE in message and "face track 1" in message
+    tracks = sorted({r["track"] for r in records})
+    assert [ax.get_title(loc="left") for ax in units.axes] == [f"face track {t}" for t in tracks]
+    assert "AU12" in [line.get_label() for line in units.axes[0].get_lines()]
+    assert [f.rsplit("/", 1)[1] for f in files] == ["holiday.live_link.csv", "holiday.blendshapes.json"]
+    with open(files[0]) as handle:
+        live_link = list(csv.reader(handle))
+    assert tuple(live_link[0]) == LIVE_LINK_HEADER
+    assert len(live_link) - 1 == sum(r["track"] == "1" for r in records)
+    capture = cv2.VideoCapture(avatar)
+    width, count = capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    capture.release()
+    assert avatar.endswith("holiday.avatar.webm") and count == 10 and width > 256  # each frame beside its avatar
+    plain = analyse_video(registry, str(clip), "mini_xception", "blazeface", 1)
+    assert plain[5:] == (None, None, []) and "AU1" not in open(plain[2]).readline()
