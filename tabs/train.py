@@ -162,7 +162,8 @@ def show_run(run: str | None):
         lines.append(f"- **ended**: {ENDINGS[ending]}")
     elif ending is None and _read_json(path / APP_RUN_NAME):
         lines.append("- **training now**")
-    warning = run_warning(path)
+    warning = run_warning(path, "more epochs (*Continue the chosen run* below), more faces, or, for a classifier "
+                                "that has them, starting from its pretrained weights")
     if warning:
         lines.append("\n**" + warning.replace("warning: ", "Warning:** ", 1))
     if resolved.get("synthetic") or "SYNTHETIC" in str(data):

@@ -11,16 +11,22 @@ from typing import Any
 
 from registry.emotions import EMOTIONS
 
-__all__ = ["CHANCE", "chance_warning", "run_warning"]
+__all__ = ["CHANCE", "HELPS", "chance_warning", "run_warning"]
 
 #: Accuracy of guessing among the seven emotions.
 CHANCE = 1 / len(EMOTIONS)
 
 
-def chance_warning(metrics: Mapping[str, Any]) -> str | None:
+#: What usually helps a run at chance, said with the command line's flags.
+HELPS = ("more epochs (--resume with a larger --epochs continues this run), more faces, a lower learning rate "
+         "(--lr), or starting from pretrained weights (--init)")
+
+
+def chance_warning(metrics: Mapping[str, Any], helps: str = HELPS) -> str | None:
     """One paragraph when the best checkpoint's ``metrics`` (``test_*`` where there are some, else
     ``val_*``) are at chance: balanced accuracy (or accuracy) below 1.5 times chance, or macro
-    F1 below 0.1 (one emotion for every face scores 0.036). None when the model has learned."""
+    F1 below 0.1 (one emotion for every face scores 0.036), ending with what usually ``helps``.
+    None when the model has learned."""
     split = "test" if "test_accuracy" in metrics else "val"
     accuracy = metrics.get(f"{split}_balanced_accuracy", metrics.get(f"{split}_accuracy"))
     macro_f1 = metrics.get(f"{split}_macro_f1")
@@ -30,15 +36,14 @@ def chance_warning(metrics: Mapping[str, Any]) -> str | None:
         return None
     return (f"warning: the model is at chance on the {split} split (accuracy {accuracy:.0%}, macro F1 "
             f"{macro_f1:.3f}; guessing scores {CHANCE:.0%}): it has not learned the emotions yet. What usually "
-            "helps: more epochs (--resume with a larger --epochs continues this run), more faces, a lower "
-            "learning rate (--lr), or starting from pretrained weights (--init)")
+            f"helps: {helps}")
 
 
-def run_warning(run_dir: str | os.PathLike) -> str | None:
+def run_warning(run_dir: str | os.PathLike, helps: str = HELPS) -> str | None:
     """:func:`chance_warning` of the best checkpoint of the run in ``run_dir`` (None without one)."""
     try:
         best = json.loads((Path(run_dir) / "best" / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     metrics = best.get("metrics") if isinstance(best, dict) else None
-    return chance_warning(metrics) if isinstance(metrics, dict) and best.get("kind") == "classifier" else None
+    return chance_warning(metrics, helps) if isinstance(metrics, dict) and best.get("kind") == "classifier" else None

@@ -265,7 +265,7 @@ def test_a_run_that_ends_at_chance_says_so_and_what_usually_helps(folders):
                     test_macro_f1=0.036)
     *_, summary = show_run("runs/chance")
     assert "**Warning:** the model is at chance on the test split (accuracy 14%, macro F1 0.036" in summary
-    assert "more epochs" in summary and "--lr" in summary
+    assert "more epochs (*Continue the chosen run* below)" in summary and "--lr" not in summary
     _classifier_run(folders["runs"] / "learned", test_accuracy=0.8, test_balanced_accuracy=0.78, test_macro_f1=0.77)
     *_, summary = show_run("runs/learned")
     assert "chance" not in summary
