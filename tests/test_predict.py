@@ -17,7 +17,7 @@ def test_smiling_astronaut_is_happy(predictor, astronaut_path):
     assert result.size == (512, 512)
     assert [face.emotion for face in result.faces] == ["happy"]
     face = result.faces[0].to_dict()
-    assert set(face) == {"box", "emotion", "probabilities"}
+    assert set(face) == {"box", "score", "emotion", "probabilities"} and 0.5 <= face["score"] <= 1
     assert list(face["probabilities"]) == list(EMOTIONS)
     assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
