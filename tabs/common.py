@@ -223,7 +223,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 def public_paths(text: str) -> str:
     """``text`` with the server's paths as a user of the app can read them: inside the data,
     results or runs folders as typed there (``runs/my-run``), inside fexlab's own folder relative
-    to it (``plugins/cgan/weights/fer2013``), anything else by its data set folder and file name
+    to it (``plugins/cgan/weights/fer2013``), a short one as it is (what a user typed: ``/etc``,
+    ``../outside``), anything longer by its data set folder and file name
     (``fer2013/ferplus_votes.csv``); a training source repeated as "; source '...'" is left out."""
     text = re.sub(r"; source '[^']*'", "", text)
 
@@ -236,6 +237,8 @@ def public_paths(text: str) -> str:
                 return f"{root.name}/{absolute.relative_to(root)}".rstrip("/.") + tail
         if absolute == PACKAGE_DIR or PACKAGE_DIR in absolute.parents:
             return str(absolute.relative_to(PACKAGE_DIR)) + tail
+        if len(path.parts) <= 3:  # short, as a user types it ("/etc/passwd", "../outside"): kept as it is
+            return match.group(0)
         return "/".join(absolute.parts[-2:]) + tail
 
     return _PATH.sub(public, text)

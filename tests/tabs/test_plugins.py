@@ -46,6 +46,7 @@ def test_messages_name_data_sets_and_folders_not_server_paths(folders):
     assert public_paths(f"weights at {PACKAGE_DIR}/plugins/cgan/weights/fer2013") == "weights at plugins/cgan/weights/fer2013"
     assert public_paths(f"no run at {folders['runs']}/mine.") == "no run at runs/mine."
     assert public_paths("see https://huggingface.co/owner/name") == "see https://huggingface.co/owner/name"
+    assert public_paths("'/etc' and '../outside' are outside") == "'/etc' and '../outside' are outside"  # as typed
 
     @user_errors
     def fails():
