@@ -560,22 +560,42 @@ class FaceFollower:
     ``predict_video`` makes one per video; a caller with frames of its own (a webcam) keeps one
     across calls: ``follower = FaceFollower.of(predictor)``, then
     ``predictor.predict_frames([frame], follower=follower)`` per frame.
+
+    ``smoothing`` (0 to below 1, default 0: off) smooths a followed face's mesh, blendshapes,
+    action units and head pose exponentially: each frame's value is ``smoothing`` times the last
+    one's plus ``1 - smoothing`` times its own, and the next region comes from the smoothed mesh.
+    It trades landmark jitter on a still face for lag on a moving one
+    (``python -m benchmarks face-mesh-jitter`` measures both).
     """
 
-    def __init__(self, predictor: Predictor, name: str):
-        self.predictor, self.name = predictor, name
+    def __init__(self, predictor: Predictor, name: str, *, smoothing: float = 0.0):
+        if not 0.0 <= smoothing < 1.0:
+            raise InputError(f"smoothing must lie in [0, 1), got {smoothing}")
+        self.predictor, self.name, self.smoothing = predictor, name, float(smoothing)
         self.analyzer = predictor.analyzers[name]
         self.previous: list[dict[str, Any]] = []
         self.since_detection = 0
         self.detections = 0
 
     @classmethod
-    def of(cls, predictor: Predictor) -> FaceFollower | None:
+    def of(cls, predictor: Predictor, *, smoothing: float = 0.0) -> FaceFollower | None:
         """A follower for ``predictor``'s first analyzer that can follow faces, or None."""
         for name, analyzer in predictor.analyzers.items():
             if type(analyzer).follow is not FaceAnalyzer.follow:
-                return cls(predictor, name)
+                return cls(predictor, name, smoothing=smoothing)
         return None
+
+    def _smoothed(self, last: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+        """``current`` with its mesh and scores moved toward ``last`` by :attr:`smoothing`."""
+        keep, out = self.smoothing, dict(current)
+        if "mesh" in current and "mesh" in last:
+            mesh = keep * np.asarray(last["mesh"]) + (1 - keep) * np.asarray(current["mesh"])
+            out["mesh"] = mesh.astype(np.float32)
+        for key in ("blendshapes", "action_units", "head_pose"):
+            if key in current and key in last:
+                out[key] = {name: keep * float(last[key].get(name, value)) + (1 - keep) * float(value)
+                            for name, value in current[key].items()}
+        return out
 
     def step(self, frame: np.ndarray) -> list[tuple[Face, dict[str, Any]]]:
         """The faces of the next frame with their analyses."""
@@ -586,6 +606,9 @@ class FaceFollower:
                 faces = [face for face, _ in followed]
                 found = self.predictor.analyze(frame, faces, {self.name: [analysis for _, analysis in followed]})
                 if len(found) == len(faces):
+                    if self.smoothing:
+                        found = [(face, self._smoothed(last, analysis))
+                                 for (face, analysis), last in zip(found, self.previous)]
                     self.since_detection += 1
                     self.previous = [analysis for _, analysis in found]
                     return found
@@ -731,18 +754,24 @@ def _text_scale(box_width: int, height: int, width: int) -> float:
 
 def draw_mesh(image: np.ndarray, faces: Sequence[FacePrediction], triangles: np.ndarray | None = None) -> np.ndarray:
     """A copy of the RGB ``image`` with each analysed face's mesh drawn on it: the edges of
-    ``triangles`` (an analyzer's ``mesh_faces()``) as thin lines, or each point as a dot without them."""
+    ``triangles`` (an analyzer's ``mesh_faces()``) as thin half-transparent lines (so that a small
+    face still shows through its mesh), or each point as a dot without them."""
     import cv2
 
     out = np.ascontiguousarray(image.copy())
+    lines = out.copy()
     for face in faces:
         if "mesh" not in face.analysis:
             continue
         points = np.asarray(face.analysis["mesh"], np.float64)[:, :2]
         if triangles is not None:
             polygons = np.round(points[np.asarray(triangles)] * 16).astype(np.int32)
-            cv2.polylines(out, list(polygons), True, KEYPOINT_COLOR, 1, cv2.LINE_AA, 4)
+            cv2.polylines(lines, list(polygons), True, KEYPOINT_COLOR, 1, cv2.LINE_AA, 4)
         else:
             for x, y in np.round(points).astype(int):
                 cv2.circle(out, (int(x), int(y)), 1, KEYPOINT_COLOR, -1)
-    return out
+    return cv2.addWeighted(lines, MESH_OPACITY, out, 1.0 - MESH_OPACITY, 0.0) if triangles is not None else out
+
+
+#: How opaque :func:`draw_mesh` draws a mesh's edges.
+MESH_OPACITY = 0.6

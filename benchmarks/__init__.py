@@ -36,6 +36,8 @@ def all_benchmarks() -> list[Benchmark]:
         Benchmark("video", pipeline.video, ("predict",), "every frame of a 640x480 clip"),
         Benchmark("face-mesh", face_mesh.mesh_per_face, ("plugins.face_mesh",),
                   "the face mesh per face: landmarks, blendshapes, action units, head pose"),
+        Benchmark("face-mesh-jitter", face_mesh.mesh_jitter, ("plugins.face_mesh", "predict"),
+                  "landmark jitter of the followed mesh on a still clip with and without smoothing, and its lag"),
         Benchmark("video-mesh", face_mesh.mesh_video, ("plugins.face_mesh", "predict"),
                   "every frame of a 640x480 clip with detector, face mesh (tracking) and classifier"),
         Benchmark("app", pipeline.app_cold_start, ("app",), "process start to the app's first response"),

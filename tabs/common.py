@@ -402,3 +402,14 @@ def face_analyzers(registry: Registry, mesh: bool) -> dict[str, Any]:
 def mesh_triangles(analyzers: dict[str, Any]) -> Any:
     """The triangles of the first analyzer whose mesh has a surface (to draw and export), or None."""
     return next((topology[0] for topology in (a.mesh_faces() for a in analyzers.values()) if topology), None)
+
+
+def mesh_panel() -> gr.Column:
+    """The column of a tab's face-mesh outputs, hidden until the face mesh runs: kept in the page
+    while hidden (``visible="hidden"``), so that a 3D view inside it draws once it is shown."""
+    return gr.Column(visible="hidden")
+
+
+def show_mesh_panel(mesh: bool) -> gr.Column:
+    """The update that shows :func:`mesh_panel` when the face mesh ran, and hides it again when not."""
+    return gr.Column(visible=True if mesh else "hidden")

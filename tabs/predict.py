@@ -30,10 +30,12 @@ from .common import (
     image_file,
     load_plugins,
     mesh_checkbox,
+    mesh_panel,
     mesh_triangles,
     min_score_slider,
     output_folder,
     plugin_choices,
+    show_mesh_panel,
     unavailable_accordion,
     upload_name,
     upload_path,
@@ -252,13 +254,14 @@ def build(registry: Registry) -> None:
                                  elem_id="predict-gallery")
             bars = gr.Plot(label="Probabilities per face", show_label=False)
             files = gr.File(label="Download the faces (CSV, JSON)", file_count="multiple", elem_id="predict-files")
-            with gr.Column(visible=False) as mesh_panel:
+            with mesh_panel() as panel:
                 units = gr.Plot(label="Action units and blendshapes per face", show_label=False,
                                 elem_id="predict-units")
                 with gr.Row():
                     model = gr.Model3D(label="Face mesh in 3D (face 1)", height=300, elem_id="predict-model")
                     avatars = gr.Gallery(label="Avatars: the cartoon face wearing each face's expression", columns=2,
-                                         height=300, object_fit="contain", preview=False, elem_id="predict-avatars")
+                                         height="auto", object_fit="contain", preview=False, elem_id="predict-avatars",
+                                         elem_classes=["fexlab-whole"])
                 meshes = gr.File(label="Download the meshes (OBJ, GLB)", file_count="multiple",
                                  elem_id="predict-meshes")
             with gr.Accordion("JSON", open=False):
@@ -270,9 +273,9 @@ def build(registry: Registry) -> None:
         found = predict_photo(registry, image, classifiers, detector, checkpoint, keypoints, min_score, photos,
                               progress, mesh=mesh)
         analysed = face_analysis(registry, found[2]) if mesh else (None, None, [], [])
-        return *found, *analysed, gr.Column(visible=bool(mesh))
+        return *found, *analysed, show_mesh_panel(bool(mesh))
 
     outputs = [gallery, bars, raw, message, files, units, model, avatars, meshes]
     clear_on_error(run.click(predict, [image, chosen, detector, checkpoint, keypoints, min_score, photos, mesh],
-                             [*outputs, mesh_panel], api_name="predict", preprocess=False,
+                             [*outputs, panel], api_name="predict", preprocess=False,
                              show_progress_on=[message]), outputs)

@@ -47,11 +47,13 @@ from .common import (
     face_analyzers,
     load_plugins,
     mesh_checkbox,
+    mesh_panel,
     mesh_triangles,
     min_score_slider,
     output_folder,
     plain_names,
     plugin_choices,
+    show_mesh_panel,
     upload_name,
     upload_path,
     user_errors,
@@ -263,7 +265,7 @@ def build(registry: Registry) -> None:
             download = gr.File(label="Per-frame emotions (CSV)")
             table = gr.Dataframe(headers=HEADERS, label="Per-frame emotions", max_height=300, interactive=False,
                                  elem_classes=["fexlab-table"], elem_id="video-table")
-            with gr.Column(visible=False) as mesh_panel:
+            with mesh_panel() as panel:
                 units = gr.Plot(label="Action units over time, per face track", show_label=False,
                                 elem_id="video-units")
                 avatar = gr.Video(label="Avatar: each frame beside the cartoon face wearing its largest face's "
@@ -277,7 +279,7 @@ def build(registry: Registry) -> None:
                                    mesh=mesh))
         with open(found[2], newline="") as handle:  # the table's headers: the CSV's, AU columns included
             found[3] = {"headers": next(csv.reader(handle)), "data": found[3]}
-        return *found, gr.Column(visible=bool(mesh))
+        return *found, show_mesh_panel(bool(mesh))
 
     @user_errors
     def show_preview(video, progress=gr.Progress()):
@@ -286,5 +288,5 @@ def build(registry: Registry) -> None:
     outputs = [annotated, timeline, download, table, message, units, avatar, exports]
     clear_on_error(video.change(show_preview, video, preview, api_name="playable_video", preprocess=False), [preview])
     clear_on_error(run.click(analyse, [video, chosen, checkpoint, detector, every, min_score, mesh],
-                             [*outputs, mesh_panel], api_name="video", preprocess=False, show_progress_on=[message]),
+                             [*outputs, panel], api_name="video", preprocess=False, show_progress_on=[message]),
                    outputs)

@@ -154,18 +154,39 @@ def test_a_visit_through_every_tab(page, tmp_path):
     _error_toast(page, "notes.jpg is not an image")
     page.locator("#predict-gallery img").first.wait_for(state="detached")
     assert "faces found" not in message.inner_text()
+    # the face mesh: drawn on each face, each face's action units and blendshapes as bars (said to
+    # be estimates), the first face's mesh in 3D, each face's avatar, the meshes to download
+    page.locator("#predict-photo input[type=file]").set_input_files(str(EXAMPLES / "two_people.jpg"))
+    page.locator("#predict-mesh input").check()
+    page.get_by_role("button", name="Predict emotions").click()
+    message.get_by_text("estimates derived from the face mesh's blendshapes").wait_for()
+    page.locator("#predict-units img").wait_for()
+    page.locator("#predict-model canvas").wait_for()
+    page.locator("#predict-avatars img").nth(1).wait_for()
+    assert page.locator("#predict-meshes").get_by_text("face2").count() == 2  # face2.obj, face2.glb
+    # the 3D view draws only what is on screen: the whole page on screen for its screenshot
+    page.set_viewport_size({"width": 1360, "height": page.evaluate("document.body.scrollHeight")})
+    page.locator("#predict-model canvas").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    _screenshot(page, "face_mesh")
+    page.set_viewport_size({"width": 1360, "height": 900})
 
     # Live: the (fake) webcam streams frames; each comes back with its box and emotion
     _open(page, "Live")
+    page.locator("#live-mesh input").check()
     page.locator("#live-camera").get_by_text("Click to Access Webcam").click()
     page.locator("#live-camera button", has_text="Record").first.click()
     page.locator("#live-status").get_by_text("1 face(s)").wait_for()
     page.locator("#live-output img").wait_for()  # the frame with its box and emotion drawn on it
+    page.locator("#live-avatar img").wait_for()  # the avatar mirrors the webcam, beside its action units
+    page.locator("#live-status").get_by_text("frames recorded").wait_for()
     # the preview is not mirrored, as the frames analysed and drawn are not: one convention
     assert page.eval_on_selector("#live-camera video", "v => getComputedStyle(v).transform") in (
         "none", "matrix(1, 0, 0, 1, 0, 0)")
     _screenshot(page, "live")
     page.locator("#live-camera button", has_text="Stop").first.click()
+    page.get_by_role("button", name="Download the recording").click()
+    page.locator("#live-recording").get_by_text("webcam.live_link").wait_for()  # .csv, beside the .json
 
     # Video: an MPEG-4 part 2 upload gets a preview that plays; the example video is analysed
     # with one progress indicator, not one per output panel
@@ -183,11 +204,16 @@ def test_a_visit_through_every_tab(page, tmp_path):
     page.wait_for_function("""() => { const v = document.querySelector("#video-preview video");
         return v && v.currentSrc.endsWith("two_people_pan.webm") && v.readyState >= 1; }""")
     page.wait_for_function(f"() => ({PROGRESS_SHOWN})() == 0")  # the preview is done
+    page.locator("#video-mesh input").check()
     page.get_by_role("button", name="Analyse video").click()
     page.wait_for_function(f"() => ({PROGRESS_SHOWN})() > 0")
     shown = page.evaluate(PROGRESS_SHOWN)
     page.locator("#video-message").get_by_text("face detections in 2 tracks").wait_for()
     assert shown == 1
+    page.locator("#video-units img").wait_for()  # action units over time, per track
+    page.wait_for_function("""() => { const v = document.querySelector("#video-avatar video");
+        return v && v.currentSrc.endsWith("two_people_pan.avatar.webm") && v.readyState >= 1; }""")
+    assert page.locator("#video-exports").get_by_text("two_people_pan.live_link").count() == 1
     _screenshot(page, "video")
     # a text file named .mp4: its error, and the emptied table keeps its headers
     (tmp_path / "notes.mp4").write_text("just text " * 50)

@@ -109,6 +109,28 @@ def test_video_follows_faces_from_the_previous_mesh(registry, mesh, classifier, 
     assert detector.calls == 4  # frames 0, 3, 6, 9
 
 
+def test_the_follower_smooths_a_still_face_and_refuses_a_bad_amount(registry, mesh, classifier, astronaut_path):
+    from predict import FaceFollower
+    from registry import InputError
+
+    predictor = Predictor([classifier], registry.detector("blazeface"), analyzers=[mesh], redetect=0)
+    rng = np.random.default_rng(0)
+    photo = load_image(astronaut_path)
+    frames = [np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8) for _ in range(12)]
+
+    def spread(smoothing):
+        follower = FaceFollower.of(predictor, smoothing=smoothing)
+        found = [follower.step(frame)[0][1] for frame in frames]
+        meshes = np.stack([analysis["mesh"][:, :2] for analysis in found])
+        smile = [analysis["action_units"]["AU12"] for analysis in found]
+        return np.linalg.norm(meshes - meshes.mean(axis=0), axis=2).mean(), smile
+
+    (raw, raw_smile), (smooth, smooth_smile) = spread(0.0), spread(0.8)
+    assert smooth < raw * 0.8 and np.std(smooth_smile) < np.std(raw_smile)
+    assert smooth_smile[0] == pytest.approx(raw_smile[0])  # the first frame is the detector's, as it is
+    with pytest.raises(InputError, match="smoothing must lie in"):
+        FaceFollower.of(predictor, smoothing=1.0)
+
 def test_video_finds_a_lost_face_again_with_the_detector(registry, mesh, classifier, astronaut_path, tmp_path):
     path = face_video(tmp_path / "blinks.mp4", load_image(astronaut_path), count=8, blank_every=4)
     detector = CountingDetector(registry.detector("blazeface"))
