@@ -18,7 +18,7 @@ __all__ = ["GOALS", "Benchmark", "Row", "all_benchmarks", "goals"]
 
 def all_benchmarks() -> list[Benchmark]:
     """Every benchmark, in the order the table shows them (classifier ones per installed plugin)."""
-    from . import alignment, capabilities, detection, face_mesh, pipeline
+    from . import alignment, capabilities, detection, face_mesh, pipeline, profile
 
     benches: list[Benchmark] = []
     for name in pipeline.classifier_names():
@@ -34,6 +34,8 @@ def all_benchmarks() -> list[Benchmark]:
         Benchmark("alignment", alignment.alignment_effect, ("predict",),
                   "accuracy with and without eye alignment, on real photos, per classifier and detector"),
         Benchmark("video", pipeline.video, ("predict",), "every frame of a 640x480 clip"),
+        Benchmark("profile", profile.profile_rows, ("predict",),
+                  "the prediction path stage by stage: decode, detector passes, tiles, close-ups, NMS, crops, classifier, mesh"),
         Benchmark("face-mesh", face_mesh.mesh_per_face, ("plugins.face_mesh",),
                   "the face mesh per face: landmarks, blendshapes, action units, head pose"),
         Benchmark("face-mesh-jitter", face_mesh.mesh_jitter, ("plugins.face_mesh", "predict"),

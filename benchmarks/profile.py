@@ -1,0 +1,286 @@
+"""Where the time of one prediction goes, stage by stage: decoding, each detector pass (letterbox,
+interpreter call, decoding the outputs), the tiles, the close-up pass, non-maximum suppression,
+the crops, each classifier and the face mesh when asked.
+
+The stages are timed by wrapping the functions that do them (only for this run, then restored),
+so the prediction path runs exactly as it does in the app and the CLI; a stage the code does not
+have (an older or newer version of it) is simply absent from the table. Times are milliseconds
+per image or frame, averaged over every call; a nested stage is part of the one above it, and
+"other" is the call's time outside the listed top-level stages. In video, frames of a batch are
+detected in parallel threads, so the stages' times are summed over threads and can exceed the
+wall-clock time per frame.
+
+    python -m benchmarks --only profile          # rows in results.md, like any benchmark
+    python -m benchmarks.profile --save now.json # the table, and its figures for a later comparison
+    python -m benchmarks.profile --before old.json --after now.json   # before -> after, side by side
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .harness import Row
+from .inputs import MEDIA, five_face_image, one_face_images, video_640x480
+
+__all__ = ["StageClock", "large_photo", "profile", "profile_rows", "stage_table"]
+
+
+class StageClock:
+    """Inclusive time and calls per stage path ("detect > tiles > interpreter (full)")."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def wrap(self, owner: Any, attribute: str, label: str | Callable[..., str]) -> None:
+        """Time every call of ``owner.attribute`` (a module's function, a class's method or an
+        object's bound method) as the stage ``label`` (or ``label(*args)``); absent: nothing."""
+        original = getattr(owner, attribute, None)
+        if original is None:
+            return
+        clock = self
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            stack = clock._stack()
+            stack.append(label(*args, **kwargs) if callable(label) else label)
+            key = " > ".join(stack)
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                stack.pop()
+                with clock._lock:
+                    clock.seconds[key] = clock.seconds.get(key, 0.0) + elapsed
+                    clock.calls[key] = clock.calls.get(key, 0) + 1
+
+        self._undo.append((owner, attribute, owner.__dict__.get(attribute) if hasattr(owner, "__dict__") else original))
+        setattr(owner, attribute, timed)
+
+    def _stack(self) -> list[str]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+
+    def restore(self) -> None:
+        for owner, attribute, original in reversed(self._undo):
+            if original is None:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
+        self._undo.clear()
+
+
+def _model_label(what: str) -> Callable[..., str]:
+    """A label naming the BlazeFace model a method runs ("interpreter (short)")."""
+
+    def label(self: Any, *args: Any, model: str | None = None, **kwargs: Any) -> str:
+        model = model or next((a for a in args if isinstance(a, str)), None) or self.config.model
+        return f"{what} ({model})"
+
+    return label
+
+
+@contextmanager
+def instrumented(predictor: Any) -> Iterator[StageClock]:
+    """``predictor``'s prediction path with every stage timed, for the duration of the block."""
+    import predict
+    from plugins.detectors.blazeface import plugin as blazeface
+
+    clock = StageClock()
+    clock.wrap(predict, "load_image_scaled", "decode: file to RGB (EXIF, scaling)")
+    clock.wrap(predictor.detector, "detect", "detect")
+    detector_class = blazeface.BlazeFace
+    for attribute, label in (("_pass", _model_label("pass")), ("_passes", "passes"),
+                             ("_tile_pass", "tiles"), ("_close_ups", "close-up pass"),
+                             ("raw_outputs", _model_label("interpreter call")),
+                             ("raw_outputs_batch", _model_label("interpreter call, batched"))):
+        clock.wrap(detector_class, attribute, label)
+    for attribute, label in (("letterbox", "letterbox (pad, resize, to float)"), ("letterbox_into", "letterbox (resize into input)"),
+                             ("decode", "decode outputs"), ("weighted_nms", "weighted NMS"),
+                             ("_drop_nested", "drop nested faces")):
+        clock.wrap(blazeface, attribute, label)
+    for name, analyzer in predictor.analyzers.items():
+        clock.wrap(analyzer, "analyze", f"analyzer {name}")
+        clock.wrap(analyzer, "follow", f"analyzer {name} (following)")
+    clock.wrap(predict, "classifier_crop", "crops")
+    for name, classifier in predictor.classifiers.items():
+        clock.wrap(classifier, "predict", f"classifier {name}")
+    try:
+        yield clock
+    finally:
+        clock.restore()
+
+
+def large_photo() -> Path:
+    """A 4032x3024 JPEG (a phone camera's size) of the two-people photo scaled up: two faces."""
+    path = MEDIA / "large_4032x3024.jpg"
+    if path.is_file():
+        return path
+    import cv2
+    from PIL import Image
+
+    from preprocessing.images import load_image
+
+    photo = load_image(next(p for p in one_face_images() if p.name == "two_people.jpg"))
+    canvas = np.full((3024, 4032, 3), 118, np.uint8)
+    scaled = cv2.resize(photo, (4032, 4032 * photo.shape[0] // photo.shape[1]), interpolation=cv2.INTER_CUBIC)
+    top = (3024 - scaled.shape[0]) // 2
+    canvas[top : top + scaled.shape[0]] = scaled
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(canvas).save(path, quality=90)
+    return path
+
+
+def _cases() -> list[tuple[str, str, list[Any], bool]]:
+    """(case, kind, inputs, with the face mesh)."""
+    photos = one_face_images()
+    return [
+        ("example photos", "image", photos, False),
+        ("5 faces, 1024x768", "image", [five_face_image()], False),
+        ("photo 4032x3024, 2 faces", "image", [large_photo()], False),
+        ("video 640x480, per frame", "video", [video_640x480(150)], False),
+        ("example photos + face mesh", "image", photos, True),
+        ("video 640x480 + face mesh, per frame", "video", [video_640x480(150)], True),
+    ]
+
+
+def profile(min_seconds: float = 3.0) -> dict[str, dict[str, list[float]]]:
+    """case -> stage path -> [ms per image or frame, calls per image or frame], "total" included."""
+    from predict import Predictor
+    from registry import DEFAULT_DETECTOR, default_registry
+
+    registry = default_registry()
+    classifier = registry.classifier("mini_xception")
+    detector = registry.detector(DEFAULT_DETECTOR)
+    out: dict[str, dict[str, list[float]]] = {}
+    for case, kind, inputs, mesh in _cases():
+        analyzers = [registry.analyzer("face_mesh")] if mesh else []
+        predictor = Predictor({"mini_xception": classifier}, detector, analyzers=analyzers)
+        if kind == "image":
+            def call(k: int, predictor: Any = predictor, inputs: list = inputs) -> int:
+                predictor.predict_image(inputs[k % len(inputs)])
+                return 1
+        else:
+            def call(k: int, predictor: Any = predictor, inputs: list = inputs) -> int:
+                return len(list(predictor.predict_video(inputs[0])))
+        for k in range(2):  # warm-up: interpreters, first model calls
+            call(k)
+        with instrumented(predictor) as clock:
+            done, calls, start = 0, 0, time.perf_counter()
+            while calls < (10 if kind == "image" else 2) or time.perf_counter() - start < min_seconds:
+                done += call(calls)
+                calls += 1
+            total = time.perf_counter() - start
+        stages = {"total": [total / done * 1000, 1.0]}
+        stages.update({key: [seconds / done * 1000, clock.calls[key] / done] for key, seconds in clock.seconds.items()})
+        top = sum(ms for key, (ms, _) in stages.items() if key != "total" and " > " not in key)
+        stages["other"] = [max(0.0, stages["total"][0] - top), 0.0]
+        out[case] = stages
+    return out
+
+
+def _order(figures: list[dict[str, dict[str, list[float]]]]) -> list[str]:
+    """Stage paths in a readable order: total first, each stage followed by the stages inside it."""
+    keys: list[str] = []
+    for by_case in figures:
+        for stages in by_case.values():
+            keys += [key for key in stages if key not in keys]
+    tops = [k for k in keys if " > " not in k and k not in ("total", "other")]
+    ordered = ["total"]
+
+    def visit(path: str) -> None:
+        ordered.append(path)
+        for key in keys:
+            if key.startswith(path + " > ") and key.count(" > ") == path.count(" > ") + 1:
+                visit(key)
+
+    for key in tops:
+        visit(key)
+    return ordered + ["other"]
+
+
+def _cell(entry: list[float] | None) -> str:
+    if entry is None:
+        return "-"
+    ms, calls = entry
+    text = f"{ms:.2f}" if ms < 10 else f"{ms:.1f}"
+    return text + (f" ({calls:.3g} calls)" if calls and abs(calls - 1) > 1e-6 else "")
+
+
+def stage_table(after: dict[str, dict[str, list[float]]], before: dict[str, dict[str, list[float]]] | None = None) -> str:
+    """A Markdown table: one row per stage, one column per case, ms per image or frame (with
+    calls per image or frame where not one); with ``before``, each cell reads "before -> after"."""
+    cases = list(after) + [c for c in (before or {}) if c not in after]
+    lines = ["| stage | " + " | ".join(cases) + " |", "|---|" + "---|" * len(cases)]
+    for key in _order([after] + ([before] if before else [])):
+        name = ("&nbsp;&nbsp;" * key.count(" > ")) + key.split(" > ")[-1]
+        cells = []
+        for case in cases:
+            now = _cell(after.get(case, {}).get(key))
+            cells.append(f"{_cell((before.get(case) or {}).get(key))} → {now}" if before is not None else now)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def profile_rows() -> list[Row]:
+    """The profile as benchmark rows: one per case and stage, ms per image or frame."""
+    rows = []
+    for case, stages in profile().items():
+        for key in _order([{case: stages}]):
+            ms, calls = stages[key]
+            rows.append(Row(f"profile: {case}", key, ms, "ms", note=f"{calls:.3g} calls per image" if calls else ""))
+    return rows
+
+
+def _best(files: list[Path]) -> dict[str, dict[str, list[float]]]:
+    """The least time of each cell over several saved runs (alternating runs: the least disturbed)."""
+    runs = [json.loads(Path(f).read_text())["profile"] for f in files]
+    best: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        for case, stages in run.items():
+            for key, (ms, calls) in stages.items():
+                cell = best.setdefault(case, {}).get(key)
+                if cell is None or ms < cell[0]:
+                    best[case][key] = [ms, calls]
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
+    parser.add_argument("--save", type=Path, help="also write the figures (JSON) here")
+    parser.add_argument("--before", type=Path, nargs="+", help="saved figures of the old code (the least of several)")
+    parser.add_argument("--after", type=Path, nargs="+", help="saved figures to compare with (default: measure now)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time each case at least this long")
+    args = parser.parse_args(argv)
+    figures = _best(args.after) if args.after else profile(args.seconds)
+    if args.save:
+        args.save.write_text(json.dumps({"load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                                         "profile": figures}, indent=1) + "\n")
+    print(stage_table(figures, _best(args.before) if args.before else None))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
