@@ -179,13 +179,15 @@ def build(registry: Registry) -> None:
             mesh = mesh_checkbox("live-mesh")
         with gr.Column():
             shown = gr.Image(label="Emotions, live", height=360, elem_id="live-output")
-            avatar = gr.Image(label="Avatar and action units (with the face mesh)", height=256, elem_id="live-avatar")
-            gr.Markdown(AU_NOTE, elem_classes=["fexlab-note"])
+            avatar = gr.Image(label="Avatar and action units (with the face mesh)", show_label=False, height=256,
+                              elem_id="live-avatar")
+            gr.Markdown(f"**With the face mesh**: the avatar wears the largest face's expression and head pose, beside "
+                        f"its action units. {AU_NOTE}", elem_classes=["fexlab-note"])
             with gr.Row():
                 download = gr.Button("Download the recording", elem_id="live-download")
                 clear = gr.Button("Clear the recording", elem_id="live-clear")
             recording = gr.File(label="Recorded blendshapes and head pose (Live Link Face CSV, JSON)",
-                                file_count="multiple", elem_id="live-recording")
+                                file_count="multiple", height=120, elem_id="live-recording")
             status = gr.Markdown("Allow the webcam, then press **Record**: boxes and emotions are drawn on the "
                                  "frames as they arrive. When analysis is slower than the camera, the last boxes are "
                                  "drawn on the newest frames (the count of reused frames is shown here).",

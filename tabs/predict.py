@@ -259,9 +259,12 @@ def build(registry: Registry) -> None:
                                 elem_id="predict-units")
                 with gr.Row():
                     model = gr.Model3D(label="Face mesh in 3D (face 1)", height=300, elem_id="predict-model")
-                    avatars = gr.Gallery(label="Avatars: the cartoon face wearing each face's expression", columns=2,
-                                         height="auto", object_fit="contain", preview=False, elem_id="predict-avatars",
-                                         elem_classes=["fexlab-whole"])
+                    with gr.Column():
+                        gr.Markdown("**Avatars**: the cartoon face wearing each face's expression and head pose",
+                                    elem_classes=["fexlab-note", "fexlab-pad"])
+                        avatars = gr.Gallery(label="Avatars", show_label=False, columns=2, height="auto",
+                                             object_fit="contain", preview=False, elem_id="predict-avatars",
+                                             elem_classes=["fexlab-whole"])
                 meshes = gr.File(label="Download the meshes (OBJ, GLB)", file_count="multiple",
                                  elem_id="predict-meshes")
             with gr.Accordion("JSON", open=False):
