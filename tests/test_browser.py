@@ -1,7 +1,8 @@
 """The app in a real browser: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
 
 One walk through the tabs as a visitor would take it: a photo in Predict (and a file that is no
-photo), a webcam stream in Live (Chromium's fake camera playing a photo), an upload browsers cannot
+photo, then the face mesh), a webcam stream in Live with the face mesh (Chromium's fake camera
+playing a photo), an upload browsers cannot
 play and the example video, a grid and an interpolation in Generate, an evaluation on the Evaluate
 leaderboard, a short training run and one that outlives a page reload and is stopped from the
 reloaded page, the Plugins table; then a data set added
