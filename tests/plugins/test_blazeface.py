@@ -189,3 +189,91 @@ def test_ready_offline_and_broken_without_the_interpreter(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ai_edge_litert" else real(name, *a))
     status = BlazeFace.status()
     assert status.state == "broken" and "ai-edge-litert" in status.detail
+
+
+# -- the lean path (one resized copy per size of tiles, letterboxed squares reused, close-ups skipped
+#    when found) gives the faces that every pass letterboxed on its own gave: blazeface_full_path.json
+
+def _astronaut_in_a_large_canvas(astronaut_path):
+    """The astronaut photo pasted into a 2000x1500 canvas, with a 128 px copy of it (a 25 px face)."""
+    import cv2
+
+    photo = load_image(astronaut_path)
+    image = np.full((1500, 2000, 3), 100, np.uint8)
+    image[700:1212, 1300:1812] = photo
+    image[200:328, 300:428] = cv2.resize(photo, (128, 128), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def test_the_lean_path_finds_the_faces_of_the_full_path(astronaut_path):
+    from benchmarks.inputs import five_face_image
+
+    reference = json.loads((GOLDEN / "blazeface_full_path.json").read_text())
+    images = {photo: load_image(astronaut_path.parent / photo) for photo in PHOTOS}
+    images["five_faces.jpg"] = load_image(five_face_image())
+    images["astronaut_in_2000x1500"] = _astronaut_in_a_large_canvas(astronaut_path)
+    detector = BlazeFace.from_config()
+    for name, image in images.items():
+        found, faces = detector.detect_arrays(image), reference[name]
+        assert len(found) == len(faces), name
+        for face in faces:
+            i = int(np.argmin(np.abs(found.boxes - face["box_xywh_px"]).sum(axis=1)))
+            np.testing.assert_allclose(found.boxes[i], face["box_xywh_px"], atol=2.0, err_msg=name)
+            np.testing.assert_allclose(found.keypoints[i], face["keypoints_px"], atol=2.0, err_msg=name)
+            assert abs(found.scores[i] - face["score"]) <= 0.01, name
+
+
+def test_every_tile_of_one_size_comes_from_one_copy(astronaut_path, monkeypatch):
+    from plugins.detectors.blazeface import decode as blazeface_decode
+
+    resized = []  # (source width, height) -> (width, height)
+    real = blazeface_decode.resize
+
+    def counted(image, size):
+        if size != (image.shape[1], image.shape[0]):
+            resized.append(((image.shape[1], image.shape[0]), size))
+        return real(image, size)
+
+    monkeypatch.setattr(blazeface_decode, "resize", counted)
+    BlazeFace.from_config().detect(_astronaut_in_a_large_canvas(astronaut_path))
+    # one copy per size of tiles (384, 768 and 1536 px tiles to 192 px: half, a quarter, an
+    # eighth; each from the image, as no copy is 4x its size), the 192 px square from the
+    # half-size copy (padded to 1000 px), the 128 px square from the 192 px one
+    assert sorted(resized) == sorted([((2000, 1500), (1000, 750)), ((2000, 1500), (500, 375)), ((2000, 1500), (250, 188)),
+                                      ((1000, 1000), (192, 192)), ((192, 192), (128, 128))])
+
+
+def test_the_pyramid_maps_its_squares_back_to_the_image():
+    from plugins.detectors.blazeface.decode import Detections, Pyramid
+
+    image = np.zeros((1500, 2000, 3), np.uint8)
+    pyramid = Pyramid(image)
+    for size in (192, 128):
+        square, box = pyramid.square(size)
+        assert square.shape == (size, size, 3)
+        # the image's corners land on the square's content corners, and back
+        corners = Detections(np.array([[0, 0, 2000, 1500]], np.float32), np.ones(1, np.float32),
+                             np.zeros((1, len(KEYPOINTS), 2), np.float32))
+        scale_y = box.scale if box.scale_y is None else box.scale_y
+        inside = Detections(np.array([[box.pad_x * box.scale, box.pad_y * scale_y, 2000 * box.scale, 1500 * scale_y]],
+                                     np.float32), corners.scores, corners.keypoints)
+        np.testing.assert_allclose(inside.mapped(box).boxes, corners.boxes, atol=1e-3)
+        assert abs(box.pad_y * scale_y - (size - 1500 * scale_y) / 2) <= 1.0
+
+
+def test_the_close_up_pass_is_skipped_only_after_a_confident_close_up(hopper_path, monkeypatch):
+    detector = BlazeFace.from_config()
+    models = []
+    real = BlazeFace._whole_pass
+    monkeypatch.setattr(BlazeFace, "_whole_pass", lambda self, pyramid, model: models.append(model) or real(self, pyramid, model))
+    image = load_image(hopper_path)
+    x, y, w, h = detector.detect(image)[0].box
+    assert "short" in models  # the face spans 0.4 of the frame: the close-up pass runs
+    models.clear()
+    close_up = image[y - h // 3 : y + h + h // 3, x - w // 3 : x + w + w // 3]
+    faces = detector.detect(close_up)
+    assert len(faces) == 1 and faces[0].score >= detector.config.close_up_skip_score
+    assert models == ["full"]  # the full-range model found the close-up: no close-up pass
+    never = BlazeFace.from_config(close_up_skip_score=1.0)
+    assert [f.box for f in never.detect(close_up)] == [f.box for f in faces]
+    assert "short" in models

@@ -14,10 +14,18 @@ Any image size and aspect ratio: the image is letterboxed (centred on a black sq
 model's input, and the faces are mapped back to its pixels. The full-range model misses a face
 that fills the frame (a selfie, a face crop: measured here, it finds 19 of 100 muxspace face
 photos, the short-range model 100), so ``full`` also runs the short-range model over the whole
-image (``close_up``) and merges the two. Faces too small for one pass over
-a large image (a group photo) are found by also scanning it in overlapping tiles
-(``tile_above`` / ``tile_size``); the whole-image and tile passes are merged by weighted
-non-maximum suppression.
+image (``close_up``) and merges the two, unless the full-range model already found a confident
+close-up. Faces too small for one pass over a large image (a group photo) are found by also
+scanning it in overlapping tiles (``tile_above`` / ``tile_size``); the whole-image and tile
+passes are merged by weighted non-maximum suppression.
+
+What each pass reads is made once per image (:class:`~.decode.Pyramid`): the tiles of one size
+are cut from one copy of the image scaled to the model's input, the whole image is letterboxed
+from a copy at most 8 times the input's size, and the short-range model's input is the
+full-range one's resized; only the model's input is converted to float, in a buffer reused from
+call to call. Measured here (``python -m benchmarks.profile``), all tiles of an image in one
+batched interpreter call are no faster than one call each (XNNPACK's time grows with the batch,
+and a batch of 12 full-range inputs is slower per input), so each tile is its own call.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from registry.errors import CheckpointError
 from registry.litert import INTERPRETER_INSTALL, interpreter_installed, open_interpreter
 from registry.plugin import BROKEN, PluginStatus
 
-from .decode import KEYPOINTS, MODELS, Detections, decode, iou, letterbox, ssd_anchors, weighted_nms
+from .decode import KEYPOINTS, MODELS, Detections, Pyramid, decode, iou, letterbox, ssd_anchors, weighted_nms
 
 __all__ = ["BlazeFace", "BlazeFaceConfig", "WEIGHTS_DIR", "INTERPRETER_INSTALL"]
 
@@ -62,6 +70,10 @@ class BlazeFaceConfig:
     #: Close-ups are faces whose side is at least this fraction of the image's shorter side (the
     #: full-range model alone finds faces up to about half the frame).
     close_up_min_fraction: float = 0.45
+    #: The close-up pass is skipped when the full-range pass already found a close-up face scoring
+    #: at least this (a confident face filling the frame: the full-range model scores the close-ups
+    #: it finds 0.65 to 0.8; 1.0: never skipped).
+    close_up_skip_score: float = 0.7
     #: Threads of one interpreter (each thread that detects gets its own interpreter).
     num_threads: int = 1
 
@@ -134,13 +146,24 @@ class BlazeFace(FaceDetector):
         interpreter.invoke()
         return interpreter.get_tensor(regressors)[0].copy(), interpreter.get_tensor(logits)[0].copy()
 
-    def _pass(self, image: np.ndarray, offset: tuple[int, int] = (0, 0), model: str | None = None) -> Detections:
+    def _pass(self, image: np.ndarray, offset: tuple[float, float] = (0, 0), model: str | None = None) -> Detections:
+        """One interpreter call of ``model`` on ``image`` letterboxed into this thread's input buffer."""
         model = model or self.config.model
         size = MODELS[model].input_size
-        tensor, box = letterbox(image, size)
+        buffers = getattr(self._local, "buffers", None)
+        if buffers is None:
+            buffers = self._local.buffers = {}
+        if model not in buffers:
+            buffers[model] = np.empty((1, size, size, 3), np.float32)
+        tensor, box = letterbox(image, size, out=buffers[model])
         regressors, logits = self.raw_outputs(tensor, model)
         found = decode(regressors, logits, self.anchors[model], size, self.config.min_score)
         return found.mapped(box, offset)
+
+    def _whole_pass(self, pyramid: Pyramid, model: str) -> Detections:
+        """``model`` on the whole image, letterboxed once per input size (:meth:`Pyramid.square`)."""
+        square, box = pyramid.square(MODELS[model].input_size)
+        return self._pass(square, model=model).mapped(box)
 
     @staticmethod
     def _tiles(width: int, height: int, side: int) -> list[tuple[int, int, int, int]]:
@@ -154,24 +177,38 @@ class BlazeFace(FaceDetector):
             ys.append(height - side)
         return [(x, y, min(side, width), min(side, height)) for y in ys for x in xs]
 
-    def _tile_pass(self, image: np.ndarray) -> Detections:
+    def _tile_levels(self, width: int, height: int) -> list[int]:
+        """The tile sides to scan an image with: ``tile_size``, then twice that, ... while under
+        the image's longer side."""
+        longest = max(width, height)
+        if not self.config.tile_above or longest <= self.config.tile_above:
+            return []
+        levels, side = [], self.config.tile_size
+        while side < longest:
+            levels.append(side)
+            side *= 2
+        return levels
+
+    def _tile_pass(self, pyramid: Pyramid) -> Detections:
         """Faces too small for the whole-image pass, found tile by tile on a pyramid of tile
-        sizes (``tile_size``, twice that, ... up to the image): each level keeps the faces that
-        lie wholly inside one of its tiles and span at most half of it."""
-        height, width = image.shape[:2]
+        sizes (:meth:`_tile_levels`): each size's tiles are cut from one copy of the image scaled
+        to the model's input, and keep the faces that lie wholly inside them and span at most
+        half of one."""
+        height, width = pyramid.image.shape[:2]
+        size = self.spec.input_size
         parts = []
-        side = self.config.tile_size
-        while side < max(width, height):
-            for x, y, w, h in self._tiles(width, height, side):
-                found = self._pass(image[y : y + h, x : x + w], (x, y))
+        for side in self._tile_levels(width, height):
+            copy, box = pyramid.scaled(size / side)
+            rows, cols = copy.shape[:2]
+            edge = 2.0 * size / side  # a face cut by a tile's inner edge (2 image px) is left to the tile beside it
+            for x, y, w, h in self._tiles(cols, rows, size):
+                found = self._pass(copy[y : y + h, x : x + w], (x, y))
                 if not len(found):
                     continue
                 bx, by, bw, bh = found.boxes.T
-                edge = 2.0  # a face cut by a tile's inner edge is left to the tile beside it
                 inside = ((bx >= x + edge) | (x == 0)) & ((by >= y + edge) | (y == 0))
-                inside &= ((bx + bw <= x + w - edge) | (x + w >= width)) & ((by + bh <= y + h - edge) | (y + h >= height))
-                parts.append(found.select(inside & (np.maximum(bw, bh) <= side / 2)))
-            side *= 2
+                inside &= ((bx + bw <= x + w - edge) | (x + w >= cols)) & ((by + bh <= y + h - edge) | (y + h >= rows))
+                parts.append(found.select(inside & (np.maximum(bw, bh) <= size / 2)).mapped(box))
         return Detections.concatenate(parts)
 
     def detect_arrays(self, image: np.ndarray) -> Detections:
@@ -181,34 +218,39 @@ class BlazeFace(FaceDetector):
             image = np.repeat(image[:, :, None], 3, axis=2)
         if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
             raise InputError(f"blazeface needs an HxWx3 RGB image, got shape {image.shape}")
-        found = self._pass(image)
-        if self.config.tile_above and max(image.shape[:2]) > self.config.tile_above:
-            found = Detections.concatenate([found, self._tile_pass(image)])
+        pyramid = Pyramid(np.ascontiguousarray(image))
+        found = Detections.concatenate([self._whole_pass(pyramid, self.config.model), self._tile_pass(pyramid)])
         found = weighted_nms(found, self.config.nms_iou)
         if len(self.models) > 1:
-            found = Detections.concatenate([found, self._close_ups(image, found)])
+            found = Detections.concatenate([found, self._close_ups(pyramid, found)])
         return _drop_nested(found)
 
-    def _close_ups(self, image: np.ndarray, found: Detections) -> Detections:
+    def _close_ups(self, pyramid: Pyramid, found: Detections) -> Detections:
         """Faces filling the frame that the full-range model missed: the short-range model proposes
         them, and the full-range model confirms each on the image padded to twice its size (where
-        the face spans half the frame, a size it finds). Proposals alone give false faces on clutter."""
+        the face spans half the frame, a size it finds). Proposals alone give false faces on clutter.
+        Skipped when the full-range model already found a confident close-up (``close_up_skip_score``)."""
         import cv2
 
-        least = self.config.close_up_min_fraction * min(image.shape[:2])
+        height, width = pyramid.image.shape[:2]
+        least = self.config.close_up_min_fraction * min(height, width)
+        if len(found) and np.any((found.boxes[:, 2:].max(axis=1) >= least) & (found.scores >= self.config.close_up_skip_score)):
+            return Detections.empty()
 
         def unmatched(candidates: Detections) -> Detections:
             keep = [i for i in range(len(candidates)) if candidates.boxes[i, 2:].max() >= least
                     and (not len(found) or iou(candidates.boxes[i], found.boxes).max() <= self.config.nms_iou)]
             return candidates.select(np.array(keep, dtype=int))
 
-        proposals = unmatched(weighted_nms(self._pass(image, model=self.models[1]), self.config.nms_iou))
+        proposals = unmatched(weighted_nms(self._whole_pass(pyramid, self.models[1]), self.config.nms_iou))
         if not len(proposals):
             return Detections.empty()
-        height, width = image.shape[:2]
-        padded = cv2.copyMakeBorder(np.ascontiguousarray(image), height // 2, height // 2, width // 2, width // 2,
-                                    cv2.BORDER_REPLICATE)
-        confirmed = unmatched(weighted_nms(self._pass(padded, (-(width // 2), -(height // 2))), self.config.nms_iou))
+        # the image at the size it takes in the padded frame, its edges repeated around it
+        small, box = pyramid.source_for(self.spec.input_size // 2)
+        rows, cols = small.shape[:2]
+        padded = cv2.copyMakeBorder(small, rows // 2, rows // 2, cols // 2, cols // 2, cv2.BORDER_REPLICATE)
+        confirmed = self._pass(padded, (-(cols // 2), -(rows // 2))).mapped(box)
+        confirmed = unmatched(weighted_nms(confirmed, self.config.nms_iou))
         keep = [i for i in range(len(confirmed)) if iou(confirmed.boxes[i], proposals.boxes).max() > self.config.nms_iou]
         return confirmed.select(np.array(keep, dtype=int))
 
