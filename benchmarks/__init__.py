@@ -57,8 +57,8 @@ def all_benchmarks() -> list[Benchmark]:
 #: ratio of fexlab's images/s to the fer package's on the same images.
 GOALS = [
     ("prediction >= 5x the fer package's images/s (1 face)", "predict image (mini_xception)", "1 face", "x fer", 5.0),
-    ("prediction >= 5x the fer package's images/s (5 faces)", "predict image (mini_xception)", "5 faces", "x fer", 5.0),
-    ("video >= 60 frames/s at 640x480, every frame", "video 640x480 (mini_xception)", None, "frames/s", 60.0),
+    ("prediction >= 4x the fer package's images/s (5 faces)", "predict image (mini_xception)", "5 faces", "x fer", 4.0),
+    ("video >= 300 frames/s at 640x480, every frame", "video 640x480 (mini_xception)", None, "frames/s", 300.0),
     ("video with the face mesh >= 60 frames/s at 640x480, one face", "video 640x480 + face mesh (mini_xception)", None,
      "frames/s", 60.0),
     # the default detector is blazeface, whose default tag is full
@@ -66,6 +66,7 @@ GOALS = [
     ("mini-Xception >= 1000 faces/s at batch 64", "classify (mini_xception)", "batch 64", "faces/s", 1000.0),
     # 50 ms per edited face: 7 emotions per call in under 350 ms, i.e. at least 20 edits/s
     ("stargan edit < 50 ms per face on the CPU", "stargan edit", None, "edits/s", 20.0),
+    ("app cold start <= 3 s", "app cold start", None, "s", 3.0),
 ]
 
 
@@ -83,9 +84,9 @@ def goals(rows: list[Row]) -> list[dict]:
         if unit == "x fer" and value is not None:
             peer = find("fer package FER().detect_emotions", case)
             value = value / peer.value if peer else None
-        lower_is_better = unit == "ms"
+        lower_is_better = unit in ("ms", "s")
         status = "not measured" if value is None else (
-            "met" if (value < target if lower_is_better else value >= target) else "missed")
+            "met" if (value <= target if lower_is_better else value >= target) else "missed")
         out.append({"goal": what, "measured": None if value is None else round(value, 2), "unit": unit,
                     "target": target, "status": status})
     return out

@@ -110,15 +110,16 @@ def instrumented(predictor: Any) -> Iterator[StageClock]:
     clock.wrap(predict, "load_image_scaled", "decode: file to RGB (EXIF, scaling)")
     clock.wrap(predictor.detector, "detect", "detect")
     detector_class = blazeface.BlazeFace
-    for attribute, label in (("_pass", _model_label("pass")), ("_passes", "passes"),
-                             ("_tile_pass", "tiles"), ("_close_ups", "close-up pass"),
-                             ("raw_outputs", _model_label("interpreter call")),
-                             ("raw_outputs_batch", _model_label("interpreter call, batched"))):
+    for attribute, label in (("_pass", _model_label("pass")), ("_tile_pass", "tiles"),
+                             ("_close_ups", "close-up pass"), ("raw_outputs", _model_label("interpreter call"))):
         clock.wrap(detector_class, attribute, label)
-    for attribute, label in (("letterbox", "letterbox (pad, resize, to float)"), ("letterbox_into", "letterbox (resize into input)"),
-                             ("decode", "decode outputs"), ("weighted_nms", "weighted NMS"),
-                             ("_drop_nested", "drop nested faces")):
+    for attribute, label in (("letterbox", "letterbox (pad, resize, to float)"), ("decode", "decode outputs"),
+                             ("weighted_nms", "weighted NMS"), ("_drop_nested", "drop nested faces")):
         clock.wrap(blazeface, attribute, label)
+    pyramid = getattr(blazeface, "Pyramid", None)  # one resized copy per size, shared by the passes
+    if pyramid is not None:
+        clock.wrap(pyramid, "scaled", "resized copy of the image")
+        clock.wrap(pyramid, "square", "whole image letterboxed (uint8)")
     for name, analyzer in predictor.analyzers.items():
         clock.wrap(analyzer, "analyze", f"analyzer {name}")
         clock.wrap(analyzer, "follow", f"analyzer {name} (following)")
