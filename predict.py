@@ -47,6 +47,7 @@ from registry import (
     Registry,
 )
 from registry.emotions import EMOTION_COLORS
+from registry.litert import share_cores
 
 __all__ = [
     "BROWSER_CODECS",
@@ -65,6 +66,7 @@ __all__ = [
     "is_video",
     "media_files",
     "playable_suffix",
+    "read_ahead",
     "read_video",
     "video_codec",
     "video_fps",
@@ -90,7 +92,7 @@ def _detect_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(DETECT_WORKERS, thread_name_prefix="fexlab-detect")
+            _pool = ThreadPoolExecutor(DETECT_WORKERS, thread_name_prefix="fexlab-detect", initializer=share_cores)
         return _pool
 
 
@@ -344,7 +346,7 @@ class Predictor:
         tracker = _IoUTracker()
         follower = FaceFollower.of(self)
         batch: list[tuple[int, float, np.ndarray]] = []
-        for index, time, frame in read_video(path, every=every, max_frames=max_frames):
+        for index, time, frame in read_ahead(read_video(path, every=every, max_frames=max_frames), batch_frames):
             batch.append((index, time, frame))
             if len(batch) == batch_frames:
                 yield from self._flush(batch, tracker, keep_frames, follower)
@@ -357,6 +359,52 @@ class Predictor:
         for (index, time, frame), faces in zip(batch, results):
             tracker.assign(faces)
             yield FramePrediction(index, time, faces, frame if keep_frames else None)
+
+
+def read_ahead(items: Iterator[Any], ahead: int) -> Iterator[Any]:
+    """``items`` (video frames), produced up to ``ahead`` in advance by a thread of their own, so
+    that decoding the next frames overlaps detecting and classifying the last ones (OpenCV
+    releases the GIL while it decodes). An error while producing them is raised here; stopping
+    early stops the thread and closes ``items``."""
+    import queue
+
+    ready: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    end = object()
+
+    def offer(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+            offer((end, None))
+        except BaseException as err:  # handed to the consumer, raised in its thread
+            offer((end, err))
+        finally:
+            getattr(items, "close", lambda: None)()
+
+    worker = threading.Thread(target=produce, name="fexlab-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def read_video(path: str | Path, *, every: int = 1, max_frames: int | None = None) -> Iterator[tuple[int, float, np.ndarray]]:

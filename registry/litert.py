@@ -16,10 +16,25 @@ from typing import Any
 
 from .errors import CheckpointError, InputError
 
-__all__ = ["INTERPRETER_INSTALL", "interpreter_installed", "open_interpreter", "quiet_stderr"]
+__all__ = ["INTERPRETER_INSTALL", "default_threads", "interpreter_installed", "open_interpreter", "quiet_stderr",
+           "share_cores"]
 
 INTERPRETER_INSTALL = "pip install ai-edge-litert"
 _quiet_lock = threading.Lock()
+_this_thread = threading.local()
+
+
+def share_cores() -> None:
+    """Mark the calling thread as one of a pool that runs models side by side (video frames
+    detected in parallel): the interpreters it opens get one thread each, as the pool already
+    keeps the cores busy."""
+    _this_thread.shares_cores = True
+
+
+def default_threads() -> int:
+    """Interpreter threads for a model opened in this thread: one in a thread marked by
+    :func:`share_cores`, else the machine's cores (at most 4: a photo's passes run one after another)."""
+    return 1 if getattr(_this_thread, "shares_cores", False) else max(1, min(4, os.cpu_count() or 1))
 
 
 def interpreter_installed() -> bool:

@@ -40,7 +40,7 @@ import numpy as np
 
 from registry import Face, FaceDetector, InputError
 from registry.errors import CheckpointError
-from registry.litert import INTERPRETER_INSTALL, interpreter_installed, open_interpreter
+from registry.litert import INTERPRETER_INSTALL, default_threads, interpreter_installed, open_interpreter
 from registry.plugin import BROKEN, PluginStatus
 
 from .decode import KEYPOINTS, MODELS, Detections, Pyramid, decode, iou, letterbox, ssd_anchors, weighted_nms
@@ -74,8 +74,10 @@ class BlazeFaceConfig:
     #: at least this (a confident face filling the frame: the full-range model scores the close-ups
     #: it finds 0.65 to 0.8; 1.0: never skipped).
     close_up_skip_score: float = 0.7
-    #: Threads of one interpreter (each thread that detects gets its own interpreter).
-    num_threads: int = 1
+    #: Threads of one interpreter (each thread that detects gets its own interpreter); 0: the
+    #: machine's cores for a photo, one each for video frames detected in parallel
+    #: (``registry.litert.default_threads``).
+    num_threads: int = 0
 
 
 class BlazeFace(FaceDetector):
@@ -98,6 +100,8 @@ class BlazeFace(FaceDetector):
             raise InputError(f"min_score and nms_iou must lie in (0, 1), got {cfg.min_score} and {cfg.nms_iou}")
         if cfg.tile_above and cfg.tile_size < 64:
             raise InputError(f"tile_size must be at least 64 pixels, got {cfg.tile_size}")
+        if cfg.num_threads < 0:
+            raise InputError(f"num_threads must be 0 (automatic) or more, got {cfg.num_threads}")
         self.spec = MODELS[cfg.model]
         #: The models this detector runs: its own, and the short-range one for close-ups.
         self.models = [cfg.model] + (["short"] if cfg.model == "full" and cfg.close_up else [])
@@ -131,8 +135,9 @@ class BlazeFace(FaceDetector):
         if runners is None:
             runners = self._local.runners = {}
         if model not in runners:
-            interpreter = open_interpreter(self.model_paths[model], num_threads=self.config.num_threads,
-                                           who="blazeface", hint=self.weights_hint)
+            threads = self.config.num_threads or default_threads()
+            interpreter = open_interpreter(self.model_paths[model], num_threads=threads, who="blazeface",
+                                           hint=self.weights_hint)
             inputs = interpreter.get_input_details()[0]["index"]
             outputs = sorted(interpreter.get_output_details(), key=lambda d: -int(d["shape"][-1]))
             runners[model] = (interpreter, (inputs, outputs[0]["index"], outputs[1]["index"]))

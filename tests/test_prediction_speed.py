@@ -1,0 +1,77 @@
+"""The lean prediction path's plumbing: video frames read ahead in a thread, interpreter threads."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from predict import Predictor, read_ahead
+from registry import InputError
+from registry.litert import default_threads, share_cores
+
+
+def test_read_ahead_gives_every_item_in_order():
+    assert list(read_ahead(iter(range(100)), 4)) == list(range(100))
+    assert list(read_ahead(iter([]), 4)) == []
+
+
+def test_read_ahead_raises_the_producers_error_in_the_consumer():
+    def items():
+        yield 1
+        raise InputError("clip.mp4: no frame could be read")
+
+    got = []
+    with pytest.raises(InputError, match="no frame could be read"):
+        for item in read_ahead(items(), 2):
+            got.append(item)
+    assert got == [1]
+
+
+def test_stopping_early_stops_the_reader_and_closes_the_source():
+    closed = threading.Event()
+
+    def items():
+        try:
+            yield from range(10**9)
+        finally:
+            closed.set()
+
+    reader = read_ahead(items(), 2)
+    assert [next(reader) for _ in range(3)] == [0, 1, 2]
+    reader.close()
+    assert closed.wait(5)
+    assert not any(t.name == "fexlab-read-ahead" and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_video_reads_the_same_with_its_frames_read_ahead(tmp_path, registry, astronaut_path):
+    import cv2
+
+    from preprocessing.images import load_image
+
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    photo = cv2.resize(load_image(astronaut_path), (200, 200))
+    for shift in range(20):
+        frame = np.full((240, 320, 3), 90, np.uint8)
+        frame[20:220, 5 * shift : 5 * shift + 200] = photo
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    predictor = Predictor(registry.classifier("mini_xception"), registry.detector("blazeface"))
+    frames = list(predictor.predict_video(path, batch_frames=4))
+    assert [f.index for f in frames] == list(range(20))
+    assert all(len(f.faces) == 1 for f in frames)
+    assert len({f.faces[0].track for f in frames}) == 1
+
+
+def test_interpreters_of_parallel_workers_get_one_thread_each():
+    assert default_threads() >= 1
+    seen = []
+
+    def worker():
+        share_cores()
+        seen.append(default_threads())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [1]
