@@ -239,7 +239,8 @@ class BlazeFace(FaceDetector):
 
         height, width = pyramid.image.shape[:2]
         least = self.config.close_up_min_fraction * min(height, width)
-        if len(found) and np.any((found.boxes[:, 2:].max(axis=1) >= least) & (found.scores >= self.config.close_up_skip_score)):
+        confident = found.scores >= self.config.close_up_skip_score
+        if np.any(confident & (found.boxes[:, 2:].max(axis=1, initial=0.0) >= least)):
             return Detections.empty()
 
         def unmatched(candidates: Detections) -> Detections:
@@ -250,7 +251,8 @@ class BlazeFace(FaceDetector):
         proposals = unmatched(weighted_nms(self._whole_pass(pyramid, self.models[1]), self.config.nms_iou))
         if not len(proposals):
             return Detections.empty()
-        # the image at the size it takes in the padded frame, its edges repeated around it
+        # the image (from a copy at most 8x the size it takes in the model's input) padded to
+        # twice its size by repeating its edges
         small, box = pyramid.source_for(self.spec.input_size // 2)
         rows, cols = small.shape[:2]
         padded = cv2.copyMakeBorder(small, rows // 2, rows // 2, cols // 2, cols // 2, cv2.BORDER_REPLICATE)
