@@ -47,7 +47,7 @@ from registry import (
     Registry,
 )
 from registry.emotions import EMOTION_COLORS
-from registry.litert import share_cores
+from registry.litert import WORKERS, parallel_pool
 
 __all__ = [
     "BROWSER_CODECS",
@@ -83,17 +83,11 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 #: Threads that run the face detector on the frames of one batch at once. OpenCV releases the GIL,
 #: so on a multi-core CPU a video batch is detected in parallel; only detectors that declare
 #: ``thread_safe = True`` (the Haar cascade keeps one cascade per thread) are run this way.
-DETECT_WORKERS = max(1, min(4, os.cpu_count() or 1))
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+DETECT_WORKERS = WORKERS
 
 
 def _detect_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(DETECT_WORKERS, thread_name_prefix="fexlab-detect", initializer=share_cores)
-        return _pool
+    return parallel_pool("detect")
 
 
 def is_video(path: str | Path) -> bool:

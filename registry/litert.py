@@ -11,17 +11,22 @@ import importlib.util
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError, InputError
 
-__all__ = ["INTERPRETER_INSTALL", "default_threads", "interpreter_installed", "open_interpreter", "quiet_stderr",
-           "share_cores"]
+__all__ = ["INTERPRETER_INSTALL", "WORKERS", "default_threads", "interpreter_installed", "open_interpreter",
+           "parallel_pool", "quiet_stderr", "share_cores"]
 
 INTERPRETER_INSTALL = "pip install ai-edge-litert"
 _quiet_lock = threading.Lock()
 _this_thread = threading.local()
+#: Threads of a :func:`parallel_pool`: the machine's cores, at most 4.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
 def share_cores() -> None:
@@ -34,7 +39,17 @@ def share_cores() -> None:
 def default_threads() -> int:
     """Interpreter threads for a model opened in this thread: one in a thread marked by
     :func:`share_cores`, else the machine's cores (at most 4: a photo's passes run one after another)."""
-    return 1 if getattr(_this_thread, "shares_cores", False) else max(1, min(4, os.cpu_count() or 1))
+    return 1 if getattr(_this_thread, "shares_cores", False) else WORKERS
+
+
+def parallel_pool(name: str) -> ThreadPoolExecutor:
+    """The process's pool of :data:`WORKERS` threads named ``name`` (made on first use), each marked
+    by :func:`share_cores`: models run side by side in it (video frames, the tiles of a photo),
+    each thread with interpreters of its own; LiteRT and OpenCV release the GIL while they work."""
+    with _pools_lock:
+        if name not in _pools:
+            _pools[name] = ThreadPoolExecutor(WORKERS, thread_name_prefix=f"fexlab-{name}", initializer=share_cores)
+        return _pools[name]
 
 
 def interpreter_installed() -> bool:

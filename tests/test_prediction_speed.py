@@ -75,3 +75,22 @@ def test_interpreters_of_parallel_workers_get_one_thread_each():
     thread.start()
     thread.join()
     assert seen == [1]
+
+
+def test_tiles_run_side_by_side_with_the_same_faces_as_one_by_one(registry):
+    from benchmarks.inputs import five_face_image
+    from preprocessing.images import load_image
+
+    detector = registry.detector("blazeface")
+    image = load_image(five_face_image())
+    side_by_side = detector.detect(image)  # this thread shares no cores: the tiles run in parallel_pool
+    one_by_one = []
+
+    def worker():
+        share_cores()  # as in a video frame's detection: the tiles run one after another
+        one_by_one.extend(detector.detect(image))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert len(side_by_side) == 5 and one_by_one == side_by_side

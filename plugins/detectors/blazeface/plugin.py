@@ -40,10 +40,10 @@ import numpy as np
 
 from registry import Face, FaceDetector, InputError
 from registry.errors import CheckpointError
-from registry.litert import INTERPRETER_INSTALL, default_threads, interpreter_installed, open_interpreter
+from registry.litert import INTERPRETER_INSTALL, default_threads, interpreter_installed, open_interpreter, parallel_pool
 from registry.plugin import BROKEN, PluginStatus
 
-from .decode import KEYPOINTS, MODELS, Detections, Pyramid, decode, iou, letterbox, ssd_anchors, weighted_nms
+from .decode import KEYPOINTS, MODELS, Detections, Letterbox, Pyramid, decode, iou, letterbox, ssd_anchors, weighted_nms
 
 __all__ = ["BlazeFace", "BlazeFaceConfig", "WEIGHTS_DIR", "INTERPRETER_INSTALL"]
 
@@ -198,23 +198,28 @@ class BlazeFace(FaceDetector):
         """Faces too small for the whole-image pass, found tile by tile on a pyramid of tile
         sizes (:meth:`_tile_levels`): each size's tiles are cut from one copy of the image scaled
         to the model's input, and keep the faces that lie wholly inside them and span at most
-        half of one."""
+        half of one. The tiles run side by side on the machine's cores (``parallel_pool``),
+        except in a thread that already shares them (video frames detected in parallel)."""
         height, width = pyramid.image.shape[:2]
         size = self.spec.input_size
-        parts = []
+        jobs = []
         for side in self._tile_levels(width, height):
             copy, box = pyramid.scaled(size / side)
-            rows, cols = copy.shape[:2]
-            edge = 2.0 * size / side  # a face cut by a tile's inner edge (2 image px) is left to the tile beside it
-            for x, y, w, h in self._tiles(cols, rows, size):
-                found = self._pass(copy[y : y + h, x : x + w], (x, y))
-                if not len(found):
-                    continue
-                bx, by, bw, bh = found.boxes.T
-                inside = ((bx >= x + edge) | (x == 0)) & ((by >= y + edge) | (y == 0))
-                inside &= ((bx + bw <= x + w - edge) | (x + w >= cols)) & ((by + bh <= y + h - edge) | (y + h >= rows))
-                parts.append(found.select(inside & (np.maximum(bw, bh) <= size / 2)).mapped(box))
-        return Detections.concatenate(parts)
+            jobs += [(copy, box, tile, 2.0 * size / side) for tile in self._tiles(copy.shape[1], copy.shape[0], size)]
+        if len(jobs) > 1 and default_threads() > 1:
+            return Detections.concatenate(list(parallel_pool("tiles").map(self._tile, *zip(*jobs))))
+        return Detections.concatenate([self._tile(*job) for job in jobs])
+
+    def _tile(self, copy: np.ndarray, box: Letterbox, tile: tuple[int, int, int, int], edge: float) -> Detections:
+        """The faces of one tile of a scaled ``copy`` (mapped back by ``box``) lying wholly inside it:
+        a face cut by a tile's inner edge (``edge``: 2 image px) is left to the tile beside it."""
+        x, y, w, h = tile
+        rows, cols = copy.shape[:2]
+        found = self._pass(copy[y : y + h, x : x + w], (x, y))
+        bx, by, bw, bh = found.boxes.T
+        inside = ((bx >= x + edge) | (x == 0)) & ((by >= y + edge) | (y == 0))
+        inside &= ((bx + bw <= x + w - edge) | (x + w >= cols)) & ((by + bh <= y + h - edge) | (y + h >= rows))
+        return found.select(inside & (np.maximum(bw, bh) <= self.spec.input_size / 2)).mapped(box)
 
     def detect_arrays(self, image: np.ndarray) -> Detections:
         """Every face in ``image`` (HxWx3 RGB uint8) as arrays in its pixels, best score first."""
