@@ -6,9 +6,9 @@ The stages are timed by wrapping the functions that do them (only for this run, 
 so the prediction path runs exactly as it does in the app and the CLI; a stage the code does not
 have (an older or newer version of it) is simply absent from the table. Times are milliseconds
 per image or frame, averaged over every call; a nested stage is part of the one above it, and
-"other" is the call's time outside the listed top-level stages. In video, frames of a batch are
-detected in parallel threads, so the stages' times are summed over threads and can exceed the
-wall-clock time per frame.
+"other" is the call's time outside the listed top-level stages. The frames of a video batch and
+the tiles of a photo run in parallel threads: a stage in them is timed in each thread (as part of
+the stage the calling thread is in) and summed, so it can exceed the stage around it.
 
     python -m benchmarks --only profile          # rows in results.md, like any benchmark
     python -m benchmarks.profile --save now.json # the table, and its figures for a later comparison
@@ -57,7 +57,7 @@ class StageClock:
         def timed(*args: Any, **kwargs: Any) -> Any:
             stack = clock._stack()
             stack.append(label(*args, **kwargs) if callable(label) else label)
-            key = " > ".join(stack)
+            key = " > ".join(clock._local.base + stack)
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
@@ -72,10 +72,16 @@ class StageClock:
         setattr(owner, attribute, timed)
 
     def _stack(self) -> list[str]:
-        stack = getattr(self._local, "stack", None)
-        if stack is None:
-            stack = self._local.stack = []
-        return stack
+        """This thread's open stages; a worker thread's outermost call is placed inside the stage
+        the main thread is in (the tiles it was handed)."""
+        local = self._local
+        if not hasattr(local, "stack"):
+            local.stack, local.base = [], []
+            if threading.current_thread() is threading.main_thread():
+                self._main = local.stack
+        if not local.stack and threading.current_thread() is not threading.main_thread():
+            local.base = list(getattr(self, "_main", []))
+        return local.stack
 
     def reset(self) -> None:
         self.seconds.clear()
