@@ -91,7 +91,7 @@ def load_image_scaled(
     if image.width == 0 or image.height == 0:
         raise InputError(f"{name} has no pixels ({image.width}x{image.height})")
     scale = image.width / width  # JPEG draft mode may already have reduced the size
-    image = ImageOps.exif_transpose(image) or image
+    ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an image that needs no turn
     rgb, fit_scale = _fit(_pil_to_rgb(image), max_pixels)
     return rgb, scale * fit_scale
 
