@@ -20,7 +20,7 @@ from .emotions import EMOTIONS, LabelMapping
 from .errors import InputError
 from .plugin import Plugin
 
-__all__ = ["Classifier", "InputSpec"]
+__all__ = ["DEFAULT_CLASSIFIER", "Classifier", "InputSpec"]
 
 # torch's OpenMP threads spin while they wait for each other. When another process, or OpenCV's
 # face detection in the same one, holds a core, a spinning thread waits for a thread that is not
@@ -28,6 +28,11 @@ __all__ = ["Classifier", "InputSpec"]
 # keeps inference fast on a shared or busy CPU. It must be set before torch is imported (this
 # module imports torch only inside functions); a value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+#: The classifier the CLI and every app tab use unless told otherwise: the best shipped model on
+#: real faces by the README's measurements (``efficientnet``'s default tag is ``ferplus``).
+DEFAULT_CLASSIFIER = "efficientnet"
 
 
 @dataclass(frozen=True)
@@ -236,8 +241,14 @@ class Classifier(Plugin):
             probs = (probs + self._probabilities(mirrored)) / 2
         return probs
 
+    @property
+    def temperature(self) -> float:
+        """Divides the logits before the softmax: the config's ``temperature`` (fitted on a
+        validation split by ``python -m trainers.calibrate``), else 1."""
+        return float(getattr(self.config, "temperature", 1.0) or 1.0)
+
     def _probabilities(self, faces: list[np.ndarray]) -> np.ndarray:
-        logits = self.predict_logits(faces)
+        logits = self.predict_logits(faces) / self.temperature
         logits = logits - logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)

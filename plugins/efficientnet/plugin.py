@@ -39,6 +39,9 @@ class EfficientNetConfig:
     pretrained_backbone: bool = True
     #: Margin added around the detector's box before resizing, as a fraction of its side.
     crop_margin: float = 0.1
+    #: Logits are divided by it before the softmax (``python -m trainers.calibrate`` fits it on a
+    #: validation split): soft targets and label smoothing leave the raw probabilities too low.
+    temperature: float = 1.0
 
 
 class EfficientNet(TimmClassifier):
