@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from registry import DEFAULT_ALIGN, DEFAULT_DETECTOR, FexlabError, InputError, default_registry
+from registry import DEFAULT_ALIGN, DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, FexlabError, InputError, default_registry
 
 __all__ = ["build_parser", "main"]
 
@@ -96,7 +96,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="folders: also the images and videos in subfolders")
     p.add_argument("--classifier", action="append", metavar="NAME[:CHECKPOINT]",
                    help="classifier plugin, checkpoint or run folder (repeat to compare several; default "
-                        "mini_xception); +flip after it also averages each face with its mirror image")
+                        f"{DEFAULT_CLASSIFIER}, tag ferplus); +flip after it also averages each face with its mirror image")
     p.add_argument("--checkpoint", metavar="DIR", help="checkpoint or run folder for the (single) classifier")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector plugin (full_frame for face crops)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=DEFAULT_ALIGN,
@@ -128,7 +128,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
     if args.every < 1:
         raise InputError(f"--every must be at least 1, got {args.every}")
-    specs = args.classifier or ["mini_xception"]
+    specs = args.classifier or [DEFAULT_CLASSIFIER]
     if args.checkpoint:
         if len(specs) != 1:
             raise InputError("--checkpoint needs exactly one --classifier; use NAME:CHECKPOINT for several")
@@ -334,7 +334,7 @@ def run_avatar(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out)
     registry = default_registry()
     analyzer = registry.analyzer(args.analyzer)
-    predictor = Predictor({"mini_xception": registry.classifier("mini_xception")}, registry.detector(args.detector),
+    predictor = Predictor({DEFAULT_CLASSIFIER: registry.classifier(DEFAULT_CLASSIFIER)}, registry.detector(args.detector),
                           analyzers={args.analyzer: analyzer})
     stem = Path(args.path).stem
     if is_video(args.path):

@@ -14,7 +14,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 from .analyzer import FaceAnalyzer
-from .classifier import Classifier, InputSpec
+from .classifier import DEFAULT_CLASSIFIER, Classifier, InputSpec
 from .detector import DEFAULT_ALIGN, DEFAULT_DETECTOR, Face, FaceDetector
 from .emotions import EMOTIONS, LabelMapping, canonical_emotion, emotion_index, parse_emotions
 from .errors import (
@@ -33,6 +33,7 @@ from .registry import KINDS, PluginInfo, Registry, default_registry, parse_spec
 __all__ = [
     "BROKEN",
     "DEFAULT_ALIGN",
+    "DEFAULT_CLASSIFIER",
     "DEFAULT_DETECTOR",
     "EMOTIONS",
     "KINDS",

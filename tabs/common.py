@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from registry import DEFAULT_DETECTOR, FexlabError, InputError, Registry
+from registry import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, FexlabError, InputError, Registry
 from registry.paths import ROOT_VARIABLES, allowed_roots, resolve_user_path
 
 __all__ = [
@@ -139,8 +139,9 @@ def detector_dropdown(registry: Registry, **kwargs: Any) -> gr.Dropdown:
     return gr.Dropdown(detectors, value=value, label="Face detector", **kwargs)
 
 
-#: The classifiers Predict compares by default, where they are ready: fexlab's real-face models.
-DEFAULT_COMPARISON = ("mini_xception.ferplus", "convnext", "vit")
+#: The classifiers Predict compares by default, where they are ready: fexlab's real-face models, the
+#: default first (Live, Video and Evaluate start on it).
+DEFAULT_COMPARISON = (DEFAULT_CLASSIFIER, "mini_xception.ferplus", "convnext")
 
 
 def plugin_choices(registry: Registry, kind: str) -> list[str]:

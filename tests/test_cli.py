@@ -230,3 +230,16 @@ def test_a_jpeg_named_mp4_is_called_what_it_is(capsys, tmp_path):
     code, out, err = run(capsys, "predict", str(fake))
     assert code == 1 and out == ""
     assert f"{fake} is a JPEG image, not a video" in err and "(.jpg)" in err
+
+
+def test_predict_uses_the_default_classifier_and_it_ships_ready(astronaut_path, capsys):
+    from registry import DEFAULT_CLASSIFIER, Registry
+
+    assert Registry().plugin_class("classifier", DEFAULT_CLASSIFIER.split(".")[0]).status().ready
+    assert main(["predict", str(astronaut_path), "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)[0]["faces"][0]["probabilities"]
+    assert main(["predict", str(astronaut_path), "--json", "--classifier", DEFAULT_CLASSIFIER]) == 0
+    named = json.loads(capsys.readouterr().out)[0]["faces"][0]["probabilities"]
+    assert main(["predict", str(astronaut_path), "--json", "--classifier", "mini_xception"]) == 0
+    other = json.loads(capsys.readouterr().out)[0]["faces"][0]["probabilities"]
+    assert default == named != other
