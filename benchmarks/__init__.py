@@ -18,7 +18,7 @@ __all__ = ["GOALS", "Benchmark", "Row", "all_benchmarks", "goals"]
 
 def all_benchmarks() -> list[Benchmark]:
     """Every benchmark, in the order the table shows them (classifier ones per installed plugin)."""
-    from . import alignment, capabilities, detection, face_mesh, pipeline, profile
+    from . import capabilities, detection, face_mesh, pipeline, profile
 
     benches: list[Benchmark] = []
     for name in pipeline.classifier_names():
@@ -31,8 +31,6 @@ def all_benchmarks() -> list[Benchmark]:
         Benchmark("detect-quality", detection.detection_quality, ("registry",),
                   "recall / precision of every detector on real faces pasted at known boxes"),
         Benchmark("detect-speed", detection.detection_speed, ("registry",), "each detector alone per frame and photo"),
-        Benchmark("alignment", alignment.alignment_effect, ("predict",),
-                  "accuracy with and without eye alignment, on real photos, per classifier and detector"),
         Benchmark("video", pipeline.video, ("predict",), "every frame of a 640x480 clip"),
         Benchmark("profile", profile.profile_rows, ("predict",),
                   "the prediction path stage by stage: decode, detector passes, tiles, close-ups, NMS, crops, classifier, mesh"),

@@ -15,7 +15,7 @@ __all__ = ["DEFAULT_ALIGN", "DEFAULT_DETECTOR", "Face", "FaceDetector"]
 #: The detector the CLI, every app tab, ``prepare`` and the trainers use unless told otherwise.
 DEFAULT_DETECTOR = "blazeface"
 #: Whether prediction levels the eyes on the detector's keypoints before the crop by default, as
-#: the measurement of ``benchmarks/alignment.py`` decided (README, "Eye alignment").
+#: the measurement of ``python -m eval.crop_fit`` decided (README, "Crops fitted to the detector").
 DEFAULT_ALIGN = False
 
 
