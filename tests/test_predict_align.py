@@ -25,9 +25,9 @@ def test_align_levels_the_eyes_of_the_crop_the_classifier_sees(registry, hopper_
                             lambda self, faces, align=align: seen.setdefault(align, faces[0]) is None or original(self, faces))
         Predictor(classifier, detector, align=align).predict_frames([image])
     angles = {align: eye_angle(detector.detect(np.ascontiguousarray(crop))[0].landmarks) for align, crop in seen.items()}
-    assert abs(angles[False]) > 12  # the plain crop keeps the tilt
+    assert abs(angles[False]) > 8  # the plain crop keeps the tilt
     assert abs(angles[True]) < 5  # the aligned one is level
-    assert seen[True].shape == seen[False].shape
+    assert seen[True].shape[0] == seen[True].shape[1] == min(seen[False].shape[0], 256)  # same framing, at most 256 px
 
 
 def test_align_without_eye_keypoints_crops_as_usual(registry, astronaut_path):

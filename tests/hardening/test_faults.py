@@ -70,7 +70,7 @@ def faulty_app(tmp_path_factory):
 
 
 def _emotions(client, photo, classifiers):
-    _, _, result, _, _ = client.predict(handle_file(str(photo)), classifiers, "haar", api_name="/predict")
+    result = client.predict(handle_file(str(photo)), classifiers, "haar", api_name="/predict")[2]
     return [face["emotion"] for face in result["faces"]]
 
 
@@ -164,6 +164,7 @@ def _writing_commands(photo):
         (["prepare", "synthetic:n=14", "OUT"], "preprocessing.prepare", "prepare"),
         (["synth", "OUT", "--n", "14"], "preprocessing.prepare", "prepare"),
         (["augment-preview", str(photo), "OUT/preview.png"], "preprocessing.augment", "save_preview"),
+        (["avatar", str(photo), "--out", "OUT"], "registry.registry", "Registry.load"),
     ]
     for trainer in TRAINERS:
         commands.append((["train", trainer, "--data", "synthetic:n=70", "--out", "OUT/run"], "preprocessing.readers",

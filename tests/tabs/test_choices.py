@@ -1,5 +1,6 @@
 """What the tabs offer: ready plugins, their further shipped tags, the default comparison."""
 
+from registry import DEFAULT_CLASSIFIER
 from tabs.common import DEFAULT_COMPARISON, default_comparison, plugin_choices
 
 
@@ -12,7 +13,10 @@ def test_shipped_tags_are_offered_beside_their_plugin(registry):
 
 
 def test_the_default_comparison_is_the_real_face_models_that_are_ready():
-    assert default_comparison(["mini_xception", "mini_xception.ferplus", "vit"]) == ["mini_xception.ferplus", "vit"]
+    assert default_comparison(["mini_xception", "mini_xception.ferplus", "vit"]) == ["mini_xception.ferplus"]
+    assert default_comparison(["efficientnet", "mini_xception", "mini_xception.ferplus"]) == [
+        "efficientnet", "mini_xception.ferplus"]
+    assert DEFAULT_COMPARISON[0] == DEFAULT_CLASSIFIER
     assert default_comparison(["haar_only_classifier"]) == ["haar_only_classifier"]
     assert default_comparison([]) == []
     assert set(DEFAULT_COMPARISON) >= {"mini_xception.ferplus"}
