@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from registry import DEFAULT_CLASSIFIER
 from tests.conftest import EXAMPLES, ROOT
 from tests.tabs.conftest import point_folders
 
@@ -266,7 +267,7 @@ def test_a_visit_through_every_tab(page, tmp_path):
     data.press("Enter")
     page.get_by_role("button", name="Run evaluation").click()
     page.locator("#evaluate-message").get_by_text("2 result(s)").wait_for()
-    assert "mini_xception.ferplus" in page.locator("#leaderboard-classifiers").inner_text()
+    assert DEFAULT_CLASSIFIER in page.locator("#leaderboard-classifiers").inner_text()
     assert "Take care" in page.locator("#evaluate-message").inner_text()
     assert "reads the judge as much as the generator" in page.locator("#evaluate-judge-note").inner_text()
     for table in ("#leaderboard-classifiers", "#leaderboard-generators"):
