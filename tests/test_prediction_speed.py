@@ -7,7 +7,7 @@ import pytest
 
 from predict import Predictor, read_ahead
 from registry import InputError
-from registry.litert import default_threads, share_cores
+from registry.litert import share_cores, shares_cores
 
 
 def test_read_ahead_gives_every_item_in_order():
@@ -63,18 +63,18 @@ def test_a_video_reads_the_same_with_its_frames_read_ahead(tmp_path, registry, a
     assert len({f.faces[0].track for f in frames}) == 1
 
 
-def test_interpreters_of_parallel_workers_get_one_thread_each():
-    assert default_threads() >= 1
+def test_only_the_marked_threads_share_the_cores():
+    assert not shares_cores()
     seen = []
 
     def worker():
         share_cores()
-        seen.append(default_threads())
+        seen.append(shares_cores())
 
     thread = threading.Thread(target=worker)
     thread.start()
     thread.join()
-    assert seen == [1]
+    assert seen == [True] and not shares_cores()
 
 
 def test_tiles_run_side_by_side_with_the_same_faces_as_one_by_one(registry):

@@ -40,7 +40,7 @@ import numpy as np
 
 from registry import Face, FaceDetector, InputError
 from registry.errors import CheckpointError
-from registry.litert import INTERPRETER_INSTALL, default_threads, interpreter_installed, open_interpreter, parallel_pool
+from registry.litert import INTERPRETER_INSTALL, interpreter_installed, open_interpreter, parallel_pool, shares_cores
 from registry.plugin import BROKEN, PluginStatus
 
 from .decode import KEYPOINTS, MODELS, Detections, Letterbox, Pyramid, decode, iou, letterbox, ssd_anchors, weighted_nms
@@ -74,10 +74,9 @@ class BlazeFaceConfig:
     #: at least this (a confident face filling the frame: the full-range model scores the close-ups
     #: it finds 0.65 to 0.8; 1.0: never skipped).
     close_up_skip_score: float = 0.7
-    #: Threads of one interpreter (each thread that detects gets its own interpreter); 0: the
-    #: machine's cores for a photo, one each for video frames detected in parallel
-    #: (``registry.litert.default_threads``).
-    num_threads: int = 0
+    #: Threads of one interpreter (each thread that detects gets its own interpreter). One: the
+    #: cores are kept busy by running a photo's tiles, or a video's frames, side by side instead.
+    num_threads: int = 1
 
 
 class BlazeFace(FaceDetector):
@@ -100,8 +99,8 @@ class BlazeFace(FaceDetector):
             raise InputError(f"min_score and nms_iou must lie in (0, 1), got {cfg.min_score} and {cfg.nms_iou}")
         if cfg.tile_above and cfg.tile_size < 64:
             raise InputError(f"tile_size must be at least 64 pixels, got {cfg.tile_size}")
-        if cfg.num_threads < 0:
-            raise InputError(f"num_threads must be 0 (automatic) or more, got {cfg.num_threads}")
+        if cfg.num_threads < 1:
+            raise InputError(f"num_threads must be at least 1, got {cfg.num_threads}")
         self.spec = MODELS[cfg.model]
         #: The models this detector runs: its own, and the short-range one for close-ups.
         self.models = [cfg.model] + (["short"] if cfg.model == "full" and cfg.close_up else [])
@@ -135,9 +134,8 @@ class BlazeFace(FaceDetector):
         if runners is None:
             runners = self._local.runners = {}
         if model not in runners:
-            threads = self.config.num_threads or default_threads()
-            interpreter = open_interpreter(self.model_paths[model], num_threads=threads, who="blazeface",
-                                           hint=self.weights_hint)
+            interpreter = open_interpreter(self.model_paths[model], num_threads=self.config.num_threads,
+                                           who="blazeface", hint=self.weights_hint)
             inputs = interpreter.get_input_details()[0]["index"]
             outputs = sorted(interpreter.get_output_details(), key=lambda d: -int(d["shape"][-1]))
             runners[model] = (interpreter, (inputs, outputs[0]["index"], outputs[1]["index"]))
@@ -206,7 +204,7 @@ class BlazeFace(FaceDetector):
         for side in self._tile_levels(width, height):
             copy, box = pyramid.scaled(size / side)
             jobs += [(copy, box, tile, 2.0 * size / side) for tile in self._tiles(copy.shape[1], copy.shape[0], size)]
-        if len(jobs) > 1 and default_threads() > 1:
+        if len(jobs) > 1 and not shares_cores():
             return Detections.concatenate(list(parallel_pool("tiles").map(self._tile, *zip(*jobs))))
         return Detections.concatenate([self._tile(*job) for job in jobs])
 
