@@ -17,13 +17,14 @@ GUIDE = """
 fexlab finds models through Python entry points, so a plugin lives in *your* package and needs
 no edit here.
 
-1. **Write the class.** Subclass one of the three kinds and give it a config dataclass:
+1. **Write the class.** Subclass one of the four kinds and give it a config dataclass:
 
    | kind | base class | you implement | entry-point group |
    |---|---|---|---|
    | classifier | `registry.Classifier` | `torch_module()`; config: `input_size`, `grayscale` | `fexlab.classifiers` |
    | generator | `registry.Generator` | `generate(emotions, seed, **options)`; `interpolate` | `fexlab.generators` |
    | detector | `registry.FaceDetector` | `detect(image) -> list[Face]` | `fexlab.detectors` |
+   | analyzer | `registry.FaceAnalyzer` | `analyze(image, faces) -> list[dict]` (per face: `mesh`, `blendshapes`, `action_units`, `head_pose`, ...) | `fexlab.analyzers` |
 
    ```python
    from dataclasses import dataclass

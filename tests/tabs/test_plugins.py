@@ -55,3 +55,12 @@ def test_messages_name_data_sets_and_folders_not_server_paths(folders):
     with pytest.raises(gr.Error) as error:
         fails()
     assert error.value.message == "'data/faces/x.csv' is not a data set"
+
+
+def test_the_guide_names_every_plugin_kind_with_its_base_class_and_entry_point_group():
+    from registry.registry import KINDS
+    from tabs.plugins import GUIDE
+
+    for kind in KINDS:
+        row = next((line for line in GUIDE.splitlines() if line.strip().startswith(f"| {kind} |")), "")
+        assert f"`fexlab.{kind}s`" in row, kind
