@@ -248,7 +248,12 @@ class Classifier(Plugin):
         return float(getattr(self.config, "temperature", 1.0) or 1.0)
 
     def _probabilities(self, faces: list[np.ndarray]) -> np.ndarray:
-        logits = self.predict_logits(faces) / self.temperature
+        return self.logits_to_probabilities(self.predict_logits(faces))
+
+    def logits_to_probabilities(self, logits: np.ndarray, temperature: float | None = None) -> np.ndarray:
+        """(N, 7) probabilities over :data:`EMOTIONS` from the module's (N, len(labels)) logits,
+        divided by ``temperature`` (default: :attr:`temperature`) before the softmax."""
+        logits = logits / (self.temperature if temperature is None else temperature)
         logits = logits - logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)

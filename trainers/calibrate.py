@@ -55,13 +55,11 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError(f"{payload['plugin']} has no temperature in its config; add one to calibrate it")
     part = open_dataset(args.data).split(args.split)
     faces, labels = part.images(range(len(part))), part.labels()
-    classifier.config.temperature = 1.0
     logits = classifier.predict_logits(faces)
     targets = classifier.label_mapping.to_source_targets(labels)  # the model's output of each label (-1: none)
-    before = expected_calibration_error(labels, classifier.predict(faces))
+    before = expected_calibration_error(labels, classifier.logits_to_probabilities(logits, 1.0))
     temperature = fit_temperature(logits[targets >= 0], targets[targets >= 0])
-    classifier.config.temperature = temperature
-    after = expected_calibration_error(labels, classifier.predict(faces))
+    after = expected_calibration_error(labels, classifier.logits_to_probabilities(logits, temperature))
     payload["config"]["temperature"] = round(temperature, 4)
     atomic_write_text(folder / "config.json", json.dumps(payload, indent=2) + "\n")
     print(f"temperature {temperature:.4f} fitted on the {args.split} split of {part.name} ({len(labels)} faces): "

