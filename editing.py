@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from registry import FaceDetector, Generator, InputError
+from registry import Face, FaceDetector, Generator, InputError
 
 __all__ = ["EditedFace", "PhotoEdit", "animate_face", "edit_photo", "feather_mask", "paste_back"]
 
@@ -37,6 +37,8 @@ class EditedFace:
     matrix: np.ndarray
     #: The crop as the editor saw it (RGB, at the editor's resolution).
     seen: np.ndarray
+    #: The detector's face (box, score, keypoints), for editors that edit whole photos.
+    face: Any = None
 
 
 @dataclass
@@ -115,7 +117,11 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
     ``align`` levels the eyes where the detector gives them. A photo with no face is an
     :class:`InputError` that says what to try.
 
-    ``strength`` 0 gives the photo back byte for byte, whatever the editor. An editor that only
+    An editor that edits whole photos (``edits_photos``: mesh_warp) edits every face in place at
+    the photo's resolution; the crops are cut from the photo as it is and as edited.
+
+    ``strength`` 0 gives the photo back byte for byte, whatever the editor (an editor of whole
+    photos still applies the action units set one by one in ``options``). An editor that only
     edits (``needs_image``, with a ``strength`` option: stargan) is asked for its full edit and
     for the face as it is (strength 0: its own redrawing of the face), and ``strength`` scales the
     difference: what it cannot reproduce of the face is never pasted, and more strength always
@@ -137,6 +143,8 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
         raise InputError("no face found in the photo; try a larger, frontal face, or a face crop with the "
                          "full_frame detector")
     margin = float(getattr(editor, "crop_margin", 0.1) if margin is None else margin)
+    if editor.edits_photos:
+        return _edit_whole_photo(image, faces, editor, names, margin, align, strength, options)
     scaled = editor.needs_image and "strength" in editor.options
     settings = {**options, "strength": 1.0 if scaled else strength} if "strength" in editor.options else dict(options)
     edited_faces = []
@@ -169,6 +177,28 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
     return result
 
 
+def _cut(photo: np.ndarray, matrix: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    return cv2.warpAffine(photo, matrix, (side, side), flags=cv2.INTER_AREA if side < 64 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _edit_whole_photo(image: np.ndarray, faces: Sequence[Any], editor: Generator, names: list[str], margin: float,
+                      align: bool, strength: float, options: dict[str, Any]) -> PhotoEdit:
+    """An editor that edits whole photos (``edits_photos``: mesh_warp) edits every face in place
+    at the photo's resolution; each face's crop is cut from the photo as it is and as edited."""
+    faces = sorted(faces, key=lambda f: f.box[0])
+    photos = editor.edit_photo(image, faces, names, **{**options, "strength": strength})
+    edited_faces = []
+    for face in faces:
+        matrix, side = _crop_matrix(face, margin, align)
+        crop = _cut(image, matrix, side)
+        edited_faces.append(EditedFace(tuple(float(v) for v in face.box), crop,
+                                       {name: _cut(photos[name], matrix, side) for name in names}, matrix, crop, face))
+    return PhotoEdit(image, edited_faces, names, dict(photos))
+
+
 def animate_face(result: PhotoEdit, editor: Generator, index: int = 0, *, frames: int = 8, strength: float = 1.0,
                  seed: int = 0, **options: Any) -> Any:
     """An :class:`animation.Animation` of face ``index`` of ``result`` moving through
@@ -182,6 +212,14 @@ def animate_face(result: PhotoEdit, editor: Generator, index: int = 0, *, frames
     if not 0 <= index < len(result.faces):
         raise InputError(f"the photo has {len(result.faces)} face(s); there is no face {index + 1}")
     face = result.faces[index]
+    if editor.edits_photos:  # the whole photo moves from the face's own expression through the emotions
+        from animation import Animation
+
+        photos = editor.animate_photo(result.image, [face.face or Face(face.box, 1.0, None)], result.emotions, frames,
+                                      **{**options, "strength": strength})
+        side = face.crop.shape[0]
+        return Animation([Image.fromarray(_cut(photo, face.matrix, side)) for photo in photos], result.emotions,
+                         seed, seed, True)
     settings = {**options, "strength": strength} if "strength" in editor.options else dict(options)
     animation = animate(editor, result.emotions, seed, frames, image=face.crop, cross_fade=not editor.needs_image,
                         **settings)

@@ -28,6 +28,9 @@ class Generator(Plugin):
     #: True for an editor that only changes a given face (the ``image`` option is required):
     #: it has no grid of seeds to draw, so the app and the harness offer it only for editing.
     needs_image: ClassVar[bool] = False
+    #: True for an editor that edits whole photos at their own resolution (:meth:`edit_photo`):
+    #: :func:`editing.edit_photo` then hands it the photo and the faces found, not face crops.
+    edits_photos: ClassVar[bool] = False
 
     @classmethod
     def edits(cls) -> bool:
@@ -55,6 +58,17 @@ class Generator(Plugin):
     def resolve_seed(seed: int | None) -> int:
         """``seed``, or a fresh random one when it is None (reported back so a face can be redrawn)."""
         return secrets.randbelow(2**31) if seed is None else int(seed)
+
+    def edit_photo(self, image: Any, faces: Sequence[Any], emotions: Sequence[str], **options: Any) -> dict[str, Any]:
+        """Editors that edit whole photos (``edits_photos``): emotion -> ``image`` (RGB uint8)
+        with every face of ``faces`` (the detector's) edited to it."""
+        raise InputError(f"{self.name} edits face crops, not whole photos")
+
+    def animate_photo(self, image: Any, faces: Sequence[Any], emotions: Sequence[str], frames: int = 8,
+                      **options: Any) -> list:
+        """Editors that edit whole photos: the photos of the faces moving from their own
+        expression through each of ``emotions``, ``frames`` from one stop to the next."""
+        raise InputError(f"{self.name} edits face crops, not whole photos")
 
     def interpolate(self, start: tuple[str, int], end: tuple[str, int], frames: int = 8, **options: Any) -> list:
         """Images morphing from ``(emotion, seed)`` ``start`` to ``end``; not every model can."""

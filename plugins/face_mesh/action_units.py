@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-__all__ = ["ACTION_UNITS", "action_units"]
+__all__ = ["ACTION_UNITS", "BLENDSHAPES_OF_UNIT", "action_units"]
 
 Blendshapes = Mapping[str, float]
 
@@ -59,6 +59,37 @@ ACTION_UNITS: dict[str, tuple[str, str, Callable[[Blendshapes], float]]] = {
              lambda b: max(_get(b, "mouthRollUpper"), _get(b, "mouthRollLower"))),
     "AU34": ("cheek puff", "cheekPuff", lambda b: _get(b, "cheekPuff")),
     "AU43": ("eyes closed", "eyeBlink", lambda b: _both(b, "eyeBlink")),
+}
+
+
+#: The other way, for editing: unit -> the blendshapes set to a unit's intensity to make it. Each
+#: unit made by one shape (or one pair) is set through it; the combinations above are set through
+#: the shapes that carry them (AU6 the cheek's and the eyes' squint, AU23 the press of the lips, AU25
+#: the lower lip's drop, AU28 both rolls).
+BLENDSHAPES_OF_UNIT: dict[str, tuple[str, ...]] = {
+    "AU1": ("browInnerUp",),
+    "AU2": ("browOuterUpLeft", "browOuterUpRight"),
+    "AU4": ("browDownLeft", "browDownRight"),
+    "AU5": ("eyeWideLeft", "eyeWideRight"),
+    "AU6": ("cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight"),
+    "AU7": ("eyeSquintLeft", "eyeSquintRight"),
+    "AU9": ("noseSneerLeft", "noseSneerRight"),
+    "AU10": ("mouthUpperUpLeft", "mouthUpperUpRight"),
+    "AU12": ("mouthSmileLeft", "mouthSmileRight"),
+    "AU14": ("mouthDimpleLeft", "mouthDimpleRight"),
+    "AU15": ("mouthFrownLeft", "mouthFrownRight"),
+    "AU16": ("mouthLowerDownLeft", "mouthLowerDownRight"),
+    "AU17": ("mouthShrugLower",),
+    "AU18": ("mouthPucker",),
+    "AU20": ("mouthStretchLeft", "mouthStretchRight"),
+    "AU22": ("mouthFunnel",),
+    "AU23": ("mouthPressLeft", "mouthPressRight"),
+    "AU24": ("mouthPressLeft", "mouthPressRight"),
+    "AU25": ("mouthLowerDownLeft", "mouthLowerDownRight"),
+    "AU26": ("jawOpen",),
+    "AU28": ("mouthRollUpper", "mouthRollLower"),
+    "AU34": ("cheekPuff",),
+    "AU43": ("eyeBlinkLeft", "eyeBlinkRight"),
 }
 
 

@@ -1,0 +1,130 @@
+"""The warp of a photo from one face mesh to another, at the photo's own resolution.
+
+Piecewise affine: the mesh's points where the face is now (``source``) and where they go
+(``target``), plus a ring of fixed points around the face, are triangulated where they go
+(Delaunay); every pixel of a target triangle is read from the same barycentric place of its source
+triangle. The displacement so falls linearly to zero from the face's edge to the ring, and every
+pixel outside the ring keeps its bytes. The map is computed on a coarse grid (``step`` pixels)
+and resized to the pixels (it is linear inside each triangle, so little is lost); OpenCV's
+``remap`` then reads the photo once.
+
+The same triangulation carries MediaPipe's texture coordinates onto the target face, which is how
+a shading change fitted on the texture square (:mod:`.model`) lands on the photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Field", "edit_field", "apply_field", "ring_points"]
+
+#: The fixed ring around the face: its convex hull enlarged this many times about its centre.
+RING = 1.35
+#: Points on the ring.
+RING_POINTS = 64
+#: The largest change of log luminance applied (a factor of about 1.4 either way).
+MAX_SHADE = 0.35
+
+
+@dataclass
+class Field:
+    """What an edit does inside ``box`` (x0, y0, x1, y1) of the photo: where each pixel is read
+    from (``map_x``, ``map_y``, absolute pixels), the change of log luminance (``shade``, or None),
+    and the pixels the edit may touch (``inside``, bool)."""
+
+    box: tuple[int, int, int, int]
+    map_x: np.ndarray
+    map_y: np.ndarray
+    shade: np.ndarray | None
+    inside: np.ndarray
+
+
+def ring_points(points: np.ndarray, scale: float = RING, count: int = RING_POINTS) -> np.ndarray:
+    """(count, 2) points evenly along the convex hull of ``points`` enlarged ``scale`` times about its centre."""
+    import cv2
+
+    hull = cv2.convexHull(np.asarray(points, np.float32)).reshape(-1, 2).astype(np.float64)
+    centre = hull.mean(axis=0)
+    hull = centre + scale * (hull - centre)
+    closed = np.vstack([hull, hull[:1]])
+    lengths = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))]
+    at = np.linspace(0.0, lengths[-1], count, endpoint=False)
+    return np.stack([np.interp(at, lengths, closed[:, 0]), np.interp(at, lengths, closed[:, 1])], axis=1)
+
+
+def _grid(box: tuple[int, int, int, int], step: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The centres of the ``step`` x ``step`` blocks covering ``box``, as (N, 2) points, and the grid's shape."""
+    x0, y0, x1, y1 = box
+    cols, rows = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
+    xs = x0 + (np.arange(cols) + 0.5) * step - 0.5
+    ys = y0 + (np.arange(rows) + 0.5) * step - 0.5
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1), gx, (rows, cols)
+
+
+def _upsample(coarse: np.ndarray, box: tuple[int, int, int, int], step: int) -> np.ndarray:
+    import cv2
+
+    x0, y0, x1, y1 = box
+    rows, cols = coarse.shape[:2]
+    full = cv2.resize(coarse.astype(np.float32), (cols * step, rows * step), interpolation=cv2.INTER_LINEAR)
+    return full[: y1 - y0, : x1 - x0]
+
+
+def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *, uv: np.ndarray | None = None,
+               shade: np.ndarray | None = None, step: int = 4) -> Field:
+    """The :class:`Field` moving the mesh's points ``source`` ((N, 2) image pixels) to ``target``
+    in an image of ``shape``; with ``uv`` (texture coordinates in [0, 1] of the first ``len(uv)``
+    points) and ``shade`` (a square of log-luminance changes on them), also the shading change
+    at each pixel of the target face (0 outside the mesh)."""
+    import cv2
+    from scipy.interpolate import LinearNDInterpolator
+    from scipy.spatial import Delaunay
+
+    source, target = np.asarray(source, np.float64)[:, :2], np.asarray(target, np.float64)[:, :2]
+    height, width = int(shape[0]), int(shape[1])
+    ring = ring_points(np.vstack([source, target]))
+    x0, y0 = (int(np.floor(v)) for v in ring.min(axis=0))
+    x1, y1 = (int(np.ceil(v)) + 1 for v in ring.max(axis=0))
+    box = (max(0, x0), max(0, y0), min(width, x1), min(height, y1))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError("the face lies outside the image")
+    step = max(1, min(int(step), (box[2] - box[0]) // 8 or 1, (box[3] - box[1]) // 8 or 1))
+    query, _, grid = _grid(box, step)
+    points = np.vstack([target, ring])
+    triangles = Delaunay(points)
+    moves = np.vstack([source - target, np.zeros_like(ring)])
+    delta = LinearNDInterpolator(triangles, moves, fill_value=0.0)(query).reshape(*grid, 2)
+    dx, dy = _upsample(delta[..., 0], box, step), _upsample(delta[..., 1], box, step)
+    ys, xs = np.mgrid[box[1]:box[3], box[0]:box[2]].astype(np.float32)
+    inside = np.zeros((box[3] - box[1], box[2] - box[0]), np.uint8)
+    cv2.fillConvexPoly(inside, np.round(ring - [box[0], box[1]]).astype(np.int32), 1)
+    shading = None
+    if uv is not None and shade is not None:
+        size = shade.shape[0]
+        coords = LinearNDInterpolator(target[: len(uv)], np.asarray(uv, np.float64) * size - 0.5,
+                                      fill_value=np.nan)(query).reshape(*grid, 2)
+        valid = np.isfinite(coords[..., 0])
+        coords = np.where(valid[..., None], coords, -10.0).astype(np.float32)
+        coarse = cv2.remap(shade.astype(np.float32), coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        shading = _upsample(np.where(valid, coarse, 0.0), box, step)
+    return Field(box, xs + dx, ys + dy, shading, inside.astype(bool))
+
+
+def apply_field(image: np.ndarray, field: Field) -> np.ndarray:
+    """``image`` (H x W x 3 uint8) edited by ``field``: warped inside its ring (read once, bilinear),
+    its luminance times ``exp(shade)``; every pixel outside the ring keeps its bytes."""
+    import cv2
+
+    x0, y0, x1, y1 = field.box
+    warped = cv2.remap(image, field.map_x, field.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    if field.shade is not None:
+        ratio = np.exp(np.clip(field.shade, -MAX_SHADE, MAX_SHADE))[..., None]
+        warped = np.clip(warped.astype(np.float32) * ratio, 0, 255).round().astype(np.uint8)
+    out = image.copy()
+    region = out[y0:y1, x0:x1]
+    region[field.inside] = warped[field.inside]
+    return out
