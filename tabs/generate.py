@@ -58,7 +58,9 @@ __all__ = [
     "generate_faces",
     "interpolate_faces",
     "interpolation_frame",
+    "offered_units",
     "ui_options",
+    "unit_options",
 ]
 
 #: Bounds that keep one request short on a shared CPU.
@@ -277,6 +279,29 @@ def animate_faces(registry: Registry, generators: list[str] | str | None, checkp
 
 
 # -- expression editing --------------------------------------------------------------------------------
+def offered_units(registry: Registry, editors: list[str]) -> list[str]:
+    """The action units some editor of ``editors`` takes one by one (its ``auN`` options), in number order."""
+    found = {key.upper() for name in editors for key in _class(registry, name).options if re.fullmatch(r"au\d+", key)}
+    return sorted(found, key=lambda unit: int(unit[2:]))
+
+
+def unit_name(unit: str) -> str:
+    """FACS's name of an action unit ("AU12" -> "lip corner puller"), "" for a unit fexlab does not list."""
+    from plugins.face_mesh.action_units import ACTION_UNITS
+
+    return ACTION_UNITS.get(unit, ("",))[0]
+
+
+def unit_options(units: list[str], chosen: Any, values: Any) -> dict[str, float]:
+    """Editor options (``{"au12": 0.8}``) for the ticked units ``chosen`` of ``units``, from the
+    sliders' ``values`` in ``units`` order."""
+    chosen = [chosen] if isinstance(chosen, str) else list(chosen or [])
+    unknown = sorted(set(chosen) - set(units))
+    if unknown:
+        raise InputError(f"no action unit {', '.join(unknown)} can be set; units: {', '.join(units)}")
+    return {unit.lower(): float(value) for unit, value in zip(units, values) if unit in chosen}
+
+
 def edit_expression(registry: Registry, generators: list[str] | str | None, checkpoint: str | None, image: Any,
                     emotions: Any, seed: Any, strength: float, options: dict[str, Any] | None = None,
                     detector: str | None = None, paste: bool = True, fps: float = 6.0):
@@ -371,10 +396,15 @@ def _drawing(registry: Registry, choices: list[str]) -> list[str]:
     return [c for c in choices if not _class(registry, c).needs_image]
 
 
+#: The editors shown first, in this order: the one at the photo's resolution, then the translator.
+FIRST_EDITORS = ("mesh_warp", "stargan")
+
+
 def _editors(registry: Registry, choices: list[str]) -> list[str]:
-    """The choices that edit a given face, ``stargan`` first."""
+    """The choices that edit a given face, ``mesh_warp`` then ``stargan`` first."""
     found = [c for c in choices if _class(registry, c).edits()]
-    return sorted(found, key=lambda c: (not c.startswith("stargan"), found.index(c)))
+    rank = {name: k for k, name in enumerate(FIRST_EDITORS)}
+    return sorted(found, key=lambda c: (rank.get(c.split(".")[0], len(rank)), found.index(c)))
 
 
 def _default_generators(registry: Registry, ready: list[str]) -> list[str]:
@@ -444,7 +474,7 @@ def build(registry: Registry) -> None:
                                 fit_columns=False, preview=False, elem_classes=["fexlab-whole"])
         animation_files = gr.File(label="Download the animations (GIF and WebM)", file_count="multiple")
     cannot_edit = editing_note(registry)
-    title = "Edit a face: the same person in every emotion (stargan works offline)"
+    title = "Edit a face: the same person in every emotion (mesh_warp and stargan work offline)"
     with gr.Accordion(title + (": not available here" if cannot_edit else ""), open=False, elem_id="generate-edit"):
         if cannot_edit:
             gr.Markdown(cannot_edit, elem_classes=["fexlab-note"], elem_id="generate-edit-note")
@@ -461,6 +491,20 @@ def build(registry: Registry) -> None:
                 strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength",
                                      info="0 keeps the face as it is, 1 shows the full target emotion",
                                      interactive=not cannot_edit, elem_id="generate-edit-strength")
+                units = offered_units(registry, editors)
+                with gr.Accordion("Action units one by one (mesh_warp)", open=False, elem_id="generate-edit-units",
+                                  visible=bool(units)):
+                    gr.Markdown("Tick a unit to set it to its slider's intensity on top of the emotion (with "
+                                "strength 0, only the ticked units change). Estimates through the face mesh's "
+                                "blendshapes.", elem_classes=["fexlab-note"])
+                    units_set = gr.CheckboxGroup(units, value=[], label="Units to set",
+                                                 interactive=not cannot_edit, elem_id="generate-edit-units-set")
+                    unit_sliders = [gr.Slider(0.0, 1.0, value=0.5, step=0.05, label=f"{unit} {unit_name(unit)}",
+                                              interactive=not cannot_edit, elem_id=f"generate-edit-{unit.lower()}")
+                                    for unit in units]
+                    texture = gr.Slider(0.0, 2.0, value=1.0, step=0.1, label="Learned shading (texture)",
+                                        info="0 moves the face only; 1 adds the folds and wrinkles learned from real "
+                                             "faces", interactive=not cannot_edit, elem_id="generate-edit-texture")
                 paste = gr.Checkbox(True, label="Paste the edited faces back into the photo",
                                     interactive=not cannot_edit)
                 edit_button = gr.Button("Edit into these emotions", variant="primary",
@@ -506,8 +550,9 @@ def build(registry: Registry) -> None:
 
     @user_errors
     def edit(generators, checkpoint, face, emotions, seed, strength, detector, paste, fps, truncation, intensity,
-             variation, steps, guidance, negative_prompt, lora_scale):
-        options = ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale)
+             variation, steps, guidance, negative_prompt, lora_scale, chosen_units, texture, *unit_values):
+        options = {**ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale),
+                   **unit_options(units, chosen_units, unit_values), "texture": float(texture)}
         return edit_expression(registry, generators, checkpoint, face, emotions, seed, strength, options, detector,
                                paste, fps)
 
@@ -528,7 +573,6 @@ def build(registry: Registry) -> None:
     clear_on_error(animate_button.click(animated, animate_inputs, animate_outputs, api_name="animate",
                                         show_progress_on=[animations]), animate_outputs)
     clear_on_error(edit_button.click(edit, [editor, checkpoint, face, edit_emotions, seed, strength, edit_detector, paste,
-                                            fps,
-                                            *option_inputs],
+                                            fps, *option_inputs, units_set, texture, *unit_sliders],
                                      edit_outputs, api_name="edit_expression", preprocess=False,
                                      show_progress_on=[edited]), edit_outputs)

@@ -73,11 +73,13 @@ def test_one_progress_indicator_per_run(registry):
             assert len(event["show_progress_on"] or []) == 1, event["api_name"]
 
 
-def _edit_section(monkeypatch, pretrained):
+def _edit_section(monkeypatch, pretrained, mesh_warp=None):
+    from plugins.mesh_warp import MeshWarp
     from plugins.stargan import StarGAN
     from registry import Registry
 
     monkeypatch.setattr(StarGAN, "pretrained", pretrained)
+    monkeypatch.setattr(MeshWarp, "pretrained", mesh_warp or {})
     components = {c["id"]: c for c in build_demo(Registry()).config["components"]}
     by_id = {c["props"].get("elem_id"): c for c in components.values() if c["props"].get("elem_id")}
     return by_id
@@ -101,6 +103,17 @@ def test_the_edit_section_offers_stargan_and_the_grid_does_not(monkeypatch, tmp_
     grid_choices = [c[0] if isinstance(c, (list, tuple)) else c
                     for c in section["generate-generators"]["props"]["choices"]]
     assert "stargan" not in grid_choices and "cgan" in grid_choices
+
+
+def test_the_edit_section_offers_mesh_warp_first_with_its_action_units(monkeypatch):
+    from plugins.mesh_warp import MeshWarp
+
+    section = _edit_section(monkeypatch, {}, dict(MeshWarp.pretrained))
+    assert section["generate-edit-button"]["props"]["interactive"] is True
+    assert section["generate-editors"]["props"]["value"] == ["mesh_warp"]
+    assert section["generate-edit-units"]["props"]["visible"] is True
+    assert section["generate-edit-au12"]["props"]["label"] == "AU12 lip corner puller"
+    assert section["generate-edit-units-set"]["props"]["value"] == []
 
 
 def test_the_app_starts_without_diffusers_or_transformers():

@@ -248,6 +248,14 @@ def test_a_visit_through_every_tab(page, tmp_path):
     assert page.locator("#generate-edited img").count() == 1 + 7  # the face as it is, then in the seven emotions
     _images_are_whole(page, "#generate-edited")
     assert page.locator("#generate-edit-files").get_by_text(".gif").count() >= 1
+    assert "mesh_warp" in page.locator("#generate-edit-message").inner_text()
+    # one action unit on its own (strength 0): the mouth opens, the summary says so
+    page.get_by_text("Action units one by one (mesh_warp)").click()
+    page.locator("#generate-edit-units-set").get_by_label("AU26", exact=True).check()
+    page.locator("#generate-edit-strength input[type=number]").fill("0")
+    page.locator("#generate-edit-strength input[type=number]").press("Enter")
+    page.locator("#generate-edit-button").click()
+    page.locator("#generate-edit-message").get_by_text("Edited with strength 0:").wait_for()
     _screenshot(page, "generate")
     for emotion in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"):
         page.locator("#generate-emotions").get_by_label(emotion, exact=True).uncheck()

@@ -169,10 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     editor = MeshWarp()
     editor.model = model
     command = "python -m plugins.mesh_warp.fit " + " ".join(argv if argv is not None else sys.argv[1:])
-    editor.save_pretrained(args.out, training_data={
-        "name": "FER2013 training faces with FER+ votes (real faces)", "source": str(args.data), "split": "train",
-        "agreement": args.agreement, "per_emotion": args.per_emotion, "seed": args.seed},
-        metrics=report, notes=f"rebuild: {command}")
+    editor.save_pretrained(args.out, training_data=(
+        f"FER2013 training faces (real) with FER+ votes {args.data}: the faces at least {args.agreement:g} of whose "
+        f"annotators chose one emotion, at most {args.per_emotion} per emotion (seed {args.seed}); "
+        f"{report['faces']} faces with a mesh"), metrics=report, notes=f"rebuild: {command}")
     print(report)
     return 0
 

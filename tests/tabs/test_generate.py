@@ -179,14 +179,18 @@ def test_a_stable_diffusion_checkpoint_generates_shows_its_prompts_and_edits_a_f
 
 
 def test_editing_is_ready_offline_and_says_why_when_it_is_not(registry, monkeypatch):
-    assert editing_note(registry) == ""  # the shipped stargan edits offline
+    assert editing_note(registry) == ""  # the shipped mesh_warp and stargan edit offline
+    from plugins.mesh_warp import MeshWarp
     from plugins.stargan import StarGAN
     from registry import Registry
 
     monkeypatch.setattr(StarGAN, "pretrained", {})
+    assert editing_note(Registry()) == ""  # mesh_warp alone is enough
+    monkeypatch.setattr(MeshWarp, "pretrained", {})
     note = editing_note(Registry())  # offline, sd_lora has no base model either
     assert note.startswith("No generator that edits faces is ready here.")
     assert "**stargan** needs weights" in note and "**sd_lora** needs weights" in note
+    assert "**mesh_warp** needs weights" in note and "python -m plugins.mesh_warp.fit" in note
 
 
 def _gif(path):
@@ -278,3 +282,31 @@ def test_what_a_generator_was_trained_on_is_said_without_server_paths(registry):
     assert ("**facs_renderer** was trained on FER+ majority labels fer2013/ferplus_votes.csv (contempt dropped), "
             "train split.") in message
     assert "../" not in message
+
+
+def test_mesh_warp_edits_the_photo_at_its_resolution_with_units_one_by_one(registry, astronaut_path):
+    from preprocessing.images import load_image
+    from tabs.generate import offered_units, unit_options
+
+    units = offered_units(registry, ["mesh_warp", "stargan"])
+    assert units[:3] == ["AU1", "AU2", "AU4"] and "AU12" in units and "AU26" in units
+    assert unit_options(units, ["AU12"], [0.5] * len(units)) == {"au12": 0.5}
+    with pytest.raises(InputError, match="no action unit AU99"):
+        unit_options(units, ["AU99"], [0.5] * len(units))
+    photo = load_image(astronaut_path)
+    options = {**ui_options(), **unit_options(units, ["AU26"], [0.7] * len(units))}
+    faces, photos, files, note = edit_expression(registry, ["mesh_warp"], "", str(astronaut_path), ["sad", "happy"],
+                                                 0, 1.0, options)
+    assert [c for _, c in photos] == ["original", "mesh_warp · sad", "mesh_warp · happy"]
+    sad = _pixels(photos[1][0])
+    assert sad.shape == photo.shape and not np.array_equal(sad, photo)
+    assert np.array_equal(sad[:40], photo[:40])  # far from the face, the photo's own pixels
+    # with strength 0 only the ticked unit moves: the mouth opens, nothing else changes much
+    _, still, _, _ = edit_expression(registry, ["mesh_warp"], "", str(astronaut_path), ["sad"], 0, 0.0, options)
+    opened = _pixels(still[1][0])
+    assert not np.array_equal(opened, photo)
+    _, untouched, _, _ = edit_expression(registry, ["mesh_warp"], "", str(astronaut_path), ["sad"], 0, 0.0,
+                                         ui_options())
+    assert np.array_equal(_pixels(untouched[1][0]), photo)
+    assert any(f.endswith(".gif") for f in files) and any(f.endswith(".webm") for f in files)
+    assert "found 1 face(s)" in note
