@@ -1,5 +1,6 @@
 """Benchmarks of the generating and training side: the synthetic face renderer, the cGAN, the
-expression translator (stargan), the Stable Diffusion LoRA generator on the tiny test pipeline, and classifier training steps.
+expression translator (stargan), the editors of whole photos side by side (mesh_warp and stargan
+at 1024 px), the Stable Diffusion LoRA generator on the tiny test pipeline, and classifier training steps.
 
 Models without weights on this machine are timed with random weights (speed does not depend on
 them). The SD LoRA figure is for the tiny 32x32 pipeline the tests build, which measures the
@@ -17,7 +18,7 @@ import numpy as np
 from .harness import Row, load_plugin, time_calls
 from .inputs import MEDIA
 
-__all__ = ["cgan", "renderer", "sd_lora", "stargan", "train_classifier"]
+__all__ = ["cgan", "editors", "renderer", "sd_lora", "stargan", "train_classifier"]
 
 
 def renderer(size: int = 64, n: int = 1000) -> list[Row]:
@@ -68,6 +69,42 @@ def stargan() -> list[Row]:
     rows.append(Row("stargan edit photo", f"{Path(photo).name}, 7 emotions, pasted back", timing.per_second,
                     "photos/s", timing.percentile_ms(50), timing.percentile_ms(95), timing.cpu_ms,
                     note=f"{DEFAULT_DETECTOR} detection included; {note}"))
+    return rows
+
+
+def editors(long_side: int = 1024) -> list[Row]:
+    """Both shipped editors side by side on one photo scaled to ``long_side`` pixels, one emotion
+    per call: the whole edit (detection, the editor's own analysis, the edit, the paste-back), and
+    for mesh_warp the edit alone once the face's mesh is known (the warp, the shading, the mouth)."""
+    import cv2
+
+    from editing import edit_photo
+    from preprocessing.images import load_image
+    from registry import DEFAULT_DETECTOR, default_registry
+
+    from .inputs import one_face_images
+
+    photo = load_image(one_face_images()[-1])
+    scale = long_side / max(photo.shape[:2])
+    photo = cv2.resize(photo, (round(photo.shape[1] * scale), round(photo.shape[0] * scale)),
+                       interpolation=cv2.INTER_CUBIC)
+    detector = default_registry().detector(DEFAULT_DETECTOR)
+    size = f"{photo.shape[1]}x{photo.shape[0]} photo, 1 face, 1 emotion"
+    rows = []
+    for name in ("mesh_warp", "stargan"):
+        editor, note = load_plugin("generator", name)
+        timing = time_calls(lambda: edit_photo(photo, editor, detector, ["surprise"]), min_calls=5, min_seconds=3.0)
+        rows.append(Row(f"edit photo ({name})", size, timing.per_second, "edits/s", timing.percentile_ms(50),
+                        timing.percentile_ms(95), timing.cpu_ms, note=f"{DEFAULT_DETECTOR} detection included; {note}"))
+        if name == "mesh_warp":
+            faces = detector.detect(photo)
+            analyses = editor.analyse(photo, faces)
+            targets = editor.targets(analyses, "surprise", {})
+            timing = time_calls(lambda: editor.edit_analysed(photo, analyses, targets, 1.0), min_calls=10,
+                                min_seconds=3.0)
+            rows.append(Row("edit face (mesh_warp)", size + ", mesh known", timing.per_second, "edits/s",
+                            timing.percentile_ms(50), timing.percentile_ms(95), timing.cpu_ms,
+                            note="the warp, the shading and the painted mouth"))
     return rows
 
 

@@ -37,14 +37,28 @@ def opening(mesh: np.ndarray) -> float:
     return _area(mesh[list(INNER_LIPS)]) / max(width * width, 1e-6)
 
 
-def _lip_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
-    """The median colour of the darker part of the lips (between their outer and inner contours)."""
+def _inside(image: np.ndarray, polygon: np.ndarray, *, hole: np.ndarray | None = None,
+            convex: bool = False) -> np.ndarray:
+    """(N, 3) float pixels of ``image`` inside ``polygon`` (its convex hull with ``convex``) and
+    outside ``hole``, read from the polygon's bounding box only."""
     import cv2
 
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(mesh[list(OUTER_LIPS), :2]).astype(np.int32)], 1)
-    cv2.fillPoly(mask, [np.round(mesh[list(INNER_LIPS), :2]).astype(np.int32)], 0)
-    pixels = image[mask.astype(bool)].astype(np.float64)
+    points = cv2.convexHull(np.round(polygon).astype(np.int32)).reshape(-1, 2) if convex \
+        else np.round(polygon).astype(np.int32)
+    x0, y0 = np.maximum(points.min(axis=0), 0)
+    x1, y1 = np.minimum(points.max(axis=0) + 1, [image.shape[1], image.shape[0]])
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 3))
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [points - [x0, y0]], 1)
+    if hole is not None:
+        cv2.fillPoly(mask, [np.round(hole).astype(np.int32) - [x0, y0]], 0)
+    return image[y0:y1, x0:x1][mask.astype(bool)].astype(np.float64)
+
+
+def _lip_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+    """The median colour of the darker part of the lips (between their outer and inner contours)."""
+    pixels = _inside(image, mesh[list(OUTER_LIPS), :2], hole=mesh[list(INNER_LIPS), :2])
     if not len(pixels):
         return np.array([120.0, 60.0, 60.0])
     luma = pixels.mean(axis=1)
@@ -54,12 +68,7 @@ def _lip_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
 def _teeth_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
     """Off-white in the hue of the face's brightest skin (the photo's white balance), at a
     brightness between that skin's and 235, so teeth are never the photo's brightest white."""
-    import cv2
-
-    hull = cv2.convexHull(np.round(mesh[:468, :2]).astype(np.int32))
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, hull, 1)
-    pixels = image[mask.astype(bool)].astype(np.float64)
+    pixels = _inside(image, mesh[:468, :2], convex=True)
     if not len(pixels):
         return np.array([215.0, 210.0, 198.0])
     luma = pixels.mean(axis=1)

@@ -74,13 +74,13 @@ def _upsample(coarse: np.ndarray, box: tuple[int, int, int, int], step: int) -> 
 
 
 def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *, uv: np.ndarray | None = None,
-               shade: np.ndarray | None = None, step: int = 4) -> Field:
+               shade: np.ndarray | None = None, step: int = 4, coarse_points: int = 100) -> Field:
     """The :class:`Field` moving the mesh's points ``source`` ((N, 2) image pixels) to ``target``
     in an image of ``shape``; with ``uv`` (texture coordinates in [0, 1] of the first ``len(uv)``
     points) and ``shade`` (a square of log-luminance changes on them), also the shading change
-    at each pixel of the target face (0 outside the mesh)."""
+    at each pixel of the target face (0 outside the mesh). The map is computed every ``step``
+    pixels, or coarser so that at most ``coarse_points`` lie along a side of the face's ring."""
     import cv2
-    from scipy.interpolate import LinearNDInterpolator
     from scipy.spatial import Delaunay
 
     source, target = np.asarray(source, np.float64)[:, :2], np.asarray(target, np.float64)[:, :2]
@@ -91,12 +91,26 @@ def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *
     box = (max(0, x0), max(0, y0), min(width, x1), min(height, y1))
     if box[2] <= box[0] or box[3] <= box[1]:
         raise ValueError("the face lies outside the image")
-    step = max(1, min(int(step), (box[2] - box[0]) // 8 or 1, (box[3] - box[1]) // 8 or 1))
+    side = max(box[2] - box[0], box[3] - box[1])
+    step = max(1, int(step), -(-side // int(coarse_points)))
+    step = min(step, max(1, min(box[2] - box[0], box[3] - box[1]) // 8))
     query, _, grid = _grid(box, step)
-    points = np.vstack([target, ring])
-    triangles = Delaunay(points)
-    moves = np.vstack([source - target, np.zeros_like(ring)])
-    delta = LinearNDInterpolator(triangles, moves, fill_value=0.0)(query).reshape(*grid, 2)
+
+    # one triangulation, where the points go: each grid point's triangle and barycentric weights
+    triangles = Delaunay(np.vstack([target, ring]))
+    simplex = triangles.find_simplex(query)
+    found = simplex >= 0
+    affine = triangles.transform[simplex[found]]
+    partial = np.einsum("nij,nj->ni", affine[:, :2], query[found] - affine[:, 2])
+    weights = np.hstack([partial, 1.0 - partial.sum(axis=1, keepdims=True)])
+    corners = triangles.simplices[simplex[found]]
+
+    def interpolate(values: np.ndarray, outside: float) -> np.ndarray:
+        out = np.full((len(query), values.shape[1]), outside, np.float64)
+        out[found] = np.einsum("nk,nkc->nc", weights, values[corners])
+        return out.reshape(*grid, values.shape[1])
+
+    delta = interpolate(np.vstack([source - target, np.zeros_like(ring)]), 0.0)
     dx, dy = _upsample(delta[..., 0], box, step), _upsample(delta[..., 1], box, step)
     ys, xs = np.mgrid[box[1]:box[3], box[0]:box[2]].astype(np.float32)
     inside = np.zeros((box[3] - box[1], box[2] - box[0]), np.uint8)
@@ -104,9 +118,10 @@ def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *
     shading = None
     if uv is not None and shade is not None:
         size = shade.shape[0]
-        coords = LinearNDInterpolator(target[: len(uv)], np.asarray(uv, np.float64) * size - 0.5,
-                                      fill_value=np.nan)(query).reshape(*grid, 2)
-        valid = np.isfinite(coords[..., 0])
+        texels = np.full((len(target) + len(ring), 2), np.nan)
+        texels[: len(uv)] = np.asarray(uv, np.float64) * size - 0.5
+        coords = interpolate(texels, np.nan)  # NaN wherever a triangle reaches past the mesh's textured points
+        valid = np.isfinite(coords).all(axis=2)
         coords = np.where(valid[..., None], coords, -10.0).astype(np.float32)
         coarse = cv2.remap(shade.astype(np.float32), coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -122,9 +137,8 @@ def apply_field(image: np.ndarray, field: Field) -> np.ndarray:
     x0, y0, x1, y1 = field.box
     warped = cv2.remap(image, field.map_x, field.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     if field.shade is not None:
-        ratio = np.exp(np.clip(field.shade, -MAX_SHADE, MAX_SHADE))[..., None]
-        warped = np.clip(warped.astype(np.float32) * ratio, 0, 255).round().astype(np.uint8)
+        ratio = np.exp(np.clip(field.shade, -MAX_SHADE, MAX_SHADE)).astype(np.float32)
+        warped = cv2.multiply(warped, cv2.merge([ratio, ratio, ratio]), dtype=cv2.CV_8U)
     out = image.copy()
-    region = out[y0:y1, x0:x1]
-    region[field.inside] = warped[field.inside]
+    np.copyto(out[y0:y1, x0:x1], warped, where=field.inside[..., None])
     return out
