@@ -4,9 +4,10 @@
   confusion matrix, expression accuracy and macro F1 (the StarGAN / RaFD protocol).
 - Realism: Frechet and kernel (KID) distances between real and generated faces in the judge's
   feature space (:meth:`registry.Classifier.embed`), per emotion and overall, computed by
-  torchmetrics' ``FrechetInceptionDistance`` / ``KernelInceptionDistance`` with the judge as
-  their ``feature=`` module (so "FID" here is a Frechet *judge* distance: comparable between
-  generators under the same judge and data, not with published Inception FIDs).
+  torchmetrics' ``FrechetInceptionDistance`` / ``KernelInceptionDistance`` from the judge's
+  features (so "FID" here is a Frechet *judge* distance: comparable between generators under
+  the same judge and data, not with published Inception FIDs). :func:`feature_distances` takes
+  any feature extractor; the editors' realism uses ImageNet features (:mod:`eval.imagenet_features`).
 - Diversity within an emotion: the mean pairwise cosine distance (scipy ``pdist``) between the
   judge features of the faces generated for that emotion. LPIPS would need ImageNet backbone
   weights that cannot be downloaded offline, so this feature-space distance stands in for it;
@@ -37,8 +38,8 @@ from .classification import classification_metrics
 
 __all__ = [
     "FeatureDistances",
-    "JudgeFeatures",
     "feature_distances",
+    "frechet_distances",
     "generator_metrics",
     "identity_consistency",
     "resize_faces",
@@ -62,50 +63,24 @@ def resize_faces(faces: Sequence[np.ndarray], size: int) -> np.ndarray:
     return out
 
 
-class JudgeFeatures(nn.Module):
-    """The torchmetrics ``feature=`` module: uint8 (N, 3, H, W) images -> (N, D) judge features.
+class _Precomputed(nn.Module):
+    """The torchmetrics ``feature=`` module for features computed beforehand: (N, D) in, (N, D) out.
 
-    ``num_features`` is set so torchmetrics needs no dummy forward. :meth:`embed_all` embeds a
-    whole image tensor in the judge's own batches once; afterwards a slice of that tensor along
-    its first axis (what the per-emotion metrics are updated with) is answered from those
-    features instead of running the judge again.
-    """
+    ``num_features`` is set so torchmetrics needs no dummy forward."""
 
-    def __init__(self, judge: Classifier):
+    def __init__(self, num_features: int):
         super().__init__()
-        self.judge = judge
-        size = judge.input_spec().size
-        self.num_features = int(judge.embed([np.zeros((size, size, 3), np.uint8)]).shape[1])
-        self._known: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.num_features = int(num_features)
 
-    def _check(self, images: torch.Tensor) -> None:
-        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-            raise InputError(f"judge features need uint8 (N, 3, H, W) images, got {images.dtype} {tuple(images.shape)}")
-
-    def _compute(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.judge.embed(list(images.permute(0, 2, 3, 1).cpu().numpy()))).double()
-
-    def embed_all(self, images: torch.Tensor) -> torch.Tensor:
-        """Embed a contiguous image tensor once and remember its features for its slices."""
-        self._check(images)
-        images = images.contiguous()
-        features = self._compute(images)
-        self._known[images.untyped_storage().data_ptr()] = (images, features)
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
         return features
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        self._check(images)
-        known = self._known.get(images.untyped_storage().data_ptr())
-        if known is not None and images.is_contiguous() and images.shape[1:] == known[0].shape[1:]:
-            start = images.storage_offset() // images[0].numel() if len(images) else 0
-            return known[1][start : start + len(images)]
-        return self._compute(images)
 
 
 @dataclass
 class FeatureDistances:
     """Frechet distance and KID (mean, std) per group and over all groups, plus the generated
-    faces' judge features per group (for diversity). A value is None where a group has < 2 faces."""
+    faces' features per group (for diversity). A value is None where a group has < 2 faces (and
+    every KID when it was not asked for)."""
 
     fid: dict[str, float | None]
     kid: dict[str, tuple[float, float] | None]
@@ -119,67 +94,72 @@ def _seeded_torch(seed: int) -> Iterator[None]:
         yield
 
 
-def feature_distances(
-    real: Mapping[str, Sequence[np.ndarray]], fake: Mapping[str, Sequence[np.ndarray]], judge: Classifier, *,
-    seed: int = 0, kid_subsets: int = 100,
-) -> FeatureDistances:
-    """FID and KID between ``real[g]`` and ``fake[g]`` for every group ``g`` (e.g. an emotion),
-    and between all real and all fake faces ("overall"), in ``judge``'s feature space.
+def _embed_groups(faces: Mapping[str, Sequence[np.ndarray]], groups: Sequence[str],
+                  features: Any) -> dict[str, np.ndarray]:
+    """Every group's faces embedded in one call (the extractor batches them), split back by group."""
+    every = [face for g in groups for face in faces[g]]
+    embedded = np.asarray(features.embed(every), dtype=np.float64) if every else np.zeros((0, 0))
+    bounds = np.cumsum([0, *(len(faces[g]) for g in groups)])
+    return {g: embedded[a:b] for g, a, b in zip(groups, bounds[:-1], bounds[1:])}
 
-    Each face is embedded once, in the judge's batches. KID's random subsets (of at most 1000 faces) are drawn from
-    ``seed``, so results repeat.
+
+def frechet_distances(
+    real: Mapping[str, np.ndarray], fake: Mapping[str, np.ndarray], *, seed: int = 0, kid_subsets: int = 100,
+) -> FeatureDistances:
+    """FID and KID between the feature rows ``real[g]`` and ``fake[g]`` ((N, D) arrays) of every
+    group ``g`` in both, and between all real and all fake rows ("overall").
+
+    torchmetrics' ``FrechetInceptionDistance`` and ``KernelInceptionDistance`` read the features
+    as they are (only features are held in memory). KID's random subsets (of at most 1000 rows)
+    are drawn from ``seed``, so results repeat; ``kid_subsets=0`` leaves KID out.
     """
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    extractor = JudgeFeatures(judge)
-    size = judge.input_spec().size
     groups = [g for g in fake if g in real]
-    stacked, bounds = {}, {}
-    for kind, faces in (("real", real), ("fake", fake)):  # every group's faces in one tensor, group by group
-        arrays = [resize_faces(faces[g], size) for g in groups]
-        ends = np.cumsum([len(a) for a in arrays])
-        bounds[kind] = {g: (int(e - len(a)), int(e)) for g, a, e in zip(groups, arrays, ends)}
-        whole = np.concatenate(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8)
-        stacked[kind] = torch.from_numpy(np.ascontiguousarray(whole.transpose(0, 3, 1, 2)))
-        if len(whole):
-            extractor.embed_all(stacked[kind])
-    counts = {g: min(bounds["real"][g][1] - bounds["real"][g][0], bounds["fake"][g][1] - bounds["fake"][g][0])
-              for g in groups}
-    counts["overall"] = sum(counts.values())
-    with warnings.catch_warnings():  # KID warns that it keeps every feature: a few thousand here
-        warnings.simplefilter("ignore", UserWarning)
-        fids = {g: FrechetInceptionDistance(feature=extractor, normalize=False) for g in counts}
-        kids = {
-            g: KernelInceptionDistance(
-                feature=extractor, subsets=kid_subsets, subset_size=min(max(n, 1), 1000), normalize=False
-            )
-            for g, n in counts.items()
-        }
-    for kind, is_real in (("real", True), ("fake", False)):
-        slices = {g: stacked[kind][a:b] for g, (a, b) in bounds[kind].items() if b > a}
-        if len(stacked[kind]):
-            slices["overall"] = stacked[kind]
-        for group, images in slices.items():
-            fids[group].update(images, real=is_real)
-            kids[group].update(images, real=is_real)
-    fake_features = {
-        g: torch.cat(kids[g].fake_features).numpy() if kids[g].fake_features else np.zeros((0, extractor.num_features))
-        for g in groups
-    }
-
+    sets = {kind: {g: torch.from_numpy(np.asarray(rows[g], dtype=np.float64)) for g in groups if len(rows[g])}
+            for kind, rows in (("real", real), ("fake", fake))}
+    for by_group in sets.values():
+        if by_group:
+            by_group["overall"] = torch.cat(list(by_group.values()))
+    dim = next((x.shape[1] for by_group in sets.values() for x in by_group.values()), 1)
+    extractor = _Precomputed(dim)
     fid_out: dict[str, float | None] = {}
     kid_out: dict[str, tuple[float, float] | None] = {}
-    for group, metric in fids.items():
-        enough = counts[group] >= 2
-        fid_out[group] = float(metric.compute()) if enough else None
-        if enough:
+    for group in [*groups, "overall"]:
+        n = min(len(sets["real"].get(group, ())), len(sets["fake"].get(group, ())))
+        fid_out[group] = kid_out[group] = None
+        if n < 2:
+            continue
+        fid = FrechetInceptionDistance(feature=extractor, normalize=False)
+        fid.update(sets["real"][group], real=True)
+        fid.update(sets["fake"][group], real=False)
+        fid_out[group] = float(fid.compute())
+        if kid_subsets > 0:
+            with warnings.catch_warnings():  # KID warns that it keeps every feature: a few thousand here
+                warnings.simplefilter("ignore", UserWarning)
+                kid = KernelInceptionDistance(feature=extractor, subsets=kid_subsets, subset_size=min(n, 1000),
+                                              normalize=False)
+            kid.update(sets["real"][group], real=True)
+            kid.update(sets["fake"][group], real=False)
             with _seeded_torch(seed):
-                mean, std = kids[group].compute()
+                mean, std = kid.compute()
             kid_out[group] = (float(mean), float(std))
-        else:
-            kid_out[group] = None
-    return FeatureDistances(fid_out, kid_out, fake_features)
+    return FeatureDistances(fid_out, kid_out, {g: np.asarray(fake[g]) for g in groups})
+
+
+def feature_distances(
+    real: Mapping[str, Sequence[np.ndarray]], fake: Mapping[str, Sequence[np.ndarray]], features: Any, *,
+    seed: int = 0, kid_subsets: int = 100,
+) -> FeatureDistances:
+    """FID and KID between the faces ``real[g]`` and ``fake[g]`` of every group ``g`` (e.g. an
+    emotion), and overall (:func:`frechet_distances`), in the feature space of ``features``:
+    anything with ``embed(list of RGB uint8 faces) -> (N, D)`` that resizes faces itself, such as
+    a judge classifier or :class:`eval.imagenet_features.ImageNetFeatures`. Each face is
+    embedded once, in the extractor's batches."""
+    groups = [g for g in fake if g in real]
+    return frechet_distances(_embed_groups(real, groups, features), _embed_groups(fake, groups, features),
+                             seed=seed, kid_subsets=kid_subsets)
 
 
 def within_diversity(features: np.ndarray) -> float | None:
