@@ -4,6 +4,9 @@
   McNemar's test (scikit-learn, torchmetrics, scipy);
 - :mod:`eval.generation`: judge-based expression scores, Frechet / kernel distances in the judge's
   feature space (torchmetrics), diversity and identity consistency;
+- :mod:`eval.editing`: face editors on face crops or whole photos: target accuracy, each target's
+  recall beside the judge's on real faces, identity, realism, reconstruction;
+- :mod:`eval.imagenet_features`: ImageNet EfficientNet-Lite0 features, the editors' realism space;
 - :mod:`eval.harness`: :func:`~eval.harness.evaluate`, the one entry point of ``fexlab evaluate``
   and the app's Evaluate tab;
 - :mod:`eval.results`: one JSON file per evaluated model and the leaderboard built from them;

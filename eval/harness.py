@@ -3,7 +3,10 @@
 Classifiers see every face of the split, in chunks decoded once and shared by all classifiers;
 generators draw ``n_per_emotion`` faces per emotion from seeds derived from ``seed`` (one seed
 gives one face per emotion, so identity consistency can be measured), and a judge classifier
-scores them against the same number of real faces per emotion from the split. Beside each
+scores them against the same number of real faces per emotion from the split. Editors (generators
+that need a face) edit up to ``n_per_emotion`` real faces of each emotion into every emotion, face
+crops as they are or, with a detector, whole photos (:mod:`eval.editing`); their realism is measured
+in ImageNet features (:mod:`eval.imagenet_features`), loaded once for every editor. Beside each
 generator's figures the result holds the same judge's own figures on every real face of the
 split (``judge_on_real``), so a reader sees whether the generated expressions are as
 recognisable as real ones; a judge also evaluated as a classifier is run once. Everything is
@@ -18,7 +21,7 @@ import hashlib
 import statistics
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from registry.registry import Registry, default_registry, parse_spec
 
 from .classification import classification_metrics, mcnemar, reliability_curve
 from .generation import generator_metrics
+from .imagenet_features import ImageNetFeatures
 from .photos import crops, largest_faces
 from .results import slugify, write_leaderboard, write_result
 
@@ -117,10 +121,17 @@ def generator_warnings(n_per_emotion: int, real: dict[str, list[Any]]) -> list[s
     return warnings
 
 
-def _editor_warnings(n_per_emotion: int, real: dict[str, list[Any]]) -> list[str]:
-    """What an editor's figures cannot tell: emotions with fewer real faces to edit than asked."""
+def _editor_warnings(n_per_emotion: int, real: dict[str, Any]) -> list[str]:
+    """What an editor's figures cannot tell: emotions with fewer real faces to edit than asked,
+    and a realism FID from few faces (see :data:`MIN_GENERATED_PER_EMOTION`)."""
     short = {emotion: len(faces) for emotion, faces in real.items() if len(faces) < n_per_emotion}
-    return [f"the split has only {_counted(short, 'real faces')} to edit, fewer than {n_per_emotion}"] if short else []
+    warnings = []
+    if short:
+        warnings.append(f"the split has only {_counted(short, 'real faces')} to edit, fewer than {n_per_emotion}")
+    if n_per_emotion < MIN_GENERATED_PER_EMOTION:
+        warnings.append(f"the realism FID from {n_per_emotion} real faces per emotion (in 1280 ImageNet features) is "
+                        f"noisy and biased; use {MIN_GENERATED_PER_EMOTION} or more faces per emotion")
+    return warnings
 
 
 def _counted(counts: dict[str, int], what: str = "faces") -> str:
@@ -165,6 +176,8 @@ def evaluate(
     With ``detector`` the images are whole photos, scored end to end (:mod:`eval.photos`): the
     detector's largest face of each, cropped with each classifier's own margin (eyes levelled
     with ``align``); photos where it finds no face are counted in the data record and left out.
+    Editors then edit the whole photos (:func:`eval.editing.photo_editing_metrics`); generators
+    that draw faces of their own have no photos to score and are refused with a detector.
     """
     from preprocessing.readers import open_dataset
 
@@ -187,11 +200,15 @@ def evaluate(
                    "synthetic": bool(dataset.synthetic), "split": split, "n": len(part),
                    "fingerprint": data_fingerprint(part)}
 
-    faces = None
+    loaded_generators = {spec: registry.generator(spec) for spec in generators}
+    faces, detector_plugin = None, None
     if detector:
-        if generators:
-            raise InputError("a detector scores classifiers on whole photos; evaluate generators without --detector")
-        faces, part = largest_faces(registry.detector(detector), part, progress)
+        drawing = [spec for spec, generator in loaded_generators.items() if not generator.needs_image]
+        if drawing:
+            raise InputError(f"a detector scores classifiers and face editors on whole photos; {', '.join(drawing)} "
+                             "draw faces of their own: evaluate generators without --detector")
+        detector_plugin = registry.detector(detector)
+        faces, part = largest_faces(detector_plugin, part, progress)
         if len(part) == 0:
             raise InputError(f"{detector} found no face in the {data_record['n']} images of the {split} split")
         data_record.update({"name": f"{dataset.name}, whole photos through {detector}"
@@ -199,7 +216,6 @@ def evaluate(
                             "detector": detector + ("+align" if align else ""), "photos": data_record["n"],
                             "n": len(part), "fingerprint": data_fingerprint(part)})
     loaded_classifiers = {spec: registry.classifier(spec) for spec in classifiers}
-    loaded_generators = {spec: registry.generator(spec) for spec in generators}
     judge_spec = judge or (classifiers[0] if classifiers else DEFAULT_JUDGE)
     judge_plugin = registry.classifier(judge_spec) if generators else None
 
@@ -217,12 +233,15 @@ def evaluate(
             report.results.append({**result, "data": data_record, "seed": seed,
                                    "warnings": split_warnings(part, split)})
     if judge_pass:
-        probabilities.update(_predict_split({judge_spec: judge_plugin}, part, ticker)[0])
+        probabilities.update(_predict_split({judge_spec: judge_plugin}, part, ticker, faces, align)[0])
     judge_on_real = classification_metrics(part.labels(), probabilities[judge_spec], seed=seed,
                                            n_resamples=n_resamples).as_dict() if generators else None
+    features = ImageNetFeatures() if any(g.needs_image for g in loaded_generators.values()) else None
     for spec, generator in loaded_generators.items():
         if generator.needs_image:
-            result = _evaluate_editor(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples, ticker)
+            photos = None if detector_plugin is None else _Photos(detector_plugin, faces, align)
+            result = _evaluate_editor(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples, ticker,
+                                      features, photos)
         else:
             result = _evaluate_generator(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples,
                                          kid_subsets, ticker)
@@ -302,16 +321,18 @@ def _latency(call: Callable[[], Any]) -> float:
 
 
 # -- generators --------------------------------------------------------------------------------------
-def _real_faces(part: Any, n_per_emotion: int, seed: int) -> dict[str, list[np.ndarray]]:
-    """Up to ``n_per_emotion`` faces of each emotion from the split, drawn with ``seed``."""
+def _drawn(part: Any, n_per_emotion: int, seed: int) -> dict[str, np.ndarray]:
+    """The indices of up to ``n_per_emotion`` faces of each emotion of the split, drawn with ``seed``."""
     rng = np.random.default_rng([seed, 1])
     labels = part.labels()
-    real = {}
-    for index, emotion in enumerate(EMOTIONS):
-        candidates = np.flatnonzero(labels == index)
-        chosen = np.sort(rng.permutation(candidates)[:n_per_emotion])
-        real[emotion] = part.images(chosen) if len(chosen) else []
-    return real
+    return {emotion: np.sort(rng.permutation(np.flatnonzero(labels == index))[:n_per_emotion])
+            for index, emotion in enumerate(EMOTIONS)}
+
+
+def _real_faces(part: Any, n_per_emotion: int, seed: int) -> dict[str, list[np.ndarray]]:
+    """Up to ``n_per_emotion`` faces of each emotion from the split, drawn with ``seed``."""
+    return {emotion: part.images(chosen) if len(chosen) else []
+            for emotion, chosen in _drawn(part, n_per_emotion, seed).items()}
 
 
 def _evaluate_generator(spec: str, generator: Any, judge: Any, part: Any, n_per_emotion: int, seed: int,
@@ -342,32 +363,62 @@ def _evaluate_generator(spec: str, generator: Any, judge: Any, part: Any, n_per_
     }
 
 
-def _evaluate_editor(spec: str, editor: Any, judge: Any, part: Any, n_per_emotion: int, seed: int,
-                     n_resamples: int, ticker: _Progress) -> dict[str, Any]:
-    """An editor (a generator that needs a face): up to ``n_per_emotion`` real faces of each
-    emotion from the split, each edited to every emotion (:func:`eval.editing.editing_metrics`)."""
-    from .editing import editing_metrics
+@dataclass
+class _Photos:
+    """Whole photos: the detector, its largest face in each photo of the split, eyes levelled or not."""
 
-    real = _real_faces(part, n_per_emotion, seed)
-    faces = [face for emotion in EMOTIONS for face in real[emotion]]
-    labels = [k for k, emotion in enumerate(EMOTIONS) for _ in real[emotion]]
-    if not faces:
+    detector: Any
+    faces: list[Any]
+    align: bool
+
+
+def _images(part: Any, indices: np.ndarray) -> Iterator[np.ndarray]:
+    """The split's images at ``indices``, decoded a chunk at a time."""
+    for start in range(0, len(indices), _CHUNK):
+        yield from part.images(indices[start:start + _CHUNK])
+
+
+def _evaluate_editor(spec: str, editor: Any, judge: Any, part: Any, n_per_emotion: int, seed: int,
+                     n_resamples: int, ticker: _Progress, features: Any,
+                     photos: _Photos | None = None) -> dict[str, Any]:
+    """An editor (a generator that needs a face): up to ``n_per_emotion`` real faces of each
+    emotion from the split, each edited to every emotion: the face crops as they are
+    (:func:`eval.editing.editing_metrics`) or, with ``photos``, the whole photos through the
+    detector (:func:`eval.editing.photo_editing_metrics`). ``features`` is the realism FID's space."""
+    from .editing import editing_metrics, photo_editing_metrics
+
+    drawn = _drawn(part, n_per_emotion, seed)
+    chosen = np.concatenate(list(drawn.values()))  # grouped by emotion, in EMOTIONS order
+    labels = [k for k, emotion in enumerate(EMOTIONS) for _ in drawn[emotion]]
+    if not len(chosen):
         raise InputError(f"the {part.name} split has no faces to edit")
-    ticker.advance(1, f"{spec}: editing {len(faces)} faces into {len(EMOTIONS)} emotions")
-    began = time.perf_counter()
-    metrics = editing_metrics(editor, judge, faces, labels, n_resamples=n_resamples, seed=seed)
-    seconds = time.perf_counter() - began
-    edits = metrics.pop("edits")
-    ticker.advance(n_per_emotion + 1, f"{spec}: scored")
-    rows = np.linspace(0, len(faces) - 1, min(_GRID_SEEDS, len(faces))).round().astype(int)
+    what = "faces" if photos is None else "photos"
+    ticker.advance(1, f"{spec}: editing {len(chosen)} {what} into {len(EMOTIONS)} emotions")
+
+    def progress(done: int, total: int) -> None:
+        ticker.advance(n_per_emotion / total, f"{spec}: edited {done}/{total} {what}")
+
+    common = {"features": features, "n_resamples": n_resamples, "seed": seed, "progress": progress}
+    if photos is None:
+        metrics = editing_metrics(editor, judge, part.images(chosen), labels, **common)
+    else:
+        metrics = photo_editing_metrics(editor, photos.detector, judge, _images(part, chosen),
+                                        [photos.faces[i] for i in chosen], labels, align=photos.align, **common)
+    examples, seconds = metrics.pop("examples"), metrics.pop("edit_seconds")
+    ticker.advance(1, f"{spec}: scored")
+    warnings = _editor_warnings(n_per_emotion, drawn)
+    if metrics["n_skipped"]:
+        warnings.append(f"{metrics['n_skipped']} of {len(chosen)} {what} were left out, the editor could not edit "
+                        f"them: {'; '.join(metrics['skipped'])}")
+    edits = metrics["n_faces"] * len(EMOTIONS)
     return {
         **_model_record("editor", spec, editor),
         "metrics": metrics,
-        "warnings": _editor_warnings(n_per_emotion, real),
-        "speed": {"latency_ms": 1000 * seconds / max(len(faces) * len(EMOTIONS), 1),
-                  "throughput_per_s": len(faces) * len(EMOTIONS) / max(seconds, 1e-9), "device": "cpu",
-                  "note": "per edited face, judge included"},
-        "_arrays": {"rows": {f"{i + 1}: {EMOTIONS[labels[i]]}": [faces[i], *edits[i]] for i in rows}},
+        "warnings": warnings,
+        "speed": {"latency_ms": 1000 * seconds / max(edits, 1), "throughput_per_s": edits / max(seconds, 1e-9),
+                  "device": "cpu", "note": "per edited face, the editor's own time" if photos is None else
+                  "per face edited in a photo, finding the face and pasting the edit back included"},
+        "_arrays": {"rows": examples},
     }
 
 
@@ -380,7 +431,7 @@ def _data_plot(part: Any, folder: Path) -> dict[str, Path]:
 
 
 def _model_plots(result: dict[str, Any], arrays: dict[str, Any], folder: Path) -> dict[str, Path]:
-    from .plots import confusion_heatmaps, sample_grid, save_figure
+    from .plots import confusion_heatmaps, per_class_bars, sample_grid, save_figure
 
     stem, metrics = slugify(result["model"]), result["metrics"]
     where = f"{result['data']['name']} [{result['data']['split']}]"
@@ -395,6 +446,12 @@ def _model_plots(result: dict[str, Any], arrays: dict[str, Any], folder: Path) -
                                     title=_title(f"{result['model']}'s edits of {where}, judged by {result['judge']}"),
                                     true_label="target emotion", predicted_label="recognised emotion")
         written[f"{result['model']} judge confusion"] = save_figure(figure, folder / f"{stem}-judge-confusion.png")
+        recall = metrics["target_recall_vs_real"]
+        bars = per_class_bars({"edits to the emotion": {e: {"recall": row["edits"]} for e, row in recall.items()},
+                               "real faces of the emotion": {e: {"recall": row["real"]} for e, row in recall.items()}},
+                              "recall", title=_title(f"{result['model']} on {where}: the judge's recall per target "
+                                                     f"emotion ({result['judge']})"))
+        written[f"{result['model']} recall"] = save_figure(bars, folder / f"{stem}-recall.png")
         grid = sample_grid(arrays["rows"], ["input", *EMOTIONS],
                            title=f"{result['model']}: faces of {where} (rows) edited into each emotion")
         written[f"{result['model']} edits"] = save_figure(grid, folder / f"{stem}-edits.png")

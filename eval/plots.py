@@ -25,6 +25,7 @@ __all__ = [
     "confusion_heatmaps",
     "confusion_panels",
     "emotion_timeline",
+    "per_class_bars",
     "per_class_f1",
     "probability_bars",
     "read_metrics_log",
@@ -288,31 +289,41 @@ def action_unit_timeline(
     return figure
 
 
-def per_class_f1(per_class: Mapping[str, Mapping[str, Mapping[str, float]]], *, title: str = "F1 per emotion") -> Figure:
-    """Grouped bars of F1 per emotion, one bar colour per model.
+def per_class_bars(per_class: Mapping[str, Mapping[str, Mapping[str, float | None]]], metric: str, *,
+                   title: str = "") -> Figure:
+    """Grouped bars of one per-emotion ``metric`` (0-1), one bar colour per series.
 
-    ``per_class[model][emotion]["f1"]``: the ``per_class`` table of one or more results.
+    ``per_class[series][emotion][metric]``: the ``per_class`` table of one or more results (an
+    emotion without the metric, or with None, gets no bar).
     """
     import seaborn as sns
 
-    rows = [
-        {"model": model, "emotion": emotion, "F1": float(table.get(emotion, {}).get("f1", 0.0))}
-        for model, table in per_class.items() for emotion in EMOTIONS
-    ]
+    rows = []
+    for series, table in per_class.items():
+        for emotion in EMOTIONS:
+            value = (table.get(emotion) or {}).get(metric)
+            rows.append({"series": series, "emotion": emotion, metric: np.nan if value is None else float(value)})
     figure = Figure(figsize=(max(6.5, 1.1 * len(EMOTIONS) + 0.35 * len(rows) / len(EMOTIONS)), 3.6), layout="constrained")
     ax = figure.add_subplot()
     if rows:
         import pandas as pd
 
-        sns.barplot(pd.DataFrame(rows), x="emotion", y="F1", hue="model", ax=ax, order=list(EMOTIONS))
+        sns.barplot(pd.DataFrame(rows), x="emotion", y=metric, hue="series", ax=ax, order=list(EMOTIONS))
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title or f"{metric} per emotion", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     if len(per_class) > 1:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     elif ax.get_legend() is not None:
         ax.get_legend().remove()
+    return figure
+
+
+def per_class_f1(per_class: Mapping[str, Mapping[str, Mapping[str, float]]], *, title: str = "F1 per emotion") -> Figure:
+    """Grouped bars of F1 per emotion, one bar colour per model (:func:`per_class_bars` of ``"f1"``)."""
+    figure = per_class_bars(per_class, "f1", title=title)
+    figure.axes[0].set_ylabel("F1")
     return figure
 
 

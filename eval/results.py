@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.checkpoint import atomic_write_text
+from registry.emotions import EMOTIONS
 from registry.errors import InputError
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "leaderboard_markdown",
     "load_results",
     "package_versions",
+    "recall_beside_real",
     "result_filename",
     "slugify",
     "warnings_by_text",
@@ -51,10 +53,14 @@ GENERATOR_COLUMNS = ("judge", "expression_accuracy", "expression_macro_f1", "exp
                      "diversity", "identity_consistency")
 #: An editor's figures: the judge's accuracy on the target emotion of real faces edited to each
 #: other emotion (balanced over targets), identity kept (SSIM to the input, distance in the
-#: judge's features), the reconstruction when the target is the face's own emotion, and the same
-#: judge's balanced accuracy on the split's real faces beside them.
+#: judge's features), realism (Frechet distance to real faces in ImageNet features), the
+#: reconstruction when the target is the face's own emotion, and the same judge's balanced
+#: accuracy on the split's real faces beside them. Per target emotion, the leaderboard also has
+#: the edits' recall (``recall_EMOTION``) beside the judge's on the real faces of that emotion
+#: (``real_recall_EMOTION``): :func:`recall_beside_real`.
 EDITOR_COLUMNS = ("judge", "target_accuracy", "target_macro_f1", "target_min_recall", "judge_real_balanced_accuracy",
-                  "ssim", "judge_feature_distance", "reconstruction_l1", "reconstruction_ssim")
+                  "ssim", "judge_feature_distance", "realism_fid", "reconstruction_l1", "reconstruction_ssim")
+_RECALL_COLUMNS = tuple(f"{kind}_{emotion}" for emotion in EMOTIONS for kind in ("recall", "real_recall"))
 _COMMON = ("kind", "model", "data", "synthetic", "split", "data_fingerprint", "n", "seed")
 _SPEED = ("latency_ms", "throughput_per_s", "parameters", "created", "file")
 
@@ -146,9 +152,11 @@ def _row(result: Mapping[str, Any]) -> dict[str, Any]:
             "judge": result.get("judge"), "target_accuracy": metrics.get("judge_accuracy"),
             "target_macro_f1": metrics.get("judge_macro_f1"), "target_min_recall": min(recalls) if recalls else None,
             "judge_real_balanced_accuracy": real.get("balanced_accuracy"),
-            **{key: metrics.get(key) for key in ("ssim", "judge_feature_distance", "reconstruction_l1",
+            **{key: metrics.get(key) for key in ("ssim", "judge_feature_distance", "realism_fid", "reconstruction_l1",
                                                  "reconstruction_ssim")},
         })
+        for emotion, pair in (metrics.get("target_recall_vs_real") or {}).items():
+            row[f"recall_{emotion}"], row[f"real_recall_{emotion}"] = pair.get("edits"), pair.get("real")
     else:
         identity = metrics.get("identity") or {}
         kid = (metrics.get("kid") or {}).get("overall")
@@ -188,7 +196,8 @@ def leaderboard(results: str | Path | Iterable[Mapping[str, Any]]):
     import pandas as pd
 
     items = load_results(results) if isinstance(results, (str, Path)) else list(results)
-    columns = list(dict.fromkeys([*_COMMON, *CLASSIFIER_COLUMNS, *GENERATOR_COLUMNS, *EDITOR_COLUMNS, *_SPEED]))
+    columns = list(dict.fromkeys([*_COMMON, *CLASSIFIER_COLUMNS, *GENERATOR_COLUMNS, *EDITOR_COLUMNS, *_SPEED,
+                                  *_RECALL_COLUMNS]))
     frame = pd.DataFrame([_row(r) for r in items], columns=columns)
     if frame.empty:
         return frame
@@ -206,6 +215,19 @@ _SHOWN = {
 }
 
 
+def recall_beside_real(frame):
+    """Per editor row of ``frame`` (a leaderboard), each target emotion's recall of the edits
+    beside the judge's recall of real faces of that emotion, as "edits / real" text ("0.42 /
+    0.61"; "-" where there is none): a DataFrame with the emotions as columns, in row order."""
+    import pandas as pd
+
+    def pair(edits: Any, real: Any) -> str:
+        return " / ".join("-" if v is None or v != v else f"{v:.2f}" for v in (edits, real))
+
+    return pd.DataFrame({emotion: [pair(row[f"recall_{emotion}"], row[f"real_recall_{emotion}"])
+                                   for _, row in frame.iterrows()] for emotion in EMOTIONS}, index=frame.index)
+
+
 def leaderboard_markdown(frame) -> str:
     """Markdown: one table per kind and data (name, split, fingerprint), headed by the data it came from."""
     if frame.empty:
@@ -221,6 +243,10 @@ def leaderboard_markdown(frame) -> str:
             shown = group[_SHOWN[kind]].copy()
             shown["parameters"] = shown["parameters"].map(lambda v: f"{int(v):,}" if v == v and v is not None else "")
             parts.append(shown.to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")
+            if kind == "editor":
+                parts.append("Recall of each target emotion: the edits' / the judge's on real faces of that emotion\n")
+                recall = recall_beside_real(group).assign(model=group["model"])[["model", *EMOTIONS]]
+                parts.append(recall.to_markdown(index=False) + "\n")
     return "\n".join(parts)
 
 

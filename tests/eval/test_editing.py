@@ -70,7 +70,7 @@ def test_an_editor_that_changes_nothing_keeps_identity_and_misses_every_target()
     m = editing_metrics(editor, TargetReader(), faces, np.arange(7), n_resamples=50)
     assert m["ssim"] == pytest.approx(1.0, abs=1e-3) and m["judge_feature_distance"] == pytest.approx(0.0, abs=1e-3)
     assert m["reconstruction_l1"] == pytest.approx(0.0, abs=1e-3)
-    assert len(m["edits"]) == 7 and len(m["edits"][0]) == 7
+    assert len(m["examples"]) == 7 and all(len(row) == 1 + 7 for row in m["examples"].values())
 
 
 def test_bad_requests_are_clear():
@@ -101,3 +101,38 @@ def test_the_harness_scores_an_editor_beside_the_judge_on_real_faces(tmp_path):
     row = frame.iloc[0]
     assert row["kind"] == "editor" and row["target_accuracy"] == pytest.approx(metrics["judge_accuracy"])
     assert "Face editors" in leaderboard_markdown(frame)
+
+
+class MissesFear(BrightnessEditor):
+    """Draws every emotion's band but fear's: a face edited to fear comes out angry."""
+
+    def generate(self, emotions, seed=None, image=None):
+        return super().generate(["angry" if e == "fear" else e for e in emotions], seed, image)
+
+
+def test_each_target_recall_sits_beside_the_judges_recall_of_real_faces_of_that_emotion():
+    faces, labels = _faces(14)
+    sad, neutral = EMOTIONS.index("sad"), EMOTIONS.index("neutral")
+    faces[sad] = faces[neutral].copy()  # one of the two real sad faces looks neutral to the judge
+    m = editing_metrics(MissesFear(), TargetReader(), faces, labels, n_resamples=20)
+    table = m["target_recall_vs_real"]
+    assert list(table) == list(EMOTIONS)
+    assert table["fear"] == {"edits": 0.0, "real": 1.0, "n_edits": 12, "n_real": 2}
+    assert table["sad"] == {"edits": 1.0, "real": 0.5, "n_edits": 12, "n_real": 2}
+    assert table["happy"]["edits"] == table["happy"]["real"] == 1.0
+    assert {e: row["edits"] for e, row in table.items()} == m["per_target_recall"]
+
+
+def test_realism_compares_the_edits_to_an_emotion_with_real_faces_of_it():
+    faces, labels = _faces(14)
+    judge = TargetReader()
+    exact = editing_metrics(BrightnessEditor(), judge, faces, labels, features=judge, n_resamples=20)
+    assert exact["realism_features"] == "TargetReader"
+    assert set(exact["realism_fid_per_target"]) == set(EMOTIONS)
+    assert max(exact["realism_fid_per_target"].values()) == pytest.approx(0.0, abs=1e-6)  # edits look like real ones
+    missed = editing_metrics(MissesFear(), judge, faces, labels, features=judge, n_resamples=20)
+    assert missed["realism_fid_per_target"]["fear"] > 100
+    assert missed["realism_fid_per_target"]["happy"] == pytest.approx(0.0, abs=1e-6)
+    assert missed["realism_fid"] > exact["realism_fid"]
+    without = editing_metrics(BrightnessEditor(), judge, faces, labels, n_resamples=20)
+    assert without["realism_fid"] is None and without["realism_features"] is None
