@@ -1,7 +1,9 @@
 """Evaluate tab: score classifiers and generators on one data set with :func:`eval.harness.evaluate`,
 and compare them on the leaderboard built from every result in the results folder.
 
-Results are JSON files in ``$FEXLAB_RESULTS_DIR`` (default ``results``): this tab writes them to
+The images of a data set are face crops, or whole photos where a detector finds the largest face
+(classifiers and face editors; generators that draw faces need crops). Results are JSON files in
+``$FEXLAB_RESULTS_DIR`` (default ``results``): this tab writes them to
 ``results/results/`` as ``fexlab evaluate --out results`` does, and also lists the ones the CLI
 wrote to ``results/*/results/``. The leaderboard shows one data set (and split) at a time, since
 scores on different faces are not comparable, with the row-normalised confusion matrices of its
@@ -16,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from registry import InputError, Registry
+from registry import EMOTIONS, InputError, Registry
 from registry.paths import resolve_user_path
 
 from .common import (
@@ -35,12 +37,14 @@ from .common import (
 )
 
 __all__ = [
+    "FACE_CROPS",
     "MAX_PER_EMOTION",
     "MAX_SYNTHETIC_FACES",
     "YOUR_CLASSIFIER",
     "build",
     "data_choices",
     "data_sets",
+    "face_choices",
     "judge_note",
     "leaderboard_view",
     "load_all_results",
@@ -72,8 +76,12 @@ _EDITOR_COLUMNS = {
     "model": "model", "judge": "judge", "target_accuracy": "target accuracy",
     "judge_real_balanced_accuracy": "judge on real faces, balanced", "target_min_recall": "lowest recall",
     "ssim": "SSIM to the input", "judge_feature_distance": "judge-feature distance",
-    "reconstruction_l1": "reconstruction error", "latency_ms": "ms / edit",
+    "realism_fid": "realism FID (ImageNet)", "reconstruction_l1": "reconstruction error", "latency_ms": "ms / edit",
 }
+#: Beside them, per target emotion: the edits' recall / the judge's on real faces of that emotion.
+_RECALL_HEADERS = {emotion: f"{emotion}: edits / real" for emotion in EMOTIONS}
+#: The faces choice that means "the images are face crops" (no detector).
+FACE_CROPS = ""
 
 
 def data_choices() -> list[tuple[str, str]]:
@@ -145,22 +153,27 @@ def _display_model(spec: str) -> str:
 
 
 def _table(results: list[dict[str, Any]], kind: str, columns: dict[str, str]):
-    from eval.results import leaderboard
+    """The leaderboard rows of ``kind``, ``columns`` renamed; an editor's table ends with each
+    target emotion's recall beside the judge's on real faces (:func:`eval.results.recall_beside_real`)."""
+    from eval.results import leaderboard, recall_beside_real
 
     rows = [r for r in results if r["kind"] == kind]
     frame = leaderboard(rows)
+    headers = _RECALL_HEADERS if kind == "editor" else {}
     if frame.empty:
         import pandas as pd
 
-        return pd.DataFrame(columns=list(columns.values()))
-    frame = frame[list(columns)].copy()
-    frame["model"] = frame["model"].map(_display_model)
-    if "parameters" in frame:
-        frame["parameters"] = frame["parameters"].map(lambda v: f"{int(v):,}" if v == v and v is not None else "")
-    for column in frame.columns:
-        if frame[column].dtype.kind == "f":
-            frame[column] = frame[column].map(lambda v: float(f"{v:.3g}") if v == v else None)
-    return frame.rename(columns=columns)
+        return pd.DataFrame(columns=[*columns.values(), *headers.values()])
+    table = frame[list(columns)].copy()
+    table["model"] = table["model"].map(_display_model)
+    if "parameters" in table:
+        table["parameters"] = table["parameters"].map(lambda v: f"{int(v):,}" if v == v and v is not None else "")
+    for column in table.columns:
+        if table[column].dtype.kind == "f":
+            table[column] = table[column].map(lambda v: float(f"{v:.3g}") if v == v else None)
+    if headers:
+        table = table.join(recall_beside_real(frame))
+    return table.rename(columns={**columns, **headers})
 
 
 def _confusions(results: list[dict[str, Any]]):
@@ -257,11 +270,19 @@ def leaderboard_view(selection: str | None = None, results: list[dict[str, Any]]
     return chooser, classifiers, generators, _confusions(shown), message, str(csv), judge_note(shown), editors
 
 
+def face_choices(registry: Registry) -> list[tuple[str, str]]:
+    """(label, value) of how the data set's images are read: as face crops, or as whole photos
+    where a ready detector finds the largest face."""
+    return [("face crops, as they are", FACE_CROPS),
+            *((f"whole photos: the largest face {name} finds", name) for name in plugin_choices(registry, "detector"))]
+
+
 def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint: str | None,
                    generators: list[str] | None, judge: str | None, data: str | None, split: str,
-                   n_per_emotion: int, seed: int, progress: Any = None):
+                   n_per_emotion: int, seed: int, detector: str | None = FACE_CROPS, progress: Any = None):
     """Handler: evaluate the chosen models on ``data`` into the results folder, then return
-    :func:`leaderboard_view` of that data set."""
+    :func:`leaderboard_view` of that data set. With ``detector`` the images are whole photos:
+    classifiers read, and editors edit, the largest face the detector finds in each."""
     from eval.harness import evaluate
 
     source = resolve_data(data)
@@ -269,6 +290,7 @@ def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint
     if generators and not 2 <= n_per_emotion <= MAX_PER_EMOTION:
         raise InputError(f"faces per emotion must be between 2 and {MAX_PER_EMOTION}, got {n_per_emotion}")
     specs, generators = plain_names(classifiers, "classifier"), plain_names(generators, "generator")
+    detector = (plain_names(detector, "detector") or [None])[0]
     typed = checkpoint_spec(checkpoint, "classifier")[1] if checkpoint and checkpoint.strip() else None
     if judge == YOUR_CLASSIFIER:
         if typed is None:
@@ -282,7 +304,7 @@ def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint
         raise InputError("choose at least one classifier or generator to evaluate")
     report = evaluate(specs, generators, data=source, out=folder("FEXLAB_RESULTS_DIR"), judge=judge,
                       split=split or "test", n_per_emotion=max(n_per_emotion, 2),
-                      seed=int(seed or 0), registry=registry, plots=False,
+                      seed=int(seed or 0), registry=registry, plots=False, detector=detector,
                       progress=(lambda fraction, text: progress(fraction, desc=text)) if progress else None)
     results = load_all_results()
     key = _data_key({"data": report.results[0]["data"]})
@@ -312,8 +334,12 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
                                     "inside the data folder")
             refresh_data = gr.Button("Look again in the data folder", size="sm", elem_id="evaluate-refresh-data")
             split = gr.Radio(["test", "val", "train"], value="test", label="Split")
+            faces = gr.Dropdown(face_choices(registry), value=FACE_CROPS, label="Faces", elem_id="evaluate-faces",
+                                info="whole photos: classifiers read, and editors edit, the largest face in each "
+                                     "photo (generators that draw faces need face crops)")
             seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-            per_emotion = gr.Slider(2, MAX_PER_EMOTION, value=10, step=1, label="Generated faces per emotion")
+            per_emotion = gr.Slider(2, MAX_PER_EMOTION, value=10, step=1, label="Generated faces per emotion",
+                                    info="for an editor: real faces (or photos) of each emotion to edit")
             run = gr.Button("Run evaluation", variant="primary")
             unavailable_accordion(registry, "classifier")
         with gr.Column(scale=4):
@@ -331,8 +357,9 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
                                    wrap=True, max_height=320, elem_id="leaderboard-generators",
                                    elem_classes=["fexlab-table"])
     editor_table = gr.Dataframe(label="Face editors (real faces edited to each other emotion, scored by the "
-                                      "judge)", interactive=False, wrap=True, max_height=320,
-                                elem_id="leaderboard-editors", elem_classes=["fexlab-table"])
+                                      "judge; realism FID to real faces in ImageNet features; per emotion, the "
+                                      "edits' recall / the judge's on real faces of it)", interactive=False,
+                                wrap=True, max_height=320, elem_id="leaderboard-editors", elem_classes=["fexlab-table"])
     confusion = gr.Plot(label="Confusion matrices", show_label=False, elem_id="evaluate-confusion")
     download = gr.File(label="Leaderboard (CSV)")
 
@@ -340,14 +367,16 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
     results = outputs[1:]  # the chooser is also an input: it is kept on an error
 
     @user_errors
-    def evaluate_models(classifiers, checkpoint, generators, judge, data, split, n, seed, progress=gr.Progress()):
-        return run_evaluation(registry, classifiers, checkpoint, generators, judge, data, split, n, seed, progress)
+    def evaluate_models(classifiers, checkpoint, generators, judge, data, split, n, seed, detector=FACE_CROPS,
+                        progress=gr.Progress()):
+        return run_evaluation(registry, classifiers, checkpoint, generators, judge, data, split, n, seed, detector,
+                              progress)
 
     triggers = [refresh.click, shown.input] + ([tab.select] if tab is not None else [])
     clear_on_error(gr.on(triggers, user_errors(leaderboard_view), [shown], outputs, api_name="leaderboard",
                          show_progress_on=[message]), results)
     clear_on_error(run.click(evaluate_models, [chosen, checkpoint, chosen_generators, judge, data, split, per_emotion,
-                                               seed], outputs, api_name="evaluate", concurrency_limit=1,
+                                               seed, faces], outputs, api_name="evaluate", concurrency_limit=1,
                              show_progress_on=[message]), results)
     data_triggers = [refresh_data.click] + ([tab.select] if tab is not None else []) + ([demo.load] if demo else [])
     gr.on(data_triggers, user_errors(data_sets), None, data, api_name="data_sets", show_progress="hidden")

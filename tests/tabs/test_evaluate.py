@@ -4,12 +4,15 @@ import pytest
 
 from registry import EMOTIONS, FexlabError, InputError
 from tabs.evaluate import (
+    FACE_CROPS,
     QUICK_SYNTHETIC,
     YOUR_CLASSIFIER,
     data_choices,
     data_sets,
+    face_choices,
     judge_note,
     leaderboard_view,
+    load_all_results,
     resolve_data,
     run_evaluation,
 )
@@ -161,6 +164,41 @@ def test_an_editor_is_scored_into_its_own_table_beside_the_judge(folders, monkey
     *_, note, editors = run_evaluation(Registry(), [], "", ["stargan"], "mini_xception", "synthetic:n=140,size=48",
                                        "test", 2, 0)
     assert list(editors["model"]) == ["stargan"]
-    assert {"target accuracy", "SSIM to the input", "judge on real faces, balanced"} <= set(editors.columns)
+    assert {"target accuracy", "SSIM to the input", "judge on real faces, balanced", "realism FID (ImageNet)"} <= set(
+        editors.columns)
     assert 0 <= float(editors["SSIM to the input"].iloc[0]) <= 1
+    assert float(editors["realism FID (ImageNet)"].iloc[0]) > 0
+    # each target emotion's recall of the edits beside the judge's recall of real faces of it
+    assert list(editors.columns[-7:]) == [f"{emotion}: edits / real" for emotion in EMOTIONS]
+    (result,) = load_all_results()
+    for emotion in EMOTIONS:
+        pair = result["metrics"]["target_recall_vs_real"][emotion]
+        assert editors[f"{emotion}: edits / real"].iloc[0] == f"{pair['edits']:.2f} / {pair['real']:.2f}"
     assert "Generators and editors are scored by the judge **mini_xception**" in note
+
+
+def test_editors_edit_whole_photos_through_a_detector_chosen_in_the_tab(folders):
+    import cv2
+
+    from tests.eval.test_editing_photos import _photos, _registry
+    from tests.stargan_tiny import tiny_stargan
+
+    registry = _registry()
+    assert ("whole photos: the largest face dots finds", "dots") in face_choices(registry)
+    assert face_choices(registry)[0] == ("face crops, as they are", FACE_CROPS)
+    (folders["data"] / "photos" / "val").mkdir(parents=True)
+    rows = ["image,emotion"]
+    for i, (photo, label) in enumerate(zip(*_photos(14))):
+        cv2.imwrite(str(folders["data"] / "photos" / "val" / f"p{i}.png"), photo[..., ::-1])
+        rows.append(f"val/p{i}.png,{EMOTIONS[label]}")
+    (folders["data"] / "photos" / "legend.csv").write_text("\n".join(rows) + "\n")
+    tiny_stargan().save_pretrained(folders["runs"] / "tiny-stargan", training_data="random weights (test)")
+    with pytest.raises(InputError, match="choose detectors by name"):
+        run_evaluation(registry, [], "", ["picky"], "mini_xception", "data/photos/legend.csv", "val", 2, 0,
+                       "dots:/etc")
+    chooser, *_, message, _, _, editors = run_evaluation(registry, [], "", ["picky"], "mini_xception",
+                                                         "data/photos/legend.csv", "val", 2, 0, "dots")
+    (result,) = load_all_results()
+    assert result["data"]["detector"] == "dots" and "whole photos through dots" in result["data"]["name"]
+    assert list(editors["model"]) == ["picky"] and float(editors["realism FID (ImageNet)"].iloc[0]) > 0
+    assert "2 of 14 photos were left out" in message  # the two dark photos, named beside the leaderboard
