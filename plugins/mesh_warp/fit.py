@@ -6,8 +6,10 @@ chose one emotion (at most ``--per-emotion`` of each), and for each finds the fa
 blendshapes with the ``face_mesh`` analyzer (the whole 48 px crop is the face's box). Then, by
 ridge regression (scikit-learn, the penalty chosen by cross-validation on those training faces):
 
-- the pose-normalised mesh (:func:`.model.pose_frame`) from the blendshapes: the geometry;
-- the centred log luminance on MediaPipe's texture square from the blendshapes: the shading,
+- the pose-normalised mesh (:func:`.model.pose_frame`) from the expression code (the blendshapes,
+  and an indicator of each emotion but neutral: what its faces share beyond their blendshapes):
+  the geometry;
+- the centred log luminance on MediaPipe's texture square from the same code: the shading,
   zeroed inside the mouth and the eyes (a warp and the painted mouth make those) and faded out at
   the texture's edge;
 - the mean blendshapes of each emotion's faces: the prototypes an emotion edit aims at.
@@ -30,7 +32,7 @@ from registry import EMOTIONS, Face, InputError
 from .model import ExpressionModel, pose_frame
 from .mouth import INNER_LIPS
 
-__all__ = ["EYES", "fit", "main", "texture_sampler"]
+__all__ = ["EYES", "fit", "fit_arrays", "main", "measure", "select_faces", "shading_mask", "texture_sampler"]
 
 #: The eyes' contours in MediaPipe's mesh (the subject's right eye, then the left).
 EYES = ((33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
@@ -91,10 +93,11 @@ def select_faces(votes_csv: Path, agreement: float, per_emotion: int, seed: int)
     return chosen
 
 
-def fit(faces: list[tuple[Path, int]], *, texture_size: int = 64, progress: bool = True) -> tuple[ExpressionModel, dict]:
-    """The expression model of ``faces`` ((path, emotion index)), and what the fit measured."""
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import cross_val_score
+def measure(faces: list[tuple[Path, int]], *, texture_size: int = 64, progress: bool = True) -> dict[str, np.ndarray]:
+    """Each face of ``faces`` ((path, emotion index)) the face mesh finds: its blendshapes
+    (``shapes``), its pose-normalised mesh (``meshes``), its centred log luminance on the texture
+    square (``textures``) and its emotion (``labels``)."""
+    import cv2
 
     from preprocessing.images import load_image
 
@@ -105,13 +108,10 @@ def fit(faces: list[tuple[Path, int]], *, texture_size: int = 64, progress: bool
     analyzer = FaceMesh()
     canonical = canonical_face(str(analyzer.bundle))
     sample = texture_sampler(canonical.uv[:468], texture_size)
-    mask = shading_mask(canonical.uv[:468], texture_size)
-    valid = mask > 0.05
+    valid = shading_mask(canonical.uv[:468], texture_size) > 0.05
     shapes, meshes, textures, labels = [], [], [], []
     began = time.perf_counter()
     for k, (path, label) in enumerate(faces):
-        import cv2
-
         gray = load_image(path)
         analysis = analyzer.analyze(gray, [Face((0, 0, gray.shape[1], gray.shape[0]), 1.0, None)])[0]
         if not analyzer.present(analysis):
@@ -121,35 +121,55 @@ def fit(faces: list[tuple[Path, int]], *, texture_size: int = 64, progress: bool
         luma = cv2.remap(cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY).astype(np.float32), coords[..., 0], coords[..., 1],
                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         logs = np.log(luma + 10.0)
-        logs = np.where(valid, logs - logs[valid].mean(), 0.0)
+        textures.append(np.where(valid, logs - logs[valid].mean(), 0.0).ravel())
         shapes.append([analysis["blendshapes"][name] for name in ARKIT_NAMES])
         meshes.append(pose_frame(mesh, canonical).normalise(mesh).ravel())
-        textures.append(logs.ravel())
         labels.append(label)
         if progress and (k + 1) % 250 == 0:
             print(f"  {k + 1} / {len(faces)} faces ({time.perf_counter() - began:.0f} s)", file=sys.stderr)
     if len(shapes) < 3:
         raise InputError(f"the face mesh found only {len(shapes)} of {len(faces)} faces; a fit needs at least 3")
-    x, y_mesh, y_texture, labels = (np.asarray(v, np.float64) for v in (shapes, meshes, textures, labels))
+    return {"shapes": np.asarray(shapes), "meshes": np.asarray(meshes), "textures": np.asarray(textures),
+            "labels": np.asarray(labels, np.int64), "asked": np.asarray(len(faces))}
+
+
+def fit_arrays(arrays: dict[str, np.ndarray]) -> tuple[ExpressionModel, dict]:
+    """The expression model of what :func:`measure` found, and what the fit measured (the
+    cross-validated R^2 of the mesh and the shading, on these training faces)."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import cross_val_score
+
+    from ..face_mesh.bundle import canonical_face
+
+    shapes, labels = arrays["shapes"].astype(np.float64), arrays["labels"]
+    size = int(round(np.sqrt(arrays["textures"].shape[1])))
+    emotions = np.eye(len(EMOTIONS))[labels]
+    emotions[:, EMOTIONS.index("neutral")] = 0.0  # the reference: neutral's weight is 0
+    x = np.hstack([shapes, emotions])
     folds = min(5, len(x))
     # the penalty is at least 0.1: a blendshape that hardly varies on these faces (cheekPuff,
     # jawForward) would otherwise get a huge coefficient that explodes when a user sets it
     alphas = np.logspace(-1, 2, 4)
-    geometry = RidgeCV(alphas=alphas).fit(x, y_mesh)
-    shading = RidgeCV(alphas=alphas).fit(x, y_texture)
+    geometry = RidgeCV(alphas=alphas).fit(x, arrays["meshes"])
+    shading = RidgeCV(alphas=alphas).fit(x, arrays["textures"])
     report = {
-        "faces": int(len(x)), "dropped_no_face": int(len(faces) - len(x)),
+        "faces": int(len(x)), "dropped_no_face": int(arrays["asked"]) - int(len(x)),
         "per_emotion": {e: int((labels == k).sum()) for k, e in enumerate(EMOTIONS)},
         "geometry_alpha": float(geometry.alpha_), "shading_alpha": float(shading.alpha_),
-        "geometry_cv_r2": float(cross_val_score(RidgeCV(alphas=alphas), x, y_mesh, cv=folds).mean()),
-        "shading_cv_r2": float(cross_val_score(RidgeCV(alphas=alphas), x, y_texture, cv=folds).mean()),
-        "seconds": round(time.perf_counter() - began, 1),
+        "geometry_cv_r2": float(cross_val_score(RidgeCV(alphas=alphas), x, arrays["meshes"], cv=folds).mean()),
+        "shading_cv_r2": float(cross_val_score(RidgeCV(alphas=alphas), x, arrays["textures"], cv=folds).mean()),
     }
-    prototypes = np.stack([x[labels == k].mean(axis=0) if (labels == k).any() else np.zeros(x.shape[1])
+    prototypes = np.stack([shapes[labels == k].mean(axis=0) if (labels == k).any() else np.zeros(shapes.shape[1])
                            for k in range(len(EMOTIONS))])
+    mask = shading_mask(canonical_face().uv[:468], size)
     model = ExpressionModel(geometry.intercept_.reshape(478, 3), geometry.coef_.T,
                             shading.coef_.T * mask.ravel()[None], prototypes)
     return model, report
+
+
+def fit(faces: list[tuple[Path, int]], *, texture_size: int = 64, progress: bool = True) -> tuple[ExpressionModel, dict]:
+    """The expression model of ``faces`` ((path, emotion index)), and what the fit measured."""
+    return fit_arrays(measure(faces, texture_size=texture_size, progress=progress))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,10 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-emotion", type=int, default=600, help="faces of each emotion at most (default 600)")
     parser.add_argument("--texture-size", type=int, default=64, help="side of the shading's texture square")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, help="an .npz of the measured faces: read when it exists, else written")
     args = parser.parse_args(argv)
     faces = select_faces(args.data, args.agreement, args.per_emotion, args.seed)
-    print(f"fitting on {len(faces)} training faces of {args.data}", file=sys.stderr)
-    model, report = fit(faces, texture_size=args.texture_size)
+    if args.cache is not None and args.cache.is_file():
+        arrays = dict(np.load(args.cache))
+        print(f"fitting on the {len(arrays['labels'])} faces measured in {args.cache}", file=sys.stderr)
+    else:
+        print(f"measuring {len(faces)} training faces of {args.data}", file=sys.stderr)
+        arrays = measure(faces, texture_size=args.texture_size)
+        if args.cache is not None:
+            np.savez_compressed(args.cache, **arrays)
+    model, report = fit_arrays(arrays)
     editor = MeshWarp()
     editor.model = model
     command = "python -m plugins.mesh_warp.fit " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -1,11 +1,13 @@
 """The expression model: how the face mesh moves and how its shading changes with the blendshapes.
 
-Everything is linear in MediaPipe's 51 ARKit blendshape scores, fitted by ridge regression on real
-faces (:mod:`.fit`):
+Everything is linear in an expression code: MediaPipe's 51 ARKit blendshape scores, then one weight
+per emotion (what the emotion's real faces share beyond their blendshapes: the mesh and the shading
+of a sad face that its blendshapes miss; neutral's is 0), fitted by ridge regression on real faces
+(:mod:`.fit`). A face's own code is its blendshapes and no emotion weight.
 
 - geometry: the 478-point mesh in a pose-normalised frame (:func:`pose_frame`: the face's scale,
   rotation and position fitted to MediaPipe's canonical face on its 33 stable landmarks, which an
-  expression does not move) is ``intercept + blendshapes @ geometry``; so the change of the mesh
+  expression does not move) is ``intercept + code @ geometry``; so the change of the mesh
   between two expressions is ``(target - current) @ geometry``, in the canonical face's units
   (centimetres), and a face's own pose and scale carry it into the photo's pixels;
 - shading: the log of the face's luminance, laid out on MediaPipe's texture coordinates (a
@@ -30,10 +32,12 @@ from ..face_mesh.action_units import BLENDSHAPES_OF_UNIT
 from ..face_mesh.blendshapes import ARKIT_NAMES
 from ..face_mesh.bundle import CanonicalFace
 
-__all__ = ["ExpressionModel", "FILE", "Pose", "pose_frame", "target_blendshapes"]
+__all__ = ["CODE_SIZE", "ExpressionModel", "FILE", "Pose", "face_code", "pose_frame", "target_code"]
 
 #: The model's file inside a checkpoint folder.
 FILE = "expression_model.safetensors"
+#: The expression code: the 51 blendshapes, then a weight per emotion (EMOTIONS order).
+CODE_SIZE = len(ARKIT_NAMES) + len(EMOTIONS)
 #: Image axes (x right, y down, z away from the camera) to the canonical face's (x right, y up, z toward it).
 _FLIP = np.array([1.0, -1.0, -1.0])
 
@@ -71,17 +75,29 @@ def pose_frame(mesh: np.ndarray, canonical: CanonicalFace) -> Pose:
     return Pose(scale, rotation, mean_seen - scale * mean_model @ rotation.T)
 
 
-def target_blendshapes(model: "ExpressionModel", current: np.ndarray, emotion: str | None, strength: float,
-                       units: Mapping[str, float] | None = None,
-                       shapes: Mapping[str, float] | None = None, gain: float = 1.0) -> np.ndarray:
-    """The blendshapes an edit aims at: ``strength`` of the way from the face's ``current`` ones to
-    ``emotion``'s prototype (none: the face's own) made ``gain`` times as far from the neutral
-    prototype (a mean of many faces is milder than any one of them), then each action unit in ``units`` ("AU12" ->
-    0.8) set through its blendshapes, then each blendshape in ``shapes`` set as given."""
+def face_code(blendshapes: Mapping[str, float]) -> np.ndarray:
+    """A face's own expression code: its blendshape scores and no emotion weight."""
+    code = np.zeros(CODE_SIZE)
+    code[: len(ARKIT_NAMES)] = [float(blendshapes.get(name, 0.0)) for name in ARKIT_NAMES]
+    return code
+
+
+def target_code(model: "ExpressionModel", current: np.ndarray, emotion: str | None, strength: float,
+                units: Mapping[str, float] | None = None, shapes: Mapping[str, float] | None = None,
+                gain: float = 1.0) -> np.ndarray:
+    """The expression code an edit aims at: ``strength`` of the way from the face's ``current``
+    code to ``emotion``'s (none: the face's own): its prototype blendshapes made ``gain`` times as
+    far from the neutral prototype (a mean of many faces is milder than any one of them) and its
+    emotion weight ``gain``; then each action unit in ``units`` ("AU12" -> 0.8) set through its
+    blendshapes, then each blendshape in ``shapes`` set as given."""
+    n = len(ARKIT_NAMES)
     target = np.asarray(current, np.float64).copy()
     if emotion is not None:
+        k = EMOTIONS.index(emotion)
         neutral = model.prototypes[EMOTIONS.index("neutral")]
-        aim = np.clip(neutral + gain * (model.prototypes[EMOTIONS.index(emotion)] - neutral), 0.0, 1.0)
+        aim = np.zeros(CODE_SIZE)
+        aim[:n] = np.clip(neutral + gain * (model.prototypes[k] - neutral), 0.0, 1.0)
+        aim[n + k] = gain
         target += strength * (aim - target)
     index = {name: k for k, name in enumerate(ARKIT_NAMES)}
     for unit, value in (units or {}).items():
@@ -93,7 +109,8 @@ def target_blendshapes(model: "ExpressionModel", current: np.ndarray, emotion: s
         if name not in index:
             raise InputError(f"no blendshape '{name}'; the 51 ARKit names, e.g. mouthSmileLeft, jawOpen, browInnerUp")
         target[index[name]] = value
-    return np.clip(target, 0.0, 1.0)
+    target[:n] = np.clip(target[:n], 0.0, 1.0)
+    return target
 
 
 @dataclass
@@ -102,9 +119,9 @@ class ExpressionModel:
 
     #: (478, 3) the mesh of blendshapes all 0, in the normalised frame.
     intercept: np.ndarray
-    #: (51, 478 * 3) each blendshape's displacement of the normalised mesh.
+    #: (CODE_SIZE, 478 * 3) each code entry's displacement of the normalised mesh.
     geometry: np.ndarray
-    #: (51, S * S) each blendshape's change of the centred log luminance on the texture square.
+    #: (CODE_SIZE, S * S) each code entry's change of the centred log luminance on the texture square.
     shading: np.ndarray
     #: (7, 51) the mean blendshapes of each emotion's real faces (EMOTIONS order).
     prototypes: np.ndarray
@@ -115,16 +132,17 @@ class ExpressionModel:
 
     def __post_init__(self) -> None:
         n = len(ARKIT_NAMES)
-        shapes = {"intercept": (478, 3), "geometry": (n, 478 * 3), "prototypes": (len(EMOTIONS), n)}
+        shapes = {"intercept": (478, 3), "geometry": (CODE_SIZE, 478 * 3), "prototypes": (len(EMOTIONS), n)}
         for name, shape in shapes.items():
             if np.shape(getattr(self, name)) != shape:
                 raise CheckpointError(f"the expression model's {name} has shape {np.shape(getattr(self, name))}, "
                                       f"not {shape}")
-        if self.shading.shape[0] != n or self.texture_size ** 2 != self.shading.shape[1]:
-            raise CheckpointError(f"the expression model's shading has shape {self.shading.shape}, not ({n}, S * S)")
+        if self.shading.shape[0] != CODE_SIZE or self.texture_size ** 2 != self.shading.shape[1]:
+            raise CheckpointError(f"the expression model's shading has shape {self.shading.shape}, "
+                                  f"not ({CODE_SIZE}, S * S)")
 
     def displacement(self, current: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """(478, 3) change of the normalised mesh from blendshapes ``current`` to ``target``."""
+        """(478, 3) change of the normalised mesh from expression code ``current`` to ``target``."""
         return ((np.asarray(target) - np.asarray(current)) @ self.geometry).reshape(478, 3)
 
     def shade(self, current: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from registry import Face, Generator, InputError
 from registry.plugin import BROKEN, PluginStatus
 
 from ..face_mesh.blendshapes import ARKIT_NAMES
-from .model import ExpressionModel, pose_frame, target_blendshapes
+from .model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
 from .mouth import paint_mouth
 from .warp import apply_field, edit_field
 
@@ -96,9 +96,8 @@ class MeshWarp(Generator):
 
     def __init__(self, config: Any = None, **kwargs: Any):
         super().__init__(config, **kwargs)
-        zeros = len(ARKIT_NAMES)
-        self.model = ExpressionModel(np.zeros((478, 3)), np.zeros((zeros, 478 * 3)), np.zeros((zeros, 16)),
-                                     np.zeros((7, zeros)))
+        self.model = ExpressionModel(np.zeros((478, 3)), np.zeros((CODE_SIZE, 478 * 3)), np.zeros((CODE_SIZE, 16)),
+                                     np.zeros((7, len(ARKIT_NAMES))))
         self._mesh = None
 
     # -- weights: the expression model --------------------------------------------------------------
@@ -144,19 +143,19 @@ class MeshWarp(Generator):
         return [a for a in analyses if self.face_mesh.present(a) and "blendshapes" in a]
 
     @staticmethod
-    def blendshape_vector(analysis: Mapping[str, Any]) -> np.ndarray:
-        shapes = analysis["blendshapes"]
-        return np.array([float(shapes.get(name, 0.0)) for name in ARKIT_NAMES])
+    def code(analysis: Mapping[str, Any]) -> np.ndarray:
+        """The face's own expression code (:func:`.model.face_code`)."""
+        return face_code(analysis["blendshapes"])
 
     def edit_analysed(self, image: np.ndarray, analyses: Sequence[Mapping[str, Any]],
                       targets: Sequence[np.ndarray], texture: float) -> np.ndarray:
-        """``image`` with face ``k`` of ``analyses`` moved to blendshapes ``targets[k]``."""
+        """``image`` with face ``k`` of ``analyses`` moved to expression code ``targets[k]``."""
         from ..face_mesh.bundle import canonical_face
 
         canonical = canonical_face(str(self.face_mesh.bundle))
         out = image
         for analysis, target in zip(analyses, targets):
-            current = self.blendshape_vector(analysis)
+            current = self.code(analysis)
             if np.allclose(current, target):
                 continue
             mesh = np.asarray(analysis["mesh"], np.float64)
@@ -171,8 +170,7 @@ class MeshWarp(Generator):
     def targets(self, analyses: Sequence[Mapping[str, Any]], emotion: str | None, options: Mapping[str, Any]
                 ) -> list[np.ndarray]:
         strength, _, units, shapes = self.controls(options)
-        return [target_blendshapes(self.model, self.blendshape_vector(a), emotion, strength, units, shapes,
-                                   self.config.gain)
+        return [target_code(self.model, self.code(a), emotion, strength, units, shapes, self.config.gain)
                 for a in analyses]
 
     def edit_photo(self, image: np.ndarray, faces: Sequence[Face], emotions: Sequence[str],
@@ -187,14 +185,14 @@ class MeshWarp(Generator):
     def animate_photo(self, image: np.ndarray, faces: Sequence[Face], emotions: Sequence[str], frames: int = 8,
                       **options: Any) -> list[np.ndarray]:
         """Photos of the faces moving from their own expression through each of ``emotions``
-        (``frames`` from one stop to the next, both included): the blendshape targets blend
+        (``frames`` from one stop to the next, both included): the expression codes blend
         linearly, so the mesh moves smoothly."""
         if int(frames) < 2:
             raise InputError(f"an animation needs at least 2 frames from one stop to the next, got {frames}")
         names = self.check_inputs(emotions, {k: v for k, v in options.items() if k != "image"})
         texture = self.controls(options)[1]
         analyses = self.analyse(image, faces)
-        stops = [[self.blendshape_vector(a) for a in analyses]] + [self.targets(analyses, n, options) for n in names]
+        stops = [[self.code(a) for a in analyses]] + [self.targets(analyses, n, options) for n in names]
         out = [image.copy()]
         for start, end in zip(stops, stops[1:]):
             for t in np.linspace(0.0, 1.0, int(frames))[1:]:

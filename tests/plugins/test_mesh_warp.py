@@ -14,7 +14,7 @@ from plugins.face_mesh.blendshapes import ARKIT_NAMES
 from plugins.face_mesh.bundle import canonical_face
 from plugins.mesh_warp import MAIN_UNITS, MeshWarp
 from plugins.mesh_warp.fit import fit, select_faces, shading_mask
-from plugins.mesh_warp.model import ExpressionModel, pose_frame, target_blendshapes
+from plugins.mesh_warp.model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
 from plugins.mesh_warp.mouth import INNER_LIPS, opening, paint_mouth
 from plugins.mesh_warp.warp import apply_field, edit_field, ring_points
 from preprocessing.images import load_image
@@ -26,8 +26,8 @@ INDEX = {name: k for k, name in enumerate(ARKIT_NAMES)}
 
 def tiny_model(seed: int = 0, size: int = 8) -> ExpressionModel:
     rng = np.random.default_rng(seed)
-    return ExpressionModel(rng.normal(size=(478, 3)), rng.normal(scale=0.05, size=(N, 478 * 3)),
-                           rng.normal(scale=0.05, size=(N, size * size)), rng.uniform(0, 0.5, size=(7, N)))
+    return ExpressionModel(rng.normal(size=(478, 3)), rng.normal(scale=0.05, size=(CODE_SIZE, 478 * 3)),
+                           rng.normal(scale=0.05, size=(CODE_SIZE, size * size)), rng.uniform(0, 0.5, size=(7, N)))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def _shapes(analyzer: FaceMesh, image: np.ndarray, box) -> dict[str, float]:
 # -- the expression model ----------------------------------------------------------------------------
 def test_displacement_is_linear_and_zero_between_equal_expressions():
     model = tiny_model()
-    a, b, c = (np.random.default_rng(k).uniform(size=N) for k in range(3))
+    a, b, c = (np.random.default_rng(k).uniform(size=CODE_SIZE) for k in range(3))
     assert np.abs(model.displacement(a, a)).max() == 0.0
     assert np.allclose(model.displacement(a, c), model.displacement(a, b) + model.displacement(b, c))
     assert model.shade(a, b).shape == (8, 8) and np.allclose(model.shade(a, b), -model.shade(b, a))
@@ -55,24 +55,33 @@ def test_displacement_is_linear_and_zero_between_equal_expressions():
 
 def test_targets_start_from_the_faces_own_expression():
     model = tiny_model()
-    current = np.full(N, 0.3)
+    current = face_code({name: 0.3 for name in ARKIT_NAMES})
+    assert current.shape == (CODE_SIZE,) and current[N:].sum() == 0.0  # a face's own code has no emotion weight
     happy = EMOTIONS.index("happy")
-    assert np.allclose(target_blendshapes(model, current, "happy", 0.0), current)
-    assert np.allclose(target_blendshapes(model, current, "happy", 1.0), model.prototypes[happy])
-    half = target_blendshapes(model, current, "happy", 0.5)
-    assert np.allclose(half, (current + model.prototypes[happy]) / 2)
+    assert np.allclose(target_code(model, current, "happy", 0.0), current)
+    full = target_code(model, current, "happy", 1.0)
+    assert np.allclose(full[:N], model.prototypes[happy]) and full[N + happy] == 1.0 and full[N:].sum() == 1.0
+    half = target_code(model, current, "happy", 0.5)
+    assert np.allclose(half, (current + full) / 2)
+    # a smiling face edited to sad gets sad's smile, not its own plus sad's
+    smiling = current.copy()
+    smiling[INDEX["mouthSmileLeft"]] = 0.9
+    sad = EMOTIONS.index("sad")
+    assert target_code(model, smiling, "sad", 1.0)[INDEX["mouthSmileLeft"]] == model.prototypes[sad,
+                                                                                               INDEX["mouthSmileLeft"]]
     # the gain takes the emotion farther from the neutral prototype, never outside [0, 1]
     neutral = model.prototypes[EMOTIONS.index("neutral")]
-    far = target_blendshapes(model, current, "happy", 1.0, gain=2.0)
-    assert np.allclose(far, np.clip(neutral + 2 * (model.prototypes[happy] - neutral), 0, 1))
+    far = target_code(model, current, "happy", 1.0, gain=2.0)
+    assert np.allclose(far[:N], np.clip(neutral + 2 * (model.prototypes[happy] - neutral), 0, 1))
+    assert far[N + happy] == 2.0
     # units and blendshapes set one by one, on top of the emotion
-    units = target_blendshapes(model, current, None, 1.0, {"AU12": 0.9}, {"jawOpen": 0.7})
+    units = target_code(model, current, None, 1.0, {"AU12": 0.9}, {"jawOpen": 0.7})
     assert units[INDEX["mouthSmileLeft"]] == units[INDEX["mouthSmileRight"]] == 0.9
     assert units[INDEX["jawOpen"]] == 0.7 and units[INDEX["browInnerUp"]] == 0.3
     with pytest.raises(InputError, match="AU99"):
-        target_blendshapes(model, current, None, 1.0, {"AU99": 0.5})
+        target_code(model, current, None, 1.0, {"AU99": 0.5})
     with pytest.raises(InputError, match="no blendshape 'smile'"):
-        target_blendshapes(model, current, None, 1.0, shapes={"smile": 0.5})
+        target_code(model, current, None, 1.0, shapes={"smile": 0.5})
 
 
 def test_every_offered_unit_is_set_through_real_blendshapes():
