@@ -52,6 +52,9 @@ MIN_SPLIT_FACES = 50
 MIN_CLASS_FACES = 10
 MIN_GENERATED_PER_EMOTION = 50
 _CHUNK = 256
+#: Progress units of one face edited into every emotion (the edits, the judge and ImageNet features
+#: on eight faces): about as long as the judge takes to classify this many faces on a CPU.
+_EDIT_UNITS = 500
 _GRID_SEEDS = 8
 _LATENCY_REPEATS = 3
 
@@ -220,7 +223,9 @@ def evaluate(
     judge_plugin = registry.classifier(judge_spec) if generators else None
 
     judge_pass = bool(generators) and judge_spec not in loaded_classifiers  # the judge on the real faces
-    ticker = _Progress(progress, (len(classifiers) + judge_pass) * len(part) + len(generators) * (n_per_emotion + 2))
+    editors = sum(g.needs_image for g in loaded_generators.values())
+    ticker = _Progress(progress, (len(classifiers) + judge_pass) * len(part) + len(generators) * (n_per_emotion + 2)
+                       + editors * _EDIT_UNITS * len(EMOTIONS) * n_per_emotion)
     report = EvaluationReport([], [])
     plot_dir = out / "plots"
     if plots:
@@ -236,7 +241,7 @@ def evaluate(
         probabilities.update(_predict_split({judge_spec: judge_plugin}, part, ticker, faces, align)[0])
     judge_on_real = classification_metrics(part.labels(), probabilities[judge_spec], seed=seed,
                                            n_resamples=n_resamples).as_dict() if generators else None
-    features = ImageNetFeatures() if any(g.needs_image for g in loaded_generators.values()) else None
+    features = ImageNetFeatures() if editors else None
     for spec, generator in loaded_generators.items():
         if generator.needs_image:
             photos = None if detector_plugin is None else _Photos(detector_plugin, faces, align)
@@ -256,7 +261,7 @@ def evaluate(
     if plots and len(loaded_classifiers) > 0:
         report.plots.update(_comparison_plots([r for r in report.results if r["kind"] == "classifier"], plot_dir))
     report.leaderboard, report.markdown, report.csv = write_leaderboard(out / "results", out)
-    ticker.advance(0, "done")
+    ticker.advance(ticker.total, "done")  # all of it, whatever rounding the steps left
     return report
 
 
@@ -396,7 +401,8 @@ def _evaluate_editor(spec: str, editor: Any, judge: Any, part: Any, n_per_emotio
     ticker.advance(1, f"{spec}: editing {len(chosen)} {what} into {len(EMOTIONS)} emotions")
 
     def progress(done: int, total: int) -> None:
-        ticker.advance(n_per_emotion / total, f"{spec}: edited {done}/{total} {what}")
+        ticker.advance((n_per_emotion + _EDIT_UNITS * len(EMOTIONS) * n_per_emotion) / total,
+                       f"{spec}: edited {done}/{total} {what}")
 
     common = {"features": features, "n_resamples": n_resamples, "seed": seed, "progress": progress}
     if photos is None:

@@ -33,7 +33,7 @@ class ImageNetFeatures:
 
     size = 224
 
-    def __init__(self, variant: str = IMAGENET_VARIANT, batch_size: int = 32):
+    def __init__(self, variant: str = IMAGENET_VARIANT, batch_size: int = 16):
         import timm
         import torch
 

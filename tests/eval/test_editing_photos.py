@@ -119,13 +119,15 @@ def photo_run(tmp_path_factory):
     tiny_stargan().save_pretrained(root / "tiny", training_data="random weights (test)")
     photos, labels = _photos(14)
     data = ArrayDataset(photos, labels, ["val"] * 14, name="fourteen photos")
+    steps = []
     report = evaluate([], [f"stargan:{root / 'tiny'}", "picky"], data=data, split="val", out=root / "out",
-                      judge="mini_xception", detector="dots", n_per_emotion=2, registry=_registry(), n_resamples=20)
-    return report, root
+                      judge="mini_xception", detector="dots", n_per_emotion=2, registry=_registry(), n_resamples=20,
+                      progress=lambda fraction, message: steps.append((fraction, message)))
+    return report, root, steps
 
 
 def test_editors_are_scored_side_by_side_on_whole_photos_through_a_detector(photo_run):
-    report, root = photo_run
+    report, root, steps = photo_run
     stargan, picky = report.results
     for result in (stargan, picky):
         assert result["kind"] == "editor" and result["data"]["detector"] == "dots"
@@ -151,6 +153,15 @@ def test_editors_are_scored_side_by_side_on_whole_photos_through_a_detector(phot
     markdown = leaderboard_markdown(leaderboard(root / "out" / "results"))
     assert "whole photos through dots" in markdown and "realism_fid" in markdown
     assert "| picky " in markdown.split("Recall of each target emotion")[1]
+
+
+def test_editing_photos_fills_most_of_the_progress_bar(photo_run):
+    *_, steps = photo_run
+    fractions = [fraction for fraction, _ in steps]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    first_edit = next(fraction for fraction, message in steps if message.startswith("stargan:") and "edited" in message)
+    assert first_edit < 0.5  # editing, not finding faces or the judge's pass, is where the time goes
+    assert any(message == "picky: edited 14/14 photos" for _, message in steps)
 
 
 def test_generators_that_draw_faces_are_still_refused_with_a_detector(tmp_path):
