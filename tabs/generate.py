@@ -502,7 +502,7 @@ def build(registry: Registry) -> None:
                     unit_sliders = [gr.Slider(0.0, 1.0, value=0.5, step=0.05, label=f"{unit} {unit_name(unit)}",
                                               interactive=not cannot_edit, elem_id=f"generate-edit-{unit.lower()}")
                                     for unit in units]
-                    texture = gr.Slider(0.0, 2.0, value=1.0, step=0.1, label="Learned shading (texture)",
+                    texture = gr.Slider(0.0, 2.0, value=0.5, step=0.1, label="Learned shading (texture)",
                                         info="0 moves the face only; 1 adds the folds and wrinkles learned from real "
                                              "faces", interactive=not cannot_edit, elem_id="generate-edit-texture")
                 paste = gr.Checkbox(True, label="Paste the edited faces back into the photo",

@@ -21,6 +21,8 @@ UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 #: The closed inner contour (the opening of the mouth).
 INNER_LIPS = UPPER_INNER + LOWER_INNER[-2:0:-1]
+#: An opening (:func:`opening`) at which a mouth shows enough of its own inside not to be painted.
+OPEN = 0.06
 #: The outer contour of the lips, corner to corner over the top, then back under.
 OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
 
@@ -75,7 +77,7 @@ def _teeth_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
     bright = pixels[luma >= np.percentile(luma, 90)].mean(axis=0)
     hue = bright / max(bright.mean(), 1.0)
     level = min(232.0, 0.6 * bright.mean() + 0.4 * 225.0)
-    return np.clip(level * (0.55 + 0.45 * hue) * np.array([1.0, 0.99, 0.95]), 0, 250)
+    return np.clip(level * (0.75 + 0.25 * hue) * np.array([1.0, 0.99, 0.95]), 0, 250)
 
 
 def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndarray, *,
@@ -89,7 +91,9 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
     before, after = opening(source), opening(target)
     if after <= before + 0.01:
         return image
-    amount = float(np.clip((after - before) / max(after, 1e-6) * 1.5, 0.0, 1.0))
+    # a mouth already open shows its own teeth, which the warp carries along: paint less of it
+    amount = float(np.clip((after - before) / max(after, 1e-6) * 1.5, 0.0, 1.0)
+                   * np.clip(1.0 - before / OPEN, 0.0, 1.0))
     polygon = target[list(INNER_LIPS), :2]
     width = float(np.linalg.norm(target[78, :2] - target[308, :2]))
     pad = int(np.ceil(0.2 * width)) + 2
@@ -121,20 +125,23 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
     band = np.zeros(shape, np.float32)
     band_polygon = np.vstack([upper, (upper + [0.0, tooth])[::-1]])
     cv2.fillPoly(band, [np.round(band_polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-    if height > 0.35 * width:  # a wide-open mouth shows the lower teeth too
-        low_band = np.zeros(shape, np.float32)
-        low_polygon = np.vstack([lower, (lower - [0.0, 0.4 * tooth])[::-1]])
-        cv2.fillPoly(low_band, [np.round(low_polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-        band = np.maximum(band, 0.8 * low_band)
     # the teeth recede into shadow towards the corners of the mouth, the upper lip shades their
     # top, and a thin darker seam parts each tooth from the next (incisors, laterals, canines)
     recede = np.clip(1.0 - np.abs(xs - centre[0]) / (0.9 * half_width), 0.0, 1.0) ** 0.8
+    if height > 0.35 * width:  # a wide-open mouth shows its tongue and, at the middle, the lower teeth
+        tongue = np.exp(-(((xs - centre[0]) / (0.45 * half_width)) ** 2
+                          + ((ys - (centre[1] + 0.45 * height)) / (0.3 * height)) ** 2))
+        cavity = cavity * (1 - 0.8 * tongue[..., None]) + (lips * 0.55)[None, None, :] * 0.8 * tongue[..., None]
+        low_band = np.zeros(shape, np.float32)
+        low_polygon = np.vstack([lower, (lower - [0.0, 0.35 * tooth])[::-1]])
+        cv2.fillPoly(low_band, [np.round(low_polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
+        band = np.maximum(band, 0.7 * low_band * recede ** 2)
     lip_line = np.interp(xs, upper[:, 0], upper[:, 1]) if np.all(np.diff(upper[:, 0]) > 0) else centre[1] - height / 2
-    under_lip = np.clip((ys - lip_line) / max(0.3 * tooth, 1.0), 0.0, 1.0)
+    under_lip = np.clip((ys - lip_line) / max(0.2 * tooth, 1.0), 0.0, 1.0)
     seams = np.zeros(shape, np.float32)
     for offset in (0.0, -0.1, 0.1, -0.19, 0.19, -0.27, 0.27):
         seams = np.maximum(seams, np.exp(-(((xs - centre[0] - offset * width) / max(width / 110.0, 0.5)) ** 2)))
-    light = (0.2 + 0.8 * recede) * (0.7 + 0.3 * under_lip) * (1.0 - 0.15 * seams)
+    light = (0.5 + 0.5 * recede) * (0.85 + 0.15 * under_lip) * (1.0 - 0.12 * seams)
     shaded_teeth = teeth[None, None, :] * light[..., None]
     inside = cavity * (1 - band[..., None]) + shaded_teeth * band[..., None]
 

@@ -40,11 +40,12 @@ MAIN_UNITS = ("AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU12", "
 
 @dataclass
 class MeshWarpConfig:
-    #: How much of the learned shading change to apply (0: geometry only).
-    texture: float = 1.0
+    #: How much of the learned shading change to apply (0: geometry only; 1 is the fitted change,
+    #: which also carries the light of its 48 px training faces: blotchy at full strength).
+    texture: float = 0.5
     #: How much farther from neutral than its prototype (the mean of its real faces) an emotion is
     #: taken: a mean is milder than the faces it averages.
-    gain: float = 1.5
+    gain: float = 2.5
     #: Paint the inside of a mouth that the edit opens.
     mouth: bool = True
     #: The warp's map is computed every ``step`` pixels, then resized to every pixel.
@@ -87,7 +88,7 @@ class MeshWarp(Generator):
     #: ``image``: the face to edit; ``strength``: 0 keeps the face's own expression, 1 the target's;
     #: ``texture``: the learned shading (0 geometry only); ``au1``...: an action unit's target
     #: intensity (0-1, empty: as the emotion has it); ``blendshapes``: "mouthSmileLeft=0.8, ...".
-    options: ClassVar[dict[str, Any]] = {"image": None, "strength": 1.0, "texture": 1.0,
+    options: ClassVar[dict[str, Any]] = {"image": None, "strength": 1.0, "texture": 0.5,
                                          **{unit.lower(): None for unit in MAIN_UNITS}, "blendshapes": ""}
     needs_image: ClassVar[bool] = True
     edits_photos: ClassVar[bool] = True
