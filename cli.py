@@ -448,8 +448,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str, Any], out: Path) -> int:
     """``--image``: every face of the photo edited into each emotion (PLUGIN_faceN_EMOTION.png),
-    the photo with all of them pasted back (PLUGIN_photo_EMOTION.png) and one sheet of every face
-    in every emotion (PLUGIN_grid.png); with ``--animate``, the first face as GIF and WebM."""
+    the photo with all of them pasted back (PLUGIN_photo_EMOTION.png), every face in every emotion
+    at its own resolution (PLUGIN_sheet.png) and as a labelled figure (PLUGIN_grid.png); with
+    ``--animate``, the first face as GIF and WebM."""
     from PIL import Image
 
     from editing import animate_face, edit_photo
@@ -478,6 +479,9 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
         path = out / f"{name}_photo_{emotion}.png"
         Image.fromarray(result.photos[emotion]).save(path)
         print(path)
+    path = out / f"{name}_sheet.png"
+    Image.fromarray(result.sheet()).save(path)  # every face at its own resolution, no figure around it
+    print(path)
     from eval.plots import sample_grid, save_figure
 
     rows = {f"face {n}": [face.crop, *(face.edits[e] for e in emotions)] for n, face in enumerate(result.faces, 1)}

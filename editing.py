@@ -50,6 +50,22 @@ class PhotoEdit:
     emotions: list[str]
     photos: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def sheet(self, gap: int = 4) -> np.ndarray:
+        """Every face at its crop's own resolution: one row per face, the face as it is and then
+        in each emotion, on white (RGB uint8; no resampling beyond the crop itself)."""
+        rows = [[face.crop, *(face.edits[e] for e in self.emotions)] for face in self.faces]
+        width = max(sum(im.shape[1] for im in row) + gap * (len(row) - 1) for row in rows)
+        height = sum(row[0].shape[0] for row in rows) + gap * (len(rows) - 1)
+        canvas = np.full((height, width, 3), 255, np.uint8)
+        top = 0
+        for row in rows:
+            left = 0
+            for im in row:
+                canvas[top:top + im.shape[0], left:left + im.shape[1]] = im
+                left += im.shape[1] + gap
+            top += row[0].shape[0] + gap
+        return canvas
+
 
 def feather_mask(side: int, fade: float = 0.15) -> np.ndarray:
     """(side, side) float32 weights: 1 inside, falling smoothly to 0 over ``fade`` of the side at each border."""

@@ -29,12 +29,18 @@ def test_every_face_of_the_photo_in_every_emotion_and_the_photo_pasted_back(tran
     assert _edit(translator, tmp_path / "out", photo, "--emotion", "happy", "--emotion", "sad") == 0
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["stargan_face1_happy.png", "stargan_face1_sad.png", "stargan_face2_happy.png",
-                     "stargan_face2_sad.png", "stargan_grid.png", "stargan_photo_happy.png", "stargan_photo_sad.png"]
+                     "stargan_face2_sad.png", "stargan_grid.png", "stargan_photo_happy.png", "stargan_photo_sad.png",
+                     "stargan_sheet.png"]
     pasted = np.asarray(Image.open(tmp_path / "out" / "stargan_photo_happy.png"))
     assert pasted.shape == two_faces.shape and not np.array_equal(pasted, two_faces)
     face = np.asarray(Image.open(tmp_path / "out" / "stargan_face1_happy.png"))
     assert face.shape[0] == face.shape[1] > 16  # the crop's resolution, not the editor's
     assert "stargan_photo_sad.png" in capsys.readouterr().out
+    # the sheet: each face's crop at its own resolution, as it is then in each emotion, side by side
+    sheet = np.asarray(Image.open(tmp_path / "out" / "stargan_sheet.png"))
+    first = np.asarray(Image.open(tmp_path / "out" / "stargan_face1_happy.png"))
+    side = first.shape[0]
+    assert np.array_equal(sheet[:side, side + 4:2 * side + 4], first)
 
 
 def test_all_emotions_by_default_and_an_animation_of_the_first_face(translator, astronaut_path, tmp_path):
