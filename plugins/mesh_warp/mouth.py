@@ -21,8 +21,6 @@ UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 #: The closed inner contour (the opening of the mouth).
 INNER_LIPS = UPPER_INNER + LOWER_INNER[-2:0:-1]
-#: An opening (:func:`opening`) at which a mouth shows enough of its own inside not to be painted.
-OPEN = 0.06
 #: The outer contour of the lips, corner to corner over the top, then back under.
 OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
 
@@ -91,9 +89,12 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
     before, after = opening(source), opening(target)
     if after <= before + 0.01:
         return image
-    # a mouth already open shows its own teeth, which the warp carries along: paint less of it
-    amount = float(np.clip((after - before) / max(after, 1e-6) * 1.5, 0.0, 1.0)
-                   * np.clip(1.0 - before / OPEN, 0.0, 1.0))
+    # a mouth already open shows its own teeth, which the warp carries along: they are kept while
+    # the mouth opens up to 1.3 times as wide, painted over from twice (stretched teeth look wrong)
+    ratio = after / max(before, 1e-6)
+    amount = float(np.clip((ratio - 1.3) / 0.7, 0.0, 1.0))
+    if amount == 0.0:
+        return image
     polygon = target[list(INNER_LIPS), :2]
     width = float(np.linalg.norm(target[78, :2] - target[308, :2]))
     pad = int(np.ceil(0.2 * width)) + 2
@@ -115,7 +116,8 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
     half_width = max(width / 2.0, 1.0)
     height = max(float(np.ptp(local[:, 1])), 1.0)
     depth = np.exp(-(((xs - centre[0]) / half_width) ** 2 + ((ys - centre[1]) / (0.6 * height)) ** 2))
-    cavity = lips[None, None, :] * (0.3 - 0.18 * depth[..., None])
+    throat = lips * np.array([1.0, 0.7, 0.65])  # the inside of a mouth is redder than its lips
+    cavity = throat[None, None, :] * (0.32 - 0.2 * depth[..., None])
 
     # upper teeth: the band below the upper inner lip, as tall as a fifth of the mouth's width
     upper = target[list(UPPER_INNER), :2] - [x0, y0]
@@ -131,7 +133,7 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
     if height > 0.35 * width:  # a wide-open mouth shows its tongue and, at the middle, the lower teeth
         tongue = np.exp(-(((xs - centre[0]) / (0.45 * half_width)) ** 2
                           + ((ys - (centre[1] + 0.45 * height)) / (0.3 * height)) ** 2))
-        cavity = cavity * (1 - 0.8 * tongue[..., None]) + (lips * 0.55)[None, None, :] * 0.8 * tongue[..., None]
+        cavity = cavity * (1 - 0.8 * tongue[..., None]) + (throat * 0.6)[None, None, :] * 0.8 * tongue[..., None]
         low_band = np.zeros(shape, np.float32)
         low_polygon = np.vstack([lower, (lower - [0.0, 0.35 * tooth])[::-1]])
         cv2.fillPoly(low_band, [np.round(low_polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
