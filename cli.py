@@ -545,15 +545,17 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
                         "a class-per-folder tree, a save_to_disk folder or hf:owner/name; A+B for both")
     p.add_argument("--split", default="test", help="split to score on (default test)")
     p.add_argument("--n-per-emotion", type=int, default=100, metavar="N",
-                   help="generated (and real reference) faces per emotion for each generator (default 100)")
+                   help="generated (and real reference) faces per emotion for each generator; for an editor, the real "
+                        "faces (or photos) of each emotion it edits (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed for generation, sampling and bootstrap (default 0)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="writes DIR/results/*.json, DIR/plots/*.png, DIR/leaderboard.md and .csv")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--detector", metavar="NAME",
-                   help=f"score classifiers end to end on whole photos: this detector's largest face of each image, "
-                        f"cropped with each classifier's margin (e.g. {DEFAULT_DETECTOR}; photos with no face are "
-                        "counted and left out)")
+                   help=f"score classifiers and face editors end to end on whole photos: this detector's largest face "
+                        f"of each image, cropped with each classifier's (and the judge's) margin; editors edit the whole "
+                        f"photo (e.g. {DEFAULT_DETECTOR}; photos with no face are counted and left out; generators that "
+                        "draw faces are refused)")
     p.add_argument("--align", action="store_true", help="with --detector: level the eyes before cropping")
     p.set_defaults(func=run_evaluate)
 

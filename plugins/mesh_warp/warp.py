@@ -64,6 +64,20 @@ def _grid(box: tuple[int, int, int, int], step: int) -> tuple[np.ndarray, np.nda
     return np.stack([gx.ravel(), gy.ravel()], axis=1), gx, (rows, cols)
 
 
+def _barycentric(triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 3) barycentric weights of ``points`` (N, 2) in ``triangles`` (N, 3, 2), computed for
+    these triangles only (SciPy's ``Delaunay.transform`` inverts every triangle of the mesh)."""
+    a = triangles[:, 0]
+    v0, v1, v2 = triangles[:, 1] - a, triangles[:, 2] - a, points - a
+    d00, d01, d11 = (v0 * v0).sum(1), (v0 * v1).sum(1), (v1 * v1).sum(1)
+    d20, d21 = (v2 * v0).sum(1), (v2 * v1).sum(1)
+    denominator = d00 * d11 - d01 * d01
+    denominator = np.where(np.abs(denominator) < 1e-12, 1e-12, denominator)
+    second = (d11 * d20 - d01 * d21) / denominator
+    third = (d00 * d21 - d01 * d20) / denominator
+    return np.stack([1.0 - second - third, second, third], axis=1)
+
+
 def _upsample(coarse: np.ndarray, box: tuple[int, int, int, int], step: int) -> np.ndarray:
     import cv2
 
@@ -97,13 +111,12 @@ def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *
     query, _, grid = _grid(box, step)
 
     # one triangulation, where the points go: each grid point's triangle and barycentric weights
-    triangles = Delaunay(np.vstack([target, ring]))
+    points = np.vstack([target, ring])
+    triangles = Delaunay(points)
     simplex = triangles.find_simplex(query)
     found = simplex >= 0
-    affine = triangles.transform[simplex[found]]
-    partial = np.einsum("nij,nj->ni", affine[:, :2], query[found] - affine[:, 2])
-    weights = np.hstack([partial, 1.0 - partial.sum(axis=1, keepdims=True)])
     corners = triangles.simplices[simplex[found]]
+    weights = _barycentric(points[corners], query[found])
 
     def interpolate(values: np.ndarray, outside: float) -> np.ndarray:
         out = np.full((len(query), values.shape[1]), outside, np.float64)
