@@ -56,6 +56,12 @@ def _inside(image: np.ndarray, polygon: np.ndarray, *, hole: np.ndarray | None =
     return image[y0:y1, x0:x1][mask.astype(bool)].astype(np.float64)
 
 
+def _gray(image: np.ndarray, mesh: np.ndarray) -> bool:
+    """Whether the face in ``image`` is gray (its three channels differ by under 2 levels on average)."""
+    pixels = _inside(image, mesh[:468, :2], convex=True)
+    return bool(len(pixels)) and float(np.abs(pixels - pixels.mean(axis=1, keepdims=True)).mean()) < 2.0
+
+
 def _lip_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
     """The median colour of the darker part of the lips (between their outer and inner contours)."""
     pixels = _inside(image, mesh[list(OUTER_LIPS), :2], hole=mesh[list(INNER_LIPS), :2])
@@ -148,6 +154,8 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
     inside = cavity * (1 - band[..., None]) + shaded_teeth * band[..., None]
 
     blur = max(0.6, width / 70.0)
+    if _gray(colours, source):  # a gray photo gets a gray mouth
+        inside = np.repeat(inside.mean(axis=2, keepdims=True), 3, axis=2)
     inside = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), blur)
     alpha = cv2.GaussianBlur(hole, (0, 0), blur)[..., None] * amount
     out = image.copy()

@@ -188,6 +188,10 @@ def test_an_opening_mouth_is_painted_dark_inside_with_teeth(hopper_analysis):
     assert np.array_equal(painted[~cv2.dilate(hole.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)],
                           image[~cv2.dilate(hole.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)])
     assert paint_mouth(image, opened, mesh) is image  # closing a mouth paints nothing
+    gray = np.repeat(image.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+    painted = paint_mouth(gray, mesh, opened)
+    assert not np.array_equal(painted, gray)
+    assert np.array_equal(painted[..., 0], painted[..., 1]) and np.array_equal(painted[..., 1], painted[..., 2])
 
 
 # -- the plugin on real photos ----------------------------------------------------------------------------
