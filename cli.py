@@ -460,7 +460,10 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
     if args.animate:
         from animation import check_fps, path_emotions
 
-        emotions, fps = path_emotions(args.animate, args.emotion), check_fps(8.0 if args.fps is None else args.fps)
+        fps = check_fps(8.0 if args.fps is None else args.fps)
+        # an editor of whole photos starts from the face's own expression: one emotion is a path
+        emotions = (generator.check_inputs(args.emotion or ["all"], options) if generator.edits_photos
+                    else path_emotions(args.animate, args.emotion))
     else:
         emotions = generator.check_inputs(args.emotion or ["all"], options)
     result = edit_photo(args.image, generator, detector, emotions, strength=strength, align=args.align, seed=args.seed,

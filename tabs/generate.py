@@ -355,7 +355,7 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
                 file = folder / f"{slug}_photo_{emotion}.png"
                 Image.fromarray(result.photos[emotion]).save(file)
                 photos.append((str(file), f"{label} · {emotion}"))
-        if len(names) >= 2:
+        if len(names) >= 2 or generator.edits_photos:  # an editor of whole photos starts from the face's own
             animation = animate_face(result, generator, 0, frames=8, strength=strength, seed=seed, **settings)
             files += [str(f) for f in animation.save(folder / animation.stem(f"{slug}_face1"), rate)]
         notes += _notes(label, generator, names, settings)
@@ -363,8 +363,9 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
     skipped = [label for label in models if label not in editors]
     message = (f"Edited with strength {strength:g}: each face in {len(names)} emotion(s), the photo's own detail "
                "kept where the editor changed nothing. " + " ".join(notes))
-    if len(names) >= 2:
-        message += f" The animation goes through the ticked emotions ({rate:g} frames per second), for the first face."
+    if len(names) >= 2 or any(g.edits_photos for g in editors.values()):
+        message += (f" The animation goes through the ticked emotions ({rate:g} frames per second), for the first face"
+                    " (mesh_warp's from the face's own expression).")
     if skipped:
         message += f" Skipped (they cannot edit a face): {', '.join(skipped)}."
     return faces, photos, [_zip(folder, "fexlab-edits.zip"), *files], message

@@ -310,5 +310,10 @@ def test_cli_edits_a_photo_with_action_units_and_animates_it(hopper_path, tmp_pa
     assert names == [".gif", ".webm"]
     with Image.open(next((tmp_path / "a").glob("*.gif"))) as gif:
         assert gif.n_frames == 5  # own expression -> neutral -> surprise
+    # one emotion is a path too: from the face's own expression to it
+    assert main(["generate", "--plugin", "mesh_warp", "--image", str(hopper_path), "--animate", "all",
+                 "--emotion", "happy", "--frames", "4", "--out", str(tmp_path / "one")]) == 0
+    with Image.open(next((tmp_path / "one").glob("*.gif"))) as gif:
+        assert gif.n_frames == 4
     assert main(["generate", "--plugin", "mesh_warp", "--image", str(hopper_path), "--option", "au12=lots",
                  "--out", str(tmp_path / "bad")]) != 0

@@ -310,3 +310,9 @@ def test_mesh_warp_edits_the_photo_at_its_resolution_with_units_one_by_one(regis
     assert np.array_equal(_pixels(untouched[1][0]), photo)
     assert any(f.endswith(".gif") for f in files) and any(f.endswith(".webm") for f in files)
     assert "found 1 face(s)" in note
+    # one emotion still animates: from the face's own expression to it
+    _, _, one, _ = edit_expression(registry, ["mesh_warp"], "", str(astronaut_path), ["surprise"], 0, 1.0,
+                                   ui_options())
+    gif = next(f for f in one if f.endswith(".gif"))
+    frames = _gif(gif)
+    assert len(frames) == 8 and not np.array_equal(frames[0], frames[-1])
