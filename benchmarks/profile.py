@@ -13,6 +13,7 @@ the stage the calling thread is in) and summed, so it can exceed the stage aroun
     python -m benchmarks --only profile          # rows in results.md, like any benchmark
     python -m benchmarks.profile --save now.json # the table, and its figures for a later comparison
     python -m benchmarks.profile --before old.json --after now.json   # before -> after, side by side
+    python -m benchmarks.profile --before old.json --after benchmarks/results.json   # after: a `make bench` run
 """
 
 from __future__ import annotations
@@ -259,9 +260,23 @@ def profile_rows() -> list[Row]:
     return rows
 
 
+def _figures(saved: dict) -> dict[str, dict[str, list[float]]]:
+    """The profile in a file this module saved (``--save``), or in a benchmark run's
+    ``results.json`` (its "profile: CASE" rows), as {case: {stage: [ms, calls]}}."""
+    if "profile" in saved:
+        return saved["profile"]
+    figures: dict[str, dict[str, list[float]]] = {}
+    for row in saved.get("rows", []):
+        if row["benchmark"].startswith("profile: ") and row["value"] is not None:
+            note = row.get("note") or ""
+            calls = float(note.split(" calls")[0]) if " calls per image" in note else 0.0
+            figures.setdefault(row["benchmark"][len("profile: "):], {})[row["case"]] = [row["value"], calls]
+    return figures
+
+
 def _best(files: list[Path]) -> dict[str, dict[str, list[float]]]:
     """The least time of each cell over several saved runs (alternating runs: the least disturbed)."""
-    runs = [json.loads(Path(f).read_text())["profile"] for f in files]
+    runs = [_figures(json.loads(Path(f).read_text())) for f in files]
     best: dict[str, dict[str, list[float]]] = {}
     for run in runs:
         for case, stages in run.items():
@@ -278,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
     parser.add_argument("--save", type=Path, help="also write the figures (JSON) here")
     parser.add_argument("--before", type=Path, nargs="+", help="saved figures of the old code (the least of several)")
-    parser.add_argument("--after", type=Path, nargs="+", help="saved figures to compare with (default: measure now)")
+    parser.add_argument("--after", type=Path, nargs="+",
+                        help="saved figures, or a benchmark run's results.json, to compare with (default: measure now)")
     parser.add_argument("--seconds", type=float, default=3.0, help="time each case at least this long")
     args = parser.parse_args(argv)
     figures = _best(args.after) if args.after else profile(args.seconds)

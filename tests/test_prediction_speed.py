@@ -94,3 +94,25 @@ def test_tiles_run_side_by_side_with_the_same_faces_as_one_by_one(registry):
     thread.start()
     thread.join()
     assert len(side_by_side) == 5 and one_by_one == side_by_side
+
+
+def test_the_profile_table_reads_a_benchmark_runs_results(tmp_path):
+    import json
+
+    from benchmarks.profile import main
+
+    before = {"profile": {"photos": {"total": [30.0, 0.0], "detect": [20.0, 1.0], "detect > tiles": [9.0, 0.5]}}}
+    results = {"rows": [
+        {"benchmark": "profile: photos", "case": "total", "value": 25.0, "unit": "ms", "note": ""},
+        {"benchmark": "profile: photos", "case": "detect", "value": 15.0, "unit": "ms", "note": "1 calls per image"},
+        {"benchmark": "profile: photos", "case": "detect > tiles", "value": 6.0, "unit": "ms",
+         "note": "0.5 calls per image"},
+        {"benchmark": "predict image (mini_xception)", "case": "1 face", "value": 33.0, "unit": "images/s", "note": ""},
+    ]}
+    (tmp_path / "before.json").write_text(json.dumps(before))
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    table = tmp_path / "table.json"
+    assert main(["--before", str(tmp_path / "before.json"), "--after", str(tmp_path / "results.json"),
+                 "--save", str(table)]) == 0
+    saved = json.loads(table.read_text())["profile"]
+    assert saved == {"photos": {"total": [25.0, 0.0], "detect": [15.0, 1.0], "detect > tiles": [6.0, 0.5]}}
