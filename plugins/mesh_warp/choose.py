@@ -23,9 +23,10 @@ from registry import DEFAULT_DETECTOR, EMOTIONS
 __all__ = ["main", "score_settings"]
 
 
-def score_settings(editor, chooser, detector, photos, gains, textures) -> list[dict]:
+def score_settings(editor, chooser, detector, photos, gains, textures, emotion_gains=None) -> list[dict]:
     """For each (gain, texture): the chooser's balanced accuracy and lowest recall on the target
-    emotions of every photo edited to every emotion but its own label."""
+    emotions of every photo edited to every emotion but its own label (``emotion_gains``: the
+    emotions taken another gain, as the editor's config has them)."""
     from sklearn.metrics import balanced_accuracy_score, recall_score
 
     from preprocessing.align import classifier_crop
@@ -43,6 +44,7 @@ def score_settings(editor, chooser, detector, photos, gains, textures) -> list[d
     rows = []
     for gain, texture in itertools.product(gains, textures):
         editor.config.gain = float(gain)
+        editor.config.emotion_gains = dict(emotion_gains or {})
         crops, targets = [], []
         for image, face, analyses, label in prepared:
             for k, emotion in enumerate(EMOTIONS):
@@ -71,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=int, default=80, help="photos to edit, spread over the labels (default 80)")
     parser.add_argument("--gains", type=float, nargs="+", default=[1.0, 1.5, 2.0, 2.5])
     parser.add_argument("--textures", type=float, nargs="+", default=[0.0, 1.0])
+    parser.add_argument("--emotion-gains", default="", metavar="EMOTION=GAIN,...",
+                        help="emotions taken another gain than --gains, e.g. sad=4,fear=4")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    emotion_gains = {k.strip(): float(v) for k, _, v in (p.partition("=") for p in args.emotion_gains.split(",") if p)}
     registry = default_registry()
     part = open_dataset(args.data).split(args.split)
     labels = np.asarray(part.labels())
@@ -83,9 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     index = np.sort(np.concatenate([chosen, rest]).astype(np.int64))
     photos = list(zip(part.images(index), labels[index]))
     rows = score_settings(registry.generator("mesh_warp"), registry.classifier(args.chooser),
-                          registry.detector(DEFAULT_DETECTOR), photos, args.gains, args.textures)
+                          registry.detector(DEFAULT_DETECTOR), photos, args.gains, args.textures, emotion_gains)
+    gains_note = f"; emotion gains {args.emotion_gains}" if emotion_gains else ""
     print(f"chooser {args.chooser} on {args.data} ({args.split}), {rows[0]['photos']} photos edited to every other "
-          "emotion\n\n| gain | texture | balanced accuracy | lowest recall | recall per target |\n|---|---|---|---|---|")
+          f"emotion{gains_note}\n\n| gain | texture | balanced accuracy | lowest recall | recall per target |\n"
+          "|---|---|---|---|---|")
     for row in rows:
         recall = ", ".join(f"{e} {r:.2f}" for e, r in row["recall"].items())
         print(f"| {row['gain']:g} | {row['texture']:g} | {row['balanced_accuracy']:.3f} | {row['lowest_recall']:.2f} "

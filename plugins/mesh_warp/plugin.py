@@ -16,7 +16,7 @@ edited to sad loses its smile, and ``strength`` 0 (no units set) gives the photo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +46,9 @@ class MeshWarpConfig:
     #: How much farther from neutral than its prototype (the mean of its real faces) an emotion is
     #: taken: a mean is milder than the faces it averages.
     gain: float = 2.5
+    #: Emotions taken another gain than ``gain``: a subtle emotion needs more, one whose mean is
+    #: already mouth-open less (chosen with ``python -m plugins.mesh_warp.choose``).
+    emotion_gains: dict = field(default_factory=lambda: {"disgust": 2.0, "sad": 4.0, "surprise": 3.0})
     #: Paint the inside of a mouth that the edit opens.
     mouth: bool = True
     #: The warp's map is computed every ``step`` pixels, then resized to every pixel.
@@ -171,8 +174,8 @@ class MeshWarp(Generator):
     def targets(self, analyses: Sequence[Mapping[str, Any]], emotion: str | None, options: Mapping[str, Any]
                 ) -> list[np.ndarray]:
         strength, _, units, shapes = self.controls(options)
-        return [target_code(self.model, self.code(a), emotion, strength, units, shapes, self.config.gain)
-                for a in analyses]
+        gain = float(self.config.emotion_gains.get(emotion, self.config.gain)) if emotion else self.config.gain
+        return [target_code(self.model, self.code(a), emotion, strength, units, shapes, gain) for a in analyses]
 
     def edit_photo(self, image: np.ndarray, faces: Sequence[Face], emotions: Sequence[str],
                    **options: Any) -> dict[str, np.ndarray]:

@@ -84,6 +84,15 @@ def test_targets_start_from_the_faces_own_expression():
         target_code(model, current, None, 1.0, shapes={"smile": 0.5})
 
 
+def test_an_emotion_can_take_its_own_gain():
+    editor = MeshWarp(MeshWarp.config_class(gain=2.0, emotion_gains={"sad": 3.0}))
+    editor.model = tiny_model()
+    analysis = {"blendshapes": {name: 0.2 for name in ARKIT_NAMES}}
+    sad, happy = (editor.targets([analysis], e, {})[0] for e in ("sad", "happy"))
+    assert sad[N + EMOTIONS.index("sad")] == 3.0 and happy[N + EMOTIONS.index("happy")] == 2.0
+    assert editor.targets([analysis], None, {"au12": "0.5"})[0][INDEX["mouthSmileLeft"]] == 0.5
+
+
 def test_every_offered_unit_is_set_through_real_blendshapes():
     assert set(MAIN_UNITS) <= set(BLENDSHAPES_OF_UNIT)
     assert all(name in INDEX for names in BLENDSHAPES_OF_UNIT.values() for name in names)
