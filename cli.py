@@ -83,8 +83,8 @@ def run_plugins(args: argparse.Namespace) -> int:
         if extra["tags"]:
             print(f"{indent}tags: {', '.join(extra['tags'])}")
         if extra["options"]:
-            options = ", ".join(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
-                                for key, value in extra["options"].items())
+            options = ", ".join(f"{key}={value!r}" if isinstance(value, str) else f"{key}=(unset)" if value is None
+                                else f"{key}={value}" for key, value in extra["options"].items())
             print(f"{indent}options (--option KEY=VALUE): {options}")
     return 0
 

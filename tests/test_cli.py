@@ -199,6 +199,7 @@ def test_plugins_lists_tags_and_options(capsys):
     assert "mini_xception.ferplus" in out and "cgan.synthetic" in out and "blazeface.short" in out
     assert "mini_xception.fer2013 (default)" in out
     assert "truncation=1.0" in out and "steps=30" in out
+    assert "texture=0.5, au1=(unset)" in out  # mesh_warp's units are unset until given
     _, out, _ = run(capsys, "plugins", "--json")
     cgan = next(r for r in json.loads(out) if r["name"] == "cgan")
     assert "cgan.synthetic" in cgan["tags"] and cgan["options"] == {"truncation": 1.0}
