@@ -21,6 +21,8 @@ UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 #: The closed inner contour (the opening of the mouth).
 INNER_LIPS = UPPER_INNER + LOWER_INNER[-2:0:-1]
+#: The mouth's inside is drawn at most this many pixels wide, then resized to the photo's.
+RENDER = 64
 #: The outer contour of the lips, corner to corner over the top, then back under.
 OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
 
@@ -38,9 +40,10 @@ def opening(mesh: np.ndarray) -> float:
 
 
 def _inside(image: np.ndarray, polygon: np.ndarray, *, hole: np.ndarray | None = None,
-            convex: bool = False) -> np.ndarray:
+            convex: bool = False, samples: int = 96) -> np.ndarray:
     """(N, 3) float pixels of ``image`` inside ``polygon`` (its convex hull with ``convex``) and
-    outside ``hole``, read from the polygon's bounding box only."""
+    outside ``hole``, read from the polygon's bounding box only, on a grid of at most about
+    ``samples`` pixels a side (colour statistics need no more)."""
     import cv2
 
     points = cv2.convexHull(np.round(polygon).astype(np.int32)).reshape(-1, 2) if convex \
@@ -53,7 +56,8 @@ def _inside(image: np.ndarray, polygon: np.ndarray, *, hole: np.ndarray | None =
     cv2.fillPoly(mask, [points - [x0, y0]], 1)
     if hole is not None:
         cv2.fillPoly(mask, [np.round(hole).astype(np.int32) - [x0, y0]], 0)
-    return image[y0:y1, x0:x1][mask.astype(bool)].astype(np.float64)
+    step = max(1, max(x1 - x0, y1 - y0) // samples)
+    return image[y0:y1:step, x0:x1:step][mask[::step, ::step].astype(bool)].astype(np.float64)
 
 
 def _gray(image: np.ndarray, mesh: np.ndarray) -> bool:
@@ -111,32 +115,33 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
         return image
     colours = image if colours_from is None else colours_from
     lips, teeth = _lip_colour(colours, source), _teeth_colour(colours, source)
-    local = polygon - [x0, y0]
-    shape = (y1 - y0, x1 - x0)
+    # drawn with the mouth at most RENDER pixels wide, then resized to the patch (it is blurred anyway)
+    scale = min(1.0, RENDER / max(width, 1.0))
+    shape = (max(2, round((y1 - y0) * scale)), max(2, round((x1 - x0) * scale)))
+    local, upper, lower = ((target[list(ids), :2] - [x0, y0]) * scale for ids in (INNER_LIPS, UPPER_INNER, LOWER_INNER))
+    span = width * scale
     hole = np.zeros(shape, np.float32)
     cv2.fillPoly(hole, [np.round(local * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
 
     # the cavity: the lips' shade, darkest at the middle of the opening
     ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     centre = local.mean(axis=0)
-    half_width = max(width / 2.0, 1.0)
+    half_width = max(span / 2.0, 1.0)
     height = max(float(np.ptp(local[:, 1])), 1.0)
     depth = np.exp(-(((xs - centre[0]) / half_width) ** 2 + ((ys - centre[1]) / (0.6 * height)) ** 2))
     throat = lips * np.array([1.0, 0.7, 0.65])  # the inside of a mouth is redder than its lips
     cavity = throat[None, None, :] * (0.32 - 0.2 * depth[..., None])
 
-    # upper teeth: the band below the upper inner lip, as tall as a fifth of the mouth's width
-    upper = target[list(UPPER_INNER), :2] - [x0, y0]
-    lower = target[list(LOWER_INNER), :2] - [x0, y0]
-    # a mouth opened only to a slit shows its dark inside, no teeth
-    tooth = min(0.15 * width, 0.5 * height) * float(np.clip((height / width - 0.06) / 0.06, 0.0, 1.0))
+    # upper teeth: the band below the upper inner lip; a mouth opened only to a slit shows its
+    # dark inside, no teeth
+    tooth = min(0.15 * span, 0.5 * height) * float(np.clip((height / span - 0.06) / 0.06, 0.0, 1.0))
     band = np.zeros(shape, np.float32)
     band_polygon = np.vstack([upper, (upper + [0.0, tooth])[::-1]])
     cv2.fillPoly(band, [np.round(band_polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
     # the teeth recede into shadow towards the corners of the mouth, the upper lip shades their
     # top, and a thin darker seam parts each tooth from the next (incisors, laterals, canines)
     recede = np.clip(1.0 - np.abs(xs - centre[0]) / (0.9 * half_width), 0.0, 1.0) ** 0.8
-    if height > 0.35 * width:  # a wide-open mouth shows its tongue and, at the middle, the lower teeth
+    if height > 0.35 * span:  # a wide-open mouth shows its tongue and, at the middle, the lower teeth
         tongue = np.exp(-(((xs - centre[0]) / (0.45 * half_width)) ** 2
                           + ((ys - (centre[1] + 0.45 * height)) / (0.3 * height)) ** 2))
         cavity = cavity * (1 - 0.8 * tongue[..., None]) + (throat * 0.6)[None, None, :] * 0.8 * tongue[..., None]
@@ -148,16 +153,20 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
     under_lip = np.clip((ys - lip_line) / max(0.2 * tooth, 1.0), 0.0, 1.0)
     seams = np.zeros(shape, np.float32)
     for offset in (0.0, -0.1, 0.1, -0.19, 0.19, -0.27, 0.27):
-        seams = np.maximum(seams, np.exp(-(((xs - centre[0] - offset * width) / max(width / 110.0, 0.5)) ** 2)))
+        seams = np.maximum(seams, np.exp(-(((xs - centre[0] - offset * span) / max(span / 110.0, 0.5)) ** 2)))
     light = (0.5 + 0.5 * recede) * (0.85 + 0.15 * under_lip) * (1.0 - 0.12 * seams)
     shaded_teeth = teeth[None, None, :] * light[..., None]
     inside = cavity * (1 - band[..., None]) + shaded_teeth * band[..., None]
 
-    blur = max(0.6, width / 70.0)
+    blur = max(0.6, span / 70.0)
     if _gray(colours, source):  # a gray photo gets a gray mouth
         inside = np.repeat(inside.mean(axis=2, keepdims=True), 3, axis=2)
     inside = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), blur)
-    alpha = cv2.GaussianBlur(hole, (0, 0), blur)[..., None] * amount
+    alpha = cv2.GaussianBlur(hole, (0, 0), blur)
+    if scale < 1.0:
+        inside = cv2.resize(inside, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        alpha = cv2.resize(alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    alpha = alpha[..., None] * amount
     out = image.copy()
     patch = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + inside * alpha, 0, 255).round().astype(np.uint8)
