@@ -182,9 +182,17 @@ class MeshWarp(Generator):
         """``image`` (RGB uint8, any size) with every face of ``faces`` edited to each of ``emotions``."""
         names = self.check_inputs(emotions, {k: v for k, v in options.items() if k != "image"})
         texture = self.controls(options)[1]
-        analyses = self.analyse(image, faces)
+        analyses = self._analyse_some(image, faces)
         return {name: self.edit_analysed(image, analyses, self.targets(analyses, name, options), texture)
                 for name in names}
+
+    def _analyse_some(self, image: np.ndarray, faces: Sequence[Face]) -> list[dict[str, Any]]:
+        """:meth:`analyse`, or an :class:`InputError` when the mesh finds none of ``faces``."""
+        analyses = self.analyse(image, faces)
+        if faces and not analyses:
+            raise InputError(f"the face mesh finds no face in the {len(faces)} region(s) the detector gave, so there "
+                             "is nothing to edit; try a larger, frontal, well-lit face")
+        return analyses
 
     def animate_photo(self, image: np.ndarray, faces: Sequence[Face], emotions: Sequence[str], frames: int = 8,
                       **options: Any) -> list[np.ndarray]:
@@ -195,7 +203,7 @@ class MeshWarp(Generator):
             raise InputError(f"an animation needs at least 2 frames from one stop to the next, got {frames}")
         names = self.check_inputs(emotions, {k: v for k, v in options.items() if k != "image"})
         texture = self.controls(options)[1]
-        analyses = self.analyse(image, faces)
+        analyses = self._analyse_some(image, faces)
         stops = [[self.code(a) for a in analyses]] + [self.targets(analyses, n, options) for n in names]
         out = [image.copy()]
         for start, end in zip(stops, stops[1:]):

@@ -243,6 +243,12 @@ def test_action_units_one_by_one(editor, registry, analyzer, hopper_path):
         edit_photo(hopper_path, editor, detector, ["happy"], blendshapes="jawOpen")
 
 
+def test_a_detection_the_mesh_cannot_read_is_a_clear_error(editor):
+    wall = np.full((240, 320, 3), 128, np.uint8)
+    with pytest.raises(InputError, match="the face mesh finds no face in the 1 region"):
+        editor.edit_photo(wall, [Face((100, 60, 120, 120), 0.9, None)], ["happy"])
+
+
 def test_a_face_crop_through_generate_and_interpolate(editor, hopper_analysis):
     image, faces, _ = hopper_analysis
     x, y, w, h = (int(v) for v in faces[0].box)
