@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from eval.generation import feature_distances, generator_metrics, identity_consistency, within_diversity
-from registry import EMOTIONS, InputError
+from registry import EMOTIONS
 from tests.eval.bands import SIDE, BandJudge, band_face
 
 
