@@ -177,6 +177,19 @@ def confusion_panels(
 CONFUSION_FONT_SIZE = 11
 
 
+def _track_panels(count: int, empty: str) -> tuple[Figure, list]:
+    """A figure of ``count`` stacked panels sharing the time axis, one per face track; with no
+    track, a one-line figure saying ``empty`` (and no panels)."""
+    if not count:
+        figure = Figure(figsize=(8.0, 1.6), layout="constrained")
+        ax = figure.add_subplot()
+        ax.text(0.5, 0.5, empty, ha="center", va="center")
+        ax.set_axis_off()
+        return figure, []
+    figure = Figure(figsize=(8.0, 0.6 + 1.9 * count), layout="constrained")
+    return figure, list(figure.subplots(count, 1, sharex=True, squeeze=False)[:, 0])
+
+
 def emotion_timeline(
     tracks: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]], *, title: str = "",
 ) -> Figure:
@@ -185,14 +198,9 @@ def emotion_timeline(
     ``tracks[name] = (times in seconds, (N, 7) probabilities)``, e.g. ``{"face 1": (t, p)}`` from
     a video's per-frame predictions; the panels share the time axis.
     """
+    figure, axes = _track_panels(len(tracks), "no face was tracked in the analysed frames")
     if not tracks:
-        figure = Figure(figsize=(8.0, 1.6), layout="constrained")
-        ax = figure.add_subplot()
-        ax.text(0.5, 0.5, "no face was tracked in the analysed frames", ha="center", va="center")
-        ax.set_axis_off()
         return figure
-    figure = Figure(figsize=(8.0, 0.6 + 1.9 * len(tracks)), layout="constrained")
-    axes = figure.subplots(len(tracks), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (name, (times, probs)) in zip(axes, tracks.items()):
         times, probs = np.asarray(times, dtype=float), np.asarray(probs, dtype=float).reshape(-1, len(EMOTIONS))
         for k, emotion in enumerate(EMOTIONS):
@@ -263,14 +271,9 @@ def action_unit_timeline(
 
     ``tracks[name] = (times in seconds, [{"AU12": intensity, ...} per time])``.
     """
+    figure, axes = _track_panels(len(tracks), "no face was analysed in the analysed frames")
     if not tracks:
-        figure = Figure(figsize=(8.0, 1.6), layout="constrained")
-        ax = figure.add_subplot()
-        ax.text(0.5, 0.5, "no face was analysed in the analysed frames", ha="center", va="center")
-        ax.set_axis_off()
         return figure
-    figure = Figure(figsize=(8.0, 0.6 + 1.9 * len(tracks)), layout="constrained")
-    axes = figure.subplots(len(tracks), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (name, (times, units)) in zip(axes, tracks.items()):
         names = sorted({unit for frame in units for unit in frame}, key=_unit_number)
         peaks = {unit: max(float(frame.get(unit, 0.0)) for frame in units) for unit in names}
