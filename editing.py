@@ -166,8 +166,7 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
     edited_faces = []
     for face in sorted(faces, key=lambda f: f.box[0]):
         matrix, side = _crop_matrix(face, margin, align)
-        crop = cv2.warpAffine(image, matrix, (side, side), flags=cv2.INTER_AREA if side < 64 else cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        crop = _cut(image, matrix, side)
         if strength == 0.0:
             edits = {name: crop.copy() for name in names}
             edited_faces.append(EditedFace(tuple(float(v) for v in face.box), crop, edits, matrix, crop))

@@ -60,9 +60,8 @@ def _inside(image: np.ndarray, polygon: np.ndarray, *, hole: np.ndarray | None =
     return image[y0:y1:step, x0:x1:step][mask[::step, ::step].astype(bool)].astype(np.float64)
 
 
-def _gray(image: np.ndarray, mesh: np.ndarray) -> bool:
-    """Whether the face in ``image`` is gray (its three channels differ by under 2 levels on average)."""
-    pixels = _inside(image, mesh[:468, :2], convex=True)
+def _gray(pixels: np.ndarray) -> bool:
+    """Whether the face's ``pixels`` (N, 3) are gray (their channels differ by under 2 levels on average)."""
     return bool(len(pixels)) and float(np.abs(pixels - pixels.mean(axis=1, keepdims=True)).mean()) < 2.0
 
 
@@ -75,10 +74,9 @@ def _lip_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
     return np.median(pixels[luma <= np.percentile(luma, 60)], axis=0)  # teeth of an open mouth left out
 
 
-def _teeth_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
-    """Off-white in the hue of the face's brightest skin (the photo's white balance), at a
-    brightness between that skin's and 235, so teeth are never the photo's brightest white."""
-    pixels = _inside(image, mesh[:468, :2], convex=True)
+def _teeth_colour(pixels: np.ndarray) -> np.ndarray:
+    """Off-white in the hue of the face's brightest skin (``pixels``, (N, 3): the photo's white
+    balance), at a brightness between that skin's and 235, so teeth are never the photo's brightest white."""
     if not len(pixels):
         return np.array([215.0, 210.0, 198.0])
     luma = pixels.mean(axis=1)
@@ -114,7 +112,8 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
     if x1 - x0 < 2 or y1 - y0 < 2:
         return image
     colours = image if colours_from is None else colours_from
-    lips, teeth = _lip_colour(colours, source), _teeth_colour(colours, source)
+    face = _inside(colours, source[:468, :2], convex=True)  # the face's own colours, read once
+    lips, teeth = _lip_colour(colours, source), _teeth_colour(face)
     # drawn with the mouth at most RENDER pixels wide, then resized to the patch (it is blurred anyway)
     scale = min(1.0, RENDER / max(width, 1.0))
     shape = (max(2, round((y1 - y0) * scale)), max(2, round((x1 - x0) * scale)))
@@ -159,7 +158,7 @@ def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndar
     inside = cavity * (1 - band[..., None]) + shaded_teeth * band[..., None]
 
     blur = max(0.6, span / 70.0)
-    if _gray(colours, source):  # a gray photo gets a gray mouth
+    if _gray(face):  # a gray photo gets a gray mouth
         inside = np.repeat(inside.mean(axis=2, keepdims=True), 3, axis=2)
     inside = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), blur)
     alpha = cv2.GaussianBlur(hole, (0, 0), blur)

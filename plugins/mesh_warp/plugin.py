@@ -181,8 +181,11 @@ class MeshWarp(Generator):
                    **options: Any) -> dict[str, np.ndarray]:
         """``image`` (RGB uint8, any size) with every face of ``faces`` edited to each of ``emotions``."""
         names = self.check_inputs(emotions, {k: v for k, v in options.items() if k != "image"})
+        return self._edit_all(image, self._analyse_some(image, faces), names, options)
+
+    def _edit_all(self, image: np.ndarray, analyses: Sequence[Mapping[str, Any]], names: Sequence[str],
+                  options: Mapping[str, Any]) -> dict[str, np.ndarray]:
         texture = self.controls(options)[1]
-        analyses = self._analyse_some(image, faces)
         return {name: self.edit_analysed(image, analyses, self.targets(analyses, name, options), texture)
                 for name in names}
 
@@ -194,51 +197,54 @@ class MeshWarp(Generator):
                              "is nothing to edit; try a larger, frontal, well-lit face")
         return analyses
 
+    def _path(self, image: np.ndarray, analyses: Sequence[Mapping[str, Any]], stops: Sequence[Sequence[np.ndarray]],
+              frames: int, texture: float) -> list[np.ndarray]:
+        """``image`` with its faces at each stop's codes and ``frames`` from one stop to the next
+        (both included), the codes blending linearly, so the mesh moves smoothly."""
+        out = [self.edit_analysed(image, analyses, stops[0], texture)]
+        for start, end in zip(stops, stops[1:]):
+            for t in np.linspace(0.0, 1.0, int(frames))[1:]:
+                out.append(self.edit_analysed(image, analyses, [(1 - t) * a + t * b for a, b in zip(start, end)],
+                                              texture))
+        return out
+
     def animate_photo(self, image: np.ndarray, faces: Sequence[Face], emotions: Sequence[str], frames: int = 8,
                       **options: Any) -> list[np.ndarray]:
         """Photos of the faces moving from their own expression through each of ``emotions``
-        (``frames`` from one stop to the next, both included): the expression codes blend
-        linearly, so the mesh moves smoothly."""
+        (``frames`` from one stop to the next, both included)."""
         if int(frames) < 2:
             raise InputError(f"an animation needs at least 2 frames from one stop to the next, got {frames}")
         names = self.check_inputs(emotions, {k: v for k, v in options.items() if k != "image"})
-        texture = self.controls(options)[1]
         analyses = self._analyse_some(image, faces)
         stops = [[self.code(a) for a in analyses]] + [self.targets(analyses, n, options) for n in names]
-        out = [image.copy()]
-        for start, end in zip(stops, stops[1:]):
-            for t in np.linspace(0.0, 1.0, int(frames))[1:]:
-                blend = [(1 - t) * a + t * b for a, b in zip(start, end)]
-                out.append(self.edit_analysed(image, analyses, blend, texture))
-        return out
+        return self._path(image, analyses, stops, frames, self.controls(options)[1])
 
     # -- the Generator interface on one face crop -------------------------------------------------
-    def _crop(self, options: Mapping[str, Any]) -> tuple[np.ndarray, list[Face]]:
-        from preprocessing.images import load_image
+    def _crop(self, options: Mapping[str, Any]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """The face crop in ``options["image"]`` as RGB uint8 and its face's analysis (the whole
+        crop is the face's box)."""
+        from preprocessing.images import load_image, to_rgb_array
 
         image = options.get("image")
         if image is None:
             raise InputError("mesh_warp edits a face, it does not draw one: give the photo to edit (`fexlab generate "
                              "--plugin mesh_warp --image PHOTO`, or upload one under Generate > Edit a face)")
-        array = load_image(image) if not isinstance(image, np.ndarray) else np.asarray(image)
-        if array.ndim == 2:
-            array = np.repeat(array[..., None], 3, axis=2)
-        array = np.ascontiguousarray(array[..., :3]).astype(np.uint8)
-        faces = [Face((0, 0, array.shape[1], array.shape[0]), 1.0, None)]
-        if not self.analyse(array, faces):
+        array = to_rgb_array(image) if isinstance(image, np.ndarray) else load_image(image)
+        analyses = self.analyse(array, [Face((0, 0, array.shape[1], array.shape[0]), 1.0, None)])
+        if not analyses:
             raise InputError("the face mesh finds no face in this image; give a face crop (the face filling the "
                              "image), or a photo through `fexlab generate --image` which finds its faces first")
-        return array, faces
+        return array, analyses
 
     def generate(self, emotions: Sequence[str], seed: int | None = None, **options: Any) -> list:
         """The face crop in ``options["image"]`` (the face fills it) shown in each of ``emotions``,
         at its own size (``seed`` is unused: the edit is deterministic)."""
         from PIL import Image
 
-        self.check_inputs(emotions, options)
-        image, faces = self._crop(options)
-        photos = self.edit_photo(image, faces, emotions, **{k: v for k, v in options.items() if k != "image"})
-        return [Image.fromarray(photos[name]) for name in self.check_inputs(emotions, {})]
+        names = self.check_inputs(emotions, options)
+        image, analyses = self._crop(options)
+        photos = self._edit_all(image, analyses, names, options)
+        return [Image.fromarray(photos[name]) for name in names]
 
     def interpolate(self, start: tuple[str, int], end: tuple[str, int], frames: int = 8, **options: Any) -> list:
         """The face crop in ``options["image"]`` morphing from the ``start`` emotion to the ``end`` one."""
@@ -248,11 +254,8 @@ class MeshWarp(Generator):
         names = self.check_inputs([emo_a, emo_b], options)
         if int(frames) < 2:
             raise InputError(f"interpolation needs at least 2 frames, got {frames}")
-        image, faces = self._crop(options)
-        texture = self.controls(options)[1]
-        analyses = self.analyse(image, faces)
-        a, b = (self.targets(analyses, n, options) for n in names)
-        return [Image.fromarray(self.edit_analysed(image, analyses, [(1 - t) * x + t * y for x, y in zip(a, b)],
-                                                   texture))
-                for t in np.linspace(0.0, 1.0, int(frames))]
+        image, analyses = self._crop(options)
+        stops = [self.targets(analyses, name, options) for name in names]
+        return [Image.fromarray(frame) for frame in self._path(image, analyses, stops, frames,
+                                                                self.controls(options)[1])]
 
