@@ -22,7 +22,7 @@ def all_benchmarks() -> list[Benchmark]:
 
     benches: list[Benchmark] = []
     for name in pipeline.classifier_names():
-        benches.append(Benchmark(f"predict:{name}", partial(pipeline.predict_images, name), ("predict",),
+        benches.append(Benchmark(f"predict:{name}", partial(pipeline.predict_images, name), ("fexlab.pipeline.predict",),
                                  f"whole-image prediction with {name} and the default detector"))
     for name in pipeline.classifier_names():
         benches.append(Benchmark(f"classify:{name}", partial(pipeline.classify, name), ("registry",),
@@ -31,24 +31,24 @@ def all_benchmarks() -> list[Benchmark]:
         Benchmark("detect-quality", detection.detection_quality, ("registry",),
                   "recall / precision of every detector on real faces pasted at known boxes"),
         Benchmark("detect-speed", detection.detection_speed, ("registry",), "each detector alone per frame and photo"),
-        Benchmark("video", pipeline.video, ("predict",), "every frame of a 640x480 clip"),
-        Benchmark("profile", profile.profile_rows, ("predict",),
+        Benchmark("video", pipeline.video, ("fexlab.pipeline.predict",), "every frame of a 640x480 clip"),
+        Benchmark("profile", profile.profile_rows, ("fexlab.pipeline.predict",),
                   "the prediction path stage by stage: decode, detector passes, tiles, close-ups, NMS, crops, classifier, mesh"),
-        Benchmark("face-mesh", face_mesh.mesh_per_face, ("plugins.face_mesh",),
+        Benchmark("face-mesh", face_mesh.mesh_per_face, ("fexlab.plugins.face_mesh",),
                   "the face mesh per face: landmarks, blendshapes, action units, head pose"),
-        Benchmark("face-mesh-jitter", face_mesh.mesh_jitter, ("plugins.face_mesh", "predict"),
+        Benchmark("face-mesh-jitter", face_mesh.mesh_jitter, ("fexlab.plugins.face_mesh", "fexlab.pipeline.predict"),
                   "landmark jitter of the followed mesh on a still clip with and without smoothing, and its lag"),
-        Benchmark("video-mesh", face_mesh.mesh_video, ("plugins.face_mesh", "predict"),
+        Benchmark("video-mesh", face_mesh.mesh_video, ("fexlab.plugins.face_mesh", "fexlab.pipeline.predict"),
                   "every frame of a 640x480 clip with detector, face mesh (tracking) and classifier"),
         Benchmark("app", pipeline.app_cold_start, ("app",), "process start to the app's first response"),
-        Benchmark("renderer", capabilities.renderer, ("preprocessing.synthetic",), "synthetic faces/s"),
-        Benchmark("train", capabilities.train_classifier, ("trainers.classifier",), "classifier training steps/s"),
-        Benchmark("cgan", capabilities.cgan, ("plugins.cgan",), "cGAN images/s"),
-        Benchmark("stargan", capabilities.stargan, ("plugins.stargan", "editing"),
+        Benchmark("renderer", capabilities.renderer, ("fexlab.preprocessing.synthetic",), "synthetic faces/s"),
+        Benchmark("train", capabilities.train_classifier, ("fexlab.trainers.classifier",), "classifier training steps/s"),
+        Benchmark("cgan", capabilities.cgan, ("fexlab.plugins.cgan",), "cGAN images/s"),
+        Benchmark("stargan", capabilities.stargan, ("fexlab.plugins.stargan", "fexlab.pipeline.editing"),
                   "expression edits/s of one face crop, and whole photos edited and pasted back"),
-        Benchmark("editors", capabilities.editors, ("plugins.mesh_warp", "plugins.stargan", "editing"),
+        Benchmark("editors", capabilities.editors, ("fexlab.plugins.mesh_warp", "fexlab.plugins.stargan", "fexlab.pipeline.editing"),
                   "mesh_warp beside stargan on a one-face 1024 px photo, one emotion per edit"),
-        Benchmark("sd_lora", capabilities.sd_lora, ("plugins.sd_lora", "diffusers"), "SD LoRA s/image, tiny"),
+        Benchmark("sd_lora", capabilities.sd_lora, ("fexlab.plugins.sd_lora", "diffusers"), "SD LoRA s/image, tiny"),
     ]
     return benches
 

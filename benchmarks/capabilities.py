@@ -32,7 +32,7 @@ def renderer(size: int = 64, n: int = 1000) -> list[Row]:
 
 def cgan() -> list[Row]:
     """cGAN images per second: the seven emotions of one identity per call, and 64 per call."""
-    from registry import EMOTIONS
+    from fexlab.registry import EMOTIONS
 
     generator, note = load_plugin("generator", "cgan")
     resolution = generator.config.resolution
@@ -50,8 +50,8 @@ def cgan() -> list[Row]:
 def stargan() -> list[Row]:
     """The expression translator: one face crop into the seven emotions per call (the editing
     itself), and a whole photo (detection, alignment, crop, edit, paste-back) beside it."""
-    from editing import edit_photo
-    from registry import DEFAULT_DETECTOR, EMOTIONS, default_registry
+    from fexlab.pipeline.editing import edit_photo
+    from fexlab.registry import DEFAULT_DETECTOR, EMOTIONS, default_registry
 
     from .inputs import one_face_images
 
@@ -79,9 +79,9 @@ def editors(long_side: int = 1024) -> list[Row]:
     known (the warp, the shading, the mouth)."""
     import cv2
 
-    from editing import edit_photo
-    from preprocessing.images import load_image
-    from registry import DEFAULT_DETECTOR, default_registry
+    from fexlab.pipeline.editing import edit_photo
+    from fexlab.preprocessing.images import load_image
+    from fexlab.registry import DEFAULT_DETECTOR, default_registry
 
     from .inputs import EXAMPLES
 
@@ -112,7 +112,7 @@ def editors(long_side: int = 1024) -> list[Row]:
 
 def sd_lora(steps: int = 30) -> list[Row]:
     """Seconds per image of the SD LoRA generator on the tiny pipeline, ``steps`` denoising steps."""
-    from plugins.sd_lora import SDLoRA
+    from fexlab.plugins.sd_lora import SDLoRA
     from tests.sd_tiny import RESOLUTION, write_tiny_base_model
 
     base = MEDIA / "tiny-sd"
@@ -138,7 +138,7 @@ def train_classifier(plugins: tuple[str, ...] = ("mini_xception", "convnext"), n
     import statistics
     import tempfile
 
-    from trainers.classifier import ClassifierTrainConfig, train_classifier
+    from fexlab.trainers.classifier import ClassifierTrainConfig, train_classifier
 
     rows = []
     for plugin in plugins:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plugins.detectors.blazeface.decode import iou
+from fexlab.plugins.detectors.blazeface.decode import iou
 
 from .harness import ROOT, Row, time_calls
 from .inputs import one_face_images
@@ -96,7 +96,7 @@ def _paste(scene: np.ndarray, face: np.ndarray, side: int, angle: float, centre:
 
 def make_scenes(root: Path, count: int = 40, seed: int = 0) -> list[Scene]:
     """``count`` scenes (640x480 frames and 1600x1200 photos) of 1-6 real faces each."""
-    from preprocessing.images import load_image
+    from fexlab.preprocessing.images import load_image
 
     rng = np.random.default_rng(seed)
     files = iter(_face_files(root, rng, count * 6))
@@ -127,7 +127,7 @@ def make_scenes(root: Path, count: int = 40, seed: int = 0) -> list[Scene]:
 
 
 def example_scenes() -> list[Scene]:
-    from preprocessing.images import load_image
+    from fexlab.preprocessing.images import load_image
 
     return [Scene(load_image(p), [tuple(map(float, b)) for b in EXAMPLE_FACES[p.name]], p.name)
             for p in one_face_images() if p.name in EXAMPLE_FACES]
@@ -181,7 +181,7 @@ def _with_presence(registry, name: str):
 
 def detection_quality(count: int = 40) -> list[Row]:
     """Recall and precision at IoU 0.5 of every detector on the same scenes, side by side."""
-    from registry import default_registry
+    from fexlab.registry import default_registry
 
     root = real_faces_dir()
     if not (root / "fer2013").is_dir():
@@ -220,8 +220,8 @@ def detection_speed() -> list[Row]:
     """Each detector alone: per 640x480 frame (one face) and per example photo."""
     import cv2
 
-    from preprocessing.images import load_image
-    from registry import default_registry
+    from fexlab.preprocessing.images import load_image
+    from fexlab.registry import default_registry
 
     photos = [load_image(p) for p in one_face_images()]
     frame = np.full((480, 640, 3), 118, np.uint8)

@@ -23,9 +23,9 @@ __all__ = ["mesh_jitter", "mesh_per_face", "mesh_video"]
 
 def mesh_per_face() -> list[Row]:
     """Milliseconds per face of the face mesh, detection region (refined) and tracking region."""
-    from plugins.face_mesh.region import region_from_face, region_from_mesh
-    from preprocessing.images import load_image
-    from registry import DEFAULT_DETECTOR, default_registry
+    from fexlab.plugins.face_mesh.region import region_from_face, region_from_mesh
+    from fexlab.preprocessing.images import load_image
+    from fexlab.registry import DEFAULT_DETECTOR, default_registry
 
     registry = default_registry()
     analyzer, detector = registry.analyzer("face_mesh"), registry.detector(DEFAULT_DETECTOR)
@@ -51,8 +51,8 @@ def mesh_per_face() -> list[Row]:
 
 def mesh_video(name: str = "mini_xception", frames: int = 150) -> list[Row]:
     """Frames per second of detector + face mesh (tracking) + classifier over a 640x480 clip."""
-    from predict import Predictor
-    from registry import DEFAULT_DETECTOR, default_registry
+    from fexlab.pipeline.predict import Predictor
+    from fexlab.registry import DEFAULT_DETECTOR, default_registry
 
     registry = default_registry()
     classifier, note = load_plugin("classifier", name)
@@ -88,7 +88,7 @@ def mesh_video(name: str = "mini_xception", frames: int = 150) -> list[Row]:
 
 def _followed(predictor: Any, frames: list[np.ndarray], smoothing: float) -> list[dict[str, Any]]:
     """The first face's analysis in each frame, the face followed from the first frame on."""
-    from predict import FaceFollower
+    from fexlab.pipeline.predict import FaceFollower
 
     follower = FaceFollower.of(predictor, smoothing=smoothing)
     return [follower.step(frame)[0][1] for frame in frames]
@@ -106,9 +106,9 @@ def mesh_jitter(frames: int = 60, noise: float = 2.0, speed: int = 2) -> list[Ro
     """
     import cv2
 
-    from predict import Predictor
-    from preprocessing.images import load_image
-    from registry import DEFAULT_DETECTOR, default_registry
+    from fexlab.pipeline.predict import Predictor
+    from fexlab.preprocessing.images import load_image
+    from fexlab.registry import DEFAULT_DETECTOR, default_registry
 
     registry = default_registry()
     predictor = Predictor({"mini_xception": registry.classifier("mini_xception")}, registry.detector(DEFAULT_DETECTOR),

@@ -110,7 +110,7 @@ def time_calls(fn: Callable[[], Any], *, min_calls: int = 10, min_seconds: float
 def load_plugin(kind: str, name: str) -> tuple[Any, str]:
     """(plugin, note): the ready plugin, or one built from its default config with random weights
     when it has none on this machine (speed does not depend on the weights; predictions would)."""
-    from registry import CheckpointError, NeedsWeightsError, default_registry
+    from fexlab.registry import CheckpointError, NeedsWeightsError, default_registry
 
     registry = default_registry()
     try:

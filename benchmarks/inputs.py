@@ -25,7 +25,7 @@ def one_face_images() -> list[Path]:
 
 
 def _photos() -> list[np.ndarray]:
-    from preprocessing.images import load_image
+    from fexlab.preprocessing.images import load_image
 
     return [load_image(path) for path in one_face_images()]
 
@@ -56,8 +56,8 @@ def five_face_image() -> Path:
 def face_crops(count: int) -> list[np.ndarray]:
     """``count`` real face crops (as the predictor cuts them) from the example photos, shifted
     and mirrored so that no two are identical."""
-    from plugins.detectors import HaarCascade
-    from preprocessing.faces import crop_face
+    from fexlab.plugins.detectors import HaarCascade
+    from fexlab.preprocessing.faces import crop_face
 
     detector = HaarCascade.from_config()
     crops = []

@@ -21,7 +21,7 @@ __all__ = ["app_cold_start", "classify", "classifier_names", "predict_images", "
 
 def classifier_names() -> list[str]:
     """Every installed classifier plugin, as the registry lists it."""
-    from registry import default_registry
+    from fexlab.registry import default_registry
 
     return default_registry().names("classifier")
 
@@ -29,8 +29,8 @@ def classifier_names() -> list[str]:
 def predict_images(name: str) -> list[Row]:
     """``Predictor.predict_image`` from the file (decode, default detector, crop, classify) per image, with the
     one-face photos and the five-face picture."""
-    from predict import Predictor
-    from registry import DEFAULT_DETECTOR, default_registry
+    from fexlab.pipeline.predict import Predictor
+    from fexlab.registry import DEFAULT_DETECTOR, default_registry
 
     classifier, note = load_plugin("classifier", name)
     predictor = Predictor({name: classifier}, default_registry().detector(DEFAULT_DETECTOR))
@@ -66,8 +66,8 @@ def classify(name: str) -> list[Row]:
 
 def video(name: str = "mini_xception", frames: int = 150) -> list[Row]:
     """``Predictor.predict_video`` over every frame of a 640x480 clip (decoding included)."""
-    from predict import Predictor
-    from registry import DEFAULT_DETECTOR, default_registry
+    from fexlab.pipeline.predict import Predictor
+    from fexlab.registry import DEFAULT_DETECTOR, default_registry
 
     classifier, note = load_plugin("classifier", name)
     predictor = Predictor({name: classifier}, default_registry().detector(DEFAULT_DETECTOR))
@@ -88,7 +88,7 @@ def video(name: str = "mini_xception", frames: int = 150) -> list[Row]:
 _COLD_START = """
 import time, urllib.request, psutil
 t0 = psutil.Process().create_time()
-import app
+from fexlab import app
 t_import = time.time()
 demo = app.build_demo()
 t_build = time.time()

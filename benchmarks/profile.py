@@ -110,8 +110,8 @@ def _model_label(what: str) -> Callable[..., str]:
 @contextmanager
 def instrumented(predictor: Any) -> Iterator[StageClock]:
     """``predictor``'s prediction path with every stage timed, for the duration of the block."""
-    import predict
-    from plugins.detectors.blazeface import plugin as blazeface
+    from fexlab.pipeline import predict
+    from fexlab.plugins.detectors.blazeface import plugin as blazeface
 
     clock = StageClock()
     clock.wrap(predict, "load_image_scaled", "decode: file to RGB (EXIF, scaling)")
@@ -147,7 +147,7 @@ def large_photo() -> Path:
     import cv2
     from PIL import Image
 
-    from preprocessing.images import load_image
+    from fexlab.preprocessing.images import load_image
 
     photo = load_image(next(p for p in one_face_images() if p.name == "two_people.jpg"))
     canvas = np.full((3024, 4032, 3), 118, np.uint8)
@@ -174,8 +174,8 @@ def _cases() -> list[tuple[str, str, list[Any], bool]]:
 
 def profile(min_seconds: float = 3.0) -> dict[str, dict[str, list[float]]]:
     """case -> stage path -> [ms per image or frame, calls per image or frame], "total" included."""
-    from predict import Predictor
-    from registry import DEFAULT_DETECTOR, default_registry
+    from fexlab.pipeline.predict import Predictor
+    from fexlab.registry import DEFAULT_DETECTOR, default_registry
 
     registry = default_registry()
     classifier = registry.classifier("mini_xception")

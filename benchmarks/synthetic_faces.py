@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from preprocessing.synthetic import SyntheticSpec, render_samples, synthetic_dataset
+from fexlab.preprocessing.synthetic import SyntheticSpec, render_samples, synthetic_dataset
 
 __all__ = ["render_speed", "train_small_cnn"]
 

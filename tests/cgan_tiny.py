@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from plugins.cgan import CGAN
+from fexlab.plugins.cgan import CGAN
 
 __all__ = ["tiny_cgan"]
 

@@ -35,7 +35,7 @@ def hopper_path() -> Path:
 @pytest.fixture(scope="session")
 def two_faces(astronaut_path, hopper_path) -> np.ndarray:
     """The two real photos side by side: an RGB image with two faces."""
-    from preprocessing.images import load_image
+    from fexlab.preprocessing.images import load_image
 
     a, b = load_image(astronaut_path), load_image(hopper_path)
     height = max(a.shape[0], b.shape[0])
@@ -48,7 +48,7 @@ def two_faces(astronaut_path, hopper_path) -> np.ndarray:
 @pytest.fixture(scope="session")
 def registry():
     """The registry of what is installed (the project's own entry points)."""
-    from registry import Registry
+    from fexlab.registry import Registry
 
     return Registry()
 
@@ -57,8 +57,8 @@ def registry():
 def without_fexlab_tags(monkeypatch):
     """``convnext`` and ``vit`` as on an install without fexlab's own trained tags: no weights for
     ConvNeXt, only the hub's ViT (offline: not cached), so their needs-weights paths can be tested."""
-    from plugins.convnext import ConvNeXt
-    from plugins.vit import ViT
+    from fexlab.plugins.convnext import ConvNeXt
+    from fexlab.plugins.vit import ViT
 
     monkeypatch.setattr(ConvNeXt, "pretrained", {})
     monkeypatch.setattr(ViT, "pretrained", {"fer2013": "trpakov/vit-face-expression"})

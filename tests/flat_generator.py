@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from registry import EMOTIONS, Generator, Registry
+from fexlab.registry import EMOTIONS, Generator, Registry
 
 __all__ = ["Flat", "flat_registry"]
 
@@ -36,7 +36,7 @@ def flat_registry() -> Registry:
     """The installed plugins and ``flat``."""
     from importlib.metadata import EntryPoint
 
-    from registry.registry import discover_entry_points
+    from fexlab.registry.registry import discover_entry_points
 
     extra = EntryPoint(name="flat", value="tests.flat_generator:Flat", group="fexlab.generators")
     return Registry([*discover_entry_points(), extra])

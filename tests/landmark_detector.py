@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from registry import Face, FaceDetector, Registry
+from fexlab.registry import Face, FaceDetector, Registry
 
 __all__ = ["KEYPOINT_NAMES", "DotsDetector", "dots_registry"]
 
@@ -45,7 +45,7 @@ def dots_registry() -> Registry:
     """The installed plugins and ``dots``, as if a package had declared its entry point."""
     from importlib.metadata import EntryPoint
 
-    from registry.registry import discover_entry_points
+    from fexlab.registry.registry import discover_entry_points
 
     extra = EntryPoint(name="dots", value="tests.landmark_detector:DotsDetector", group="fexlab.detectors")
     return Registry([*discover_entry_points(), extra])

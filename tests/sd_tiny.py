@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from registry.emotions import EMOTIONS
+from fexlab.registry.emotions import EMOTIONS
 
 __all__ = ["RESOLUTION", "WORDS", "write_tiny_base_model", "write_tokenizer_files"]
 

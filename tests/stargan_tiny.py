@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from plugins.stargan import StarGAN
+from fexlab.plugins.stargan import StarGAN
 
 __all__ = ["tiny_stargan"]
 

@@ -1,5 +1,5 @@
 """The app through its HTTP API (gradio_client), as the hosted Space is used: every endpoint with
-good and bad input. The tabs' handlers are tested in detail in tests/tabs/."""
+good and bad input. The tabs' handlers are tested in detail in tests/app/."""
 
 import subprocess
 import sys
@@ -12,10 +12,10 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from app import build_demo
-from registry import EMOTIONS
+from fexlab.app import build_demo
+from fexlab.registry import EMOTIONS
+from tests.app.conftest import point_folders
 from tests.conftest import ROOT
-from tests.tabs.conftest import point_folders
 
 ENDPOINTS = {"/predict", "/live", "/live_recording", "/clear_live_recording", "/playable_video", "/video",
              "/generate", "/identity_grid", "/interpolate",
@@ -74,9 +74,9 @@ def test_one_progress_indicator_per_run(registry):
 
 
 def _edit_section(monkeypatch, pretrained, mesh_warp=None):
-    from plugins.mesh_warp import MeshWarp
-    from plugins.stargan import StarGAN
-    from registry import Registry
+    from fexlab.plugins.mesh_warp import MeshWarp
+    from fexlab.plugins.stargan import StarGAN
+    from fexlab.registry import Registry
 
     monkeypatch.setattr(StarGAN, "pretrained", pretrained)
     monkeypatch.setattr(MeshWarp, "pretrained", mesh_warp or {})
@@ -106,7 +106,7 @@ def test_the_edit_section_offers_stargan_and_the_grid_does_not(monkeypatch, tmp_
 
 
 def test_the_edit_section_offers_mesh_warp_first_with_its_action_units(monkeypatch):
-    from plugins.mesh_warp import MeshWarp
+    from fexlab.plugins.mesh_warp import MeshWarp
 
     section = _edit_section(monkeypatch, {}, dict(MeshWarp.pretrained))
     assert section["generate-edit-button"]["props"]["interactive"] is True
@@ -117,7 +117,7 @@ def test_the_edit_section_offers_mesh_warp_first_with_its_action_units(monkeypat
 
 
 def test_the_app_starts_without_diffusers_or_transformers():
-    code = ("import sys, time; t = time.perf_counter(); from app import build_demo; build_demo(); "
+    code = ("import sys, time; t = time.perf_counter(); from fexlab.app import build_demo; build_demo(); "
             "print(round(time.perf_counter() - t, 1), sorted(m for m in ('diffusers', 'transformers', 'timm', "
             "'accelerate') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -233,7 +233,7 @@ def test_predict_with_the_face_mesh(client, astronaut_path):
 
 
 def test_video_endpoint(client, astronaut_path, tmp_path):
-    from preprocessing.images import load_image
+    from fexlab.preprocessing.images import load_image
     from tests.videos import face_video
 
     clip = face_video(tmp_path / "clip.mp4", load_image(astronaut_path), count=6)
@@ -335,7 +335,7 @@ def test_the_data_set_list_is_read_when_asked(client, folders):
 
 # -- Train --------------------------------------------------------------------------------------------------
 def test_runs_list_and_show(client, folders, without_fexlab_tags):
-    from tests.tabs.test_train import _fake_run
+    from tests.app.test_train import _fake_run
 
     _fake_run(folders["runs"] / "cgan-shown")
     chooser, curves, samples, summary = client.predict("", api_name="/runs")

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from registry import DEFAULT_CLASSIFIER
+from fexlab.registry import DEFAULT_CLASSIFIER
+from tests.app.conftest import point_folders
 from tests.conftest import EXAMPLES, ROOT
-from tests.tabs.conftest import point_folders
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,8 +36,7 @@ TIMEOUT_MS = 120_000
 
 @pytest.fixture(scope="module")
 def app_url(registry, tmp_path_factory):
-    import app
-
+    from fexlab import app
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (make setup installs it)")
     with pytest.MonkeyPatch.context() as patch:
@@ -53,7 +52,7 @@ def _camera_file(path: Path) -> Path:
     """A Y4M video of the astronaut photo for Chromium's fake webcam."""
     import cv2
 
-    from preprocessing.images import load_image
+    from fexlab.preprocessing.images import load_image
 
     face = cv2.resize(load_image(EXAMPLES / "astronaut.jpg"), (320, 320), interpolation=cv2.INTER_AREA)
     frame = cv2.cvtColor(face, cv2.COLOR_RGB2YUV_I420).tobytes()
@@ -193,7 +192,7 @@ def test_a_visit_through_every_tab(page, tmp_path):
     # Video: an MPEG-4 part 2 upload gets a preview that plays; the example video is analysed
     # with one progress indicator, not one per output panel
     _open(page, "Video")
-    from preprocessing.images import load_image
+    from fexlab.preprocessing.images import load_image
     from tests.videos import face_video
 
     clip = face_video(tmp_path / "holiday.mp4", load_image(EXAMPLES / "astronaut.jpg"), count=10)
@@ -328,7 +327,7 @@ def test_a_visit_through_every_tab(page, tmp_path):
 
 
 def test_a_data_set_added_later_is_offered_after_a_reload_or_a_refresh(page, tmp_path):
-    from registry.paths import allowed_roots
+    from fexlab.registry.paths import allowed_roots
 
     data = allowed_roots()[0]
     (data / "added-before-reload").mkdir()

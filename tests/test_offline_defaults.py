@@ -17,8 +17,8 @@ class Block(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"{name} is blocked in this test", name=name)
         return None
 sys.meta_path.insert(0, Block())
-from predict import Predictor
-from registry import DEFAULT_DETECTOR, default_registry
+from fexlab.pipeline.predict import Predictor
+from fexlab.registry import DEFAULT_DETECTOR, default_registry
 registry = default_registry()
 statuses = {kind + ":" + info.name: info.status for kind in ("classifier", "detector", "generator")
             for info in registry.infos(kind)}

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from cli import main
+from fexlab.cli import main
 from tests.conftest import ROOT
 
 

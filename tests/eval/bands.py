@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from registry import EMOTIONS, Classifier, Generator, InputSpec, Registry
+from fexlab.registry import EMOTIONS, Classifier, Generator, InputSpec, Registry
 
 __all__ = ["SIDE", "BandGenerator", "BandJudge", "HappyOnly", "band_face", "band_registry"]
 
@@ -102,7 +102,7 @@ def band_registry() -> Registry:
     """The installed plugins, the band judge and both band generators."""
     from importlib.metadata import EntryPoint
 
-    from registry.registry import discover_entry_points
+    from fexlab.registry.registry import discover_entry_points
 
     extra = [EntryPoint(name="band_judge", value="tests.eval.bands:BandJudge", group="fexlab.classifiers"),
              EntryPoint(name="band_generator", value="tests.eval.bands:BandGenerator", group="fexlab.generators"),

@@ -5,8 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from eval.action_units import PROTOTYPES, au_figures, markdown, measure
-from registry import EMOTIONS
+from fexlab.eval.action_units import PROTOTYPES, au_figures, markdown, measure
+from fexlab.registry import EMOTIONS
 
 
 def test_figures_rank_each_prototype():

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from scipy.special import comb
 
-from eval.classification import (
+from fexlab.eval.classification import (
     bootstrap_interval,
     classification_metrics,
     expected_calibration_error,
     mcnemar,
     reliability_curve,
 )
-from registry import EMOTIONS, InputError
+from fexlab.registry import EMOTIONS, InputError
 
 HAPPY = EMOTIONS.index("happy")
 

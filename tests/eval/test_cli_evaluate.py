@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-import cli
+from fexlab import cli
 
 
 @pytest.fixture(scope="module")
 def vit_checkpoint(tmp_path_factory):
     import torch
 
-    from plugins.vit import ViT
+    from fexlab.plugins.vit import ViT
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("vit") / "ckpt"
@@ -37,9 +37,8 @@ def test_evaluate_prints_and_writes_the_leaderboard(vit_checkpoint, tmp_path, ca
 
 
 def test_an_unwritable_out_fails_before_any_work(tmp_path, capsys, monkeypatch):
-    import eval.harness
-
-    monkeypatch.setattr(eval.harness, "evaluate", lambda *a, **k: pytest.fail("evaluation started"))
+    from fexlab.eval import harness
+    monkeypatch.setattr(harness, "evaluate", lambda *a, **k: pytest.fail("evaluation started"))
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     status = cli.main(["evaluate", "--classifier", "mini_xception", "--data", "synthetic",

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from eval.editing import editing_metrics
-from eval.harness import evaluate
-from eval.results import leaderboard, leaderboard_markdown
-from registry import EMOTIONS, InputError, Registry
+from fexlab.eval.editing import editing_metrics
+from fexlab.eval.harness import evaluate
+from fexlab.eval.results import leaderboard, leaderboard_markdown
+from fexlab.registry import EMOTIONS, InputError, Registry
 from tests.stargan_tiny import tiny_stargan
 
 
@@ -77,7 +77,7 @@ def test_bad_requests_are_clear():
     faces, labels = _faces(3)
     with pytest.raises(InputError, match="as many labels as faces"):
         editing_metrics(BrightnessEditor(), TargetReader(), faces, labels[:2])
-    from plugins.cgan import CGAN
+    from fexlab.plugins.cgan import CGAN
 
     with pytest.raises(InputError, match="does not edit faces"):
         editing_metrics(CGAN.from_config(g_width=4, z_dim=8), TargetReader(), faces, labels)

@@ -7,14 +7,14 @@ from importlib.metadata import EntryPoint
 import numpy as np
 import pytest
 
-from editing import edit_photo
-from eval.editing import photo_editing_metrics
-from eval.harness import evaluate
-from eval.photos import crops, largest_faces
-from eval.results import leaderboard, leaderboard_markdown
-from preprocessing.readers import ArrayDataset
-from registry import EMOTIONS, Generator, InputError, InputSpec, Registry
-from registry.registry import discover_entry_points
+from fexlab.eval.editing import photo_editing_metrics
+from fexlab.eval.photos import crops, largest_faces
+from fexlab.eval.results import leaderboard, leaderboard_markdown
+from fexlab.pipeline.editing import edit_photo
+from fexlab.pipeline.evaluation import evaluate
+from fexlab.preprocessing.readers import ArrayDataset
+from fexlab.registry import EMOTIONS, Generator, InputError, InputSpec, Registry
+from fexlab.registry.registry import discover_entry_points
 from tests.eval.test_editing import TargetReader
 from tests.landmark_detector import DotsDetector
 from tests.stargan_tiny import tiny_stargan
@@ -84,7 +84,7 @@ def test_the_judge_reads_the_face_cut_from_each_edited_photo_at_the_detectors_bo
     photos, labels = _photos(7)
     detector, judge = DotsDetector(), SpyJudge()
     faces, _ = largest_faces(detector, ArrayDataset(photos, labels))
-    m = photo_editing_metrics(tiny_stargan(), detector, judge, iter(photos), faces, labels, n_resamples=20)
+    m = photo_editing_metrics(edit_photo, tiny_stargan(), detector, judge, iter(photos), faces, labels, n_resamples=20)
     assert m["n_faces"] == 7 and m["n_edits"] == 7 * 6 and m["n_skipped"] == 0
     seen = judge.seen[0]
     for face, expected in zip(seen[:7], crops(judge, photos, faces)):  # the inputs: the classifier path's crops
@@ -103,13 +103,13 @@ def test_photos_the_editor_cannot_edit_are_skipped_and_counted():
     photos, labels = _photos(7)
     detector = DotsDetector()
     faces, _ = largest_faces(detector, ArrayDataset(photos, labels))
-    m = photo_editing_metrics(PickyEditor(), detector, SpyJudge(), iter(photos), faces, labels, n_resamples=20)
+    m = photo_editing_metrics(edit_photo, PickyEditor(), detector, SpyJudge(), iter(photos), faces, labels, n_resamples=20)
     assert m["n_skipped"] == len(DARK) and m["n_faces"] == 7 - len(DARK)
     assert m["skipped"] == ["no face to edit in this dark crop"]
     with pytest.raises(InputError, match="edited none of the 2 faces: no face to edit"):
-        photo_editing_metrics(PickyEditor(), detector, SpyJudge(), iter(photos[:2]), faces[:2], labels[:2])
+        photo_editing_metrics(edit_photo, PickyEditor(), detector, SpyJudge(), iter(photos[:2]), faces[:2], labels[:2])
     with pytest.raises(InputError, match="one photo per face"):
-        photo_editing_metrics(PickyEditor(), detector, SpyJudge(), iter(photos[2:4]), faces[2:5], labels[2:5])
+        photo_editing_metrics(edit_photo, PickyEditor(), detector, SpyJudge(), iter(photos[2:4]), faces[2:5], labels[2:5])
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from registry import Classifier, InputSpec
+from fexlab.registry import Classifier, InputSpec
 
 
 @dataclass
@@ -55,7 +55,7 @@ def test_default_embedding_is_the_input_of_the_last_weighted_layer():
 
 
 def test_mini_xception_embedding_is_the_pooled_output_of_its_last_block():
-    from plugins.mini_xception import MiniXception
+    from fexlab.plugins.mini_xception import MiniXception
 
     clf = MiniXception.from_config()
     faces = _faces(4, side=48)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from eval.generation import feature_distances, generator_metrics, identity_consistency, within_diversity
-from registry import EMOTIONS
+from fexlab.eval.generation import feature_distances, generator_metrics, identity_consistency, within_diversity
+from fexlab.registry import EMOTIONS
 from tests.eval.bands import SIDE, BandJudge, band_face
 
 
@@ -33,7 +33,7 @@ def smooth_faces(n, seed=0, side=48):
 
 @pytest.mark.slow
 def test_frechet_and_kernel_distances_of_a_set_with_itself_are_zero_and_grow_with_noise():
-    from plugins.mini_xception import MiniXception
+    from fexlab.plugins.mini_xception import MiniXception
 
     judge = MiniXception.from_config()  # the real architecture with seeded random weights
     faces = smooth_faces(24)

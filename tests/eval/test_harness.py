@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from eval.harness import data_fingerprint, evaluate
-from eval.results import leaderboard, load_results
-from registry import EMOTIONS, InputError, Registry
+from fexlab.eval.harness import data_fingerprint, evaluate
+from fexlab.eval.results import leaderboard, load_results
+from fexlab.registry import EMOTIONS, InputError, Registry
 
 DATA = "synthetic:n=280,size=48"  # 28 test faces, 4 per emotion
 FAST = {"n_resamples": 100, "kid_subsets": 10}
@@ -18,7 +18,7 @@ def checkpoints(tmp_path_factory):
     """A tiny ViT with seeded random weights, saved as a fexlab checkpoint."""
     import torch
 
-    from plugins.vit import ViT
+    from fexlab.plugins.vit import ViT
 
     root = tmp_path_factory.mktemp("checkpoints")
     torch.manual_seed(0)
@@ -109,7 +109,7 @@ def test_bad_requests_fail_before_any_work(tmp_path):
 
 
 def test_the_data_fingerprint_changes_when_a_face_changes():
-    from preprocessing.readers import ArrayDataset
+    from fexlab.preprocessing.readers import ArrayDataset
 
     faces = np.zeros((5, 8, 8, 3), np.uint8)
     same = data_fingerprint(ArrayDataset(faces.copy(), [0, 1, 2, 3, 4]))
@@ -123,7 +123,7 @@ def test_the_data_fingerprint_changes_when_a_face_changes():
 def _band_split():
     """Band faces of every emotion in a test split; two sad-labelled faces show the happy band,
     so the band judge is right on all but those two."""
-    from preprocessing.readers import ArrayDataset
+    from fexlab.preprocessing.readers import ArrayDataset
     from tests.eval.bands import band_face
 
     counts = [4, 3, 5, 6, 5, 4, 3]

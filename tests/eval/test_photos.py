@@ -4,13 +4,13 @@ crop-margin measurement built on it."""
 import numpy as np
 import pytest
 
-from eval.crop_fit import best_margins, crop_fit, markdown
-from eval.harness import evaluate
-from eval.photos import crops, largest_faces
-from eval.results import load_results
-from preprocessing.images import load_image
-from preprocessing.readers import ArrayDataset
-from registry import EMOTIONS, InputError, Registry
+from fexlab.eval.crop_fit import best_margins, crop_fit, markdown
+from fexlab.eval.harness import evaluate
+from fexlab.eval.photos import crops, largest_faces
+from fexlab.eval.results import load_results
+from fexlab.preprocessing.images import load_image
+from fexlab.preprocessing.readers import ArrayDataset
+from fexlab.registry import EMOTIONS, InputError, Registry
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,7 @@ def test_a_detector_that_finds_nothing_and_generators_are_refused(photos, tmp_pa
 
 
 def test_crop_fit_measures_every_margin_on_the_same_faces(photos, tmp_path, monkeypatch):
-    import preprocessing.readers as readers
-
+    import fexlab.preprocessing.readers as readers
     monkeypatch.setattr(readers, "open_dataset", lambda source, **_: photos)
     result = crop_fit(["mini_xception"], "three photos", "val", "blazeface", margins=(0.0, 0.3), registry=Registry())
     assert result["photos"] == 3 and result["faces"] == 2 and len(result["rows"]) == 4
@@ -78,8 +77,7 @@ def test_best_margins_picks_the_best_macro_f1_without_alignment():
 
 
 def test_crop_fit_per_class_keeps_at_most_n_photos_of_each_emotion(photos, monkeypatch):
-    import preprocessing.readers as readers
-
+    import fexlab.preprocessing.readers as readers
     doubled = ArrayDataset([*photos.images(range(3)), *photos.images(range(3))], [*photos.labels(), *photos.labels()],
                            ["val"] * 6, name="six photos")
     monkeypatch.setattr(readers, "open_dataset", lambda source, **_: doubled)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from eval.plots import (
+from fexlab.eval.plots import (
     action_unit_bars,
     action_unit_timeline,
     class_balance,
@@ -18,7 +18,7 @@ from eval.plots import (
     save_figure,
     training_curves,
 )
-from registry import EMOTIONS, InputError
+from fexlab.registry import EMOTIONS, InputError
 
 
 def test_class_balance_draws_one_bar_per_emotion_in_label_order(tmp_path):
@@ -90,7 +90,7 @@ def test_training_curves_read_a_run_log_classifier_or_gan(tmp_path):
 
 
 def test_confusion_panels_draw_one_heatmap_per_model_and_refuse_other_shapes():
-    from eval.plots import confusion_panels
+    from fexlab.eval.plots import confusion_panels
 
     matrices = {name: np.eye(7) for name in ("a", "b", "c", "d")}
     figure = confusion_panels(matrices, per_row=3)
@@ -101,7 +101,7 @@ def test_confusion_panels_draw_one_heatmap_per_model_and_refuse_other_shapes():
 
 
 def test_emotion_timeline_has_a_panel_per_track_and_says_when_there_is_none():
-    from eval.plots import emotion_timeline
+    from fexlab.eval.plots import emotion_timeline
 
     probs = np.tile(np.eye(7)[3], (4, 1))
     figure = emotion_timeline({"face 1": ([0, 0.5, 1, 1.5], probs), "face 2": ([1, 2], probs[:2])})
@@ -114,7 +114,7 @@ def test_probability_bars_legend_covers_no_bar():
     """With several classifiers the legend names them above the charts, clear of every bar."""
     import numpy as np
 
-    from eval.plots import probability_bars
+    from fexlab.eval.plots import probability_bars
 
     sure = np.array([0.9, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01])  # the top bar reaches the right edge
     faces = [{name: np.roll(sure, k) for name in ("mini_xception.ferplus", "convnext", "vit")} for k in range(5)]
@@ -133,7 +133,7 @@ def test_probability_bars_legend_covers_no_bar():
 
 
 def test_confusion_panels_numbers_are_whole_percentages_large_enough_to_read():
-    from eval.plots import CONFUSION_FONT_SIZE, confusion_panels
+    from fexlab.eval.plots import CONFUSION_FONT_SIZE, confusion_panels
 
     matrix = np.full((7, 7), 0.02)
     np.fill_diagonal(matrix, 0.88)

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from cli import main
-from predict import Predictor, read_video
-from preprocessing.images import MAX_FILE_BYTES, load_image
-from registry import InputError
+from fexlab.cli import main
+from fexlab.pipeline.predict import Predictor, read_video
+from fexlab.preprocessing.images import MAX_FILE_BYTES, load_image
+from fexlab.registry import InputError
 from tests.conftest import ROOT
 from tests.videos import face_video
 
@@ -227,7 +227,7 @@ def test_cli_reports_each_bad_file_in_one_line_and_keeps_going(capsys, bad_files
 def test_cli_process_prints_only_its_own_lines(bad_files):
     """In a real process, native libraries (FFmpeg, libjpeg) add nothing to fexlab's messages."""
     names = ["random.mp4", "truncated.mp4", "truncated.jpg", "text.png", "bomb.png"]
-    done = subprocess.run([sys.executable, "-m", "cli", "predict", *(str(bad_files / n) for n in names)],
+    done = subprocess.run([sys.executable, "-m", "fexlab.cli", "predict", *(str(bad_files / n) for n in names)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == len(names) + 1, done.stderr  # and the "skipped" line

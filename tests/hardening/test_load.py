@@ -7,7 +7,7 @@ The queue holds them (its size is 64) and runs CONCURRENCY at a time.
 import pytest
 from gradio_client import Client, handle_file
 
-import app
+from fexlab.app import demo as app
 
 REQUESTS = 50
 

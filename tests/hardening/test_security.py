@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from plugins.mini_xception import MiniXception
-from registry import CheckpointError, FexlabError, InputError
-from registry.paths import allowed_roots, resolve_user_path
+from fexlab.plugins.mini_xception import MiniXception
+from fexlab.registry import CheckpointError, FexlabError, InputError
+from fexlab.registry.paths import allowed_roots, resolve_user_path
 from tests.conftest import ROOT
 
 SOURCE_FOLDERS = ("registry", "plugins", "preprocessing", "trainers", "eval", "tabs", "benchmarks")
@@ -55,7 +55,7 @@ def test_a_pickle_named_model_safetensors_is_a_clear_error(tmp_path):
 def test_a_hub_style_folder_with_a_pickled_model_is_never_executed(tmp_path):
     """A Hugging Face folder whose weights are a malicious ``pytorch_model.bin``: only
     safetensors are loaded, so the payload never runs."""
-    from plugins.vit import ViT
+    from fexlab.plugins.vit import ViT
 
     folder = tmp_path / "hub-model"
     folder.mkdir()

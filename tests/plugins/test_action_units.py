@@ -2,8 +2,8 @@
 
 import pytest
 
-from plugins.face_mesh.action_units import ACTION_UNITS, action_units
-from plugins.face_mesh.blendshapes import ARKIT_NAMES
+from fexlab.plugins.face_mesh.action_units import ACTION_UNITS, action_units
+from fexlab.plugins.face_mesh.blendshapes import ARKIT_NAMES
 
 REQUIRED = ["AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20",
             "AU23", "AU24", "AU25", "AU26", "AU28", "AU43"]
@@ -51,6 +51,5 @@ def test_intensities_stay_in_range():
 
 
 def test_docstring_says_these_are_estimates():
-    import plugins.face_mesh.action_units as module
-
+    import fexlab.plugins.face_mesh.action_units as module
     assert "not the output of a model trained on FACS-coded" in " ".join(module.__doc__.split())

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugins.detectors.blazeface import BlazeFace
-from plugins.detectors.blazeface.decode import KEYPOINTS, MODELS, Letterbox, decode, ssd_anchors, weighted_nms
-from preprocessing.images import load_image
-from registry import CheckpointError, InputError
+from fexlab.plugins.detectors.blazeface import BlazeFace
+from fexlab.plugins.detectors.blazeface.decode import KEYPOINTS, MODELS, Letterbox, decode, ssd_anchors, weighted_nms
+from fexlab.preprocessing.images import load_image
+from fexlab.registry import CheckpointError, InputError
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 PHOTOS = ("astronaut.jpg", "grace_hopper.jpg", "two_people.jpg")
@@ -224,7 +224,7 @@ def test_the_lean_path_finds_the_faces_of_the_full_path(astronaut_path):
 
 
 def test_every_tile_of_one_size_comes_from_one_copy(astronaut_path, monkeypatch):
-    from plugins.detectors.blazeface import decode as blazeface_decode
+    from fexlab.plugins.detectors.blazeface import decode as blazeface_decode
 
     resized = []  # (source width, height) -> (width, height)
     real = blazeface_decode.resize
@@ -244,7 +244,7 @@ def test_every_tile_of_one_size_comes_from_one_copy(astronaut_path, monkeypatch)
 
 
 def test_the_pyramid_maps_its_squares_back_to_the_image():
-    from plugins.detectors.blazeface.decode import Detections, Pyramid
+    from fexlab.plugins.detectors.blazeface.decode import Detections, Pyramid
 
     image = np.zeros((1500, 2000, 3), np.uint8)
     pyramid = Pyramid(image)

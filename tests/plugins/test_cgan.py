@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.cgan import CGAN, ProjectionDiscriminator
-from plugins.cgan.diffaugment import diff_augment
-from registry import EMOTIONS, InputError
+from fexlab.plugins.cgan import CGAN, ProjectionDiscriminator
+from fexlab.plugins.cgan.diffaugment import diff_augment
+from fexlab.registry import EMOTIONS, InputError
 from tests.cgan_tiny import tiny_cgan
 
 
@@ -122,7 +122,7 @@ def test_diffaugment_is_differentiable_and_keeps_shapes():
 
 
 def test_the_shipped_checkpoints_are_ready_small_and_say_what_they_were_trained_on(registry):
-    from plugins.cgan.plugin import WEIGHTS_DIR
+    from fexlab.plugins.cgan.plugin import WEIGHTS_DIR
 
     assert registry.info("generator", "cgan").status == "ready"
     real = CGAN.load_default()  # the default tag: real faces

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from plugins.convnext import ConvNeXt
-from registry import NEEDS_WEIGHTS, InputError, NeedsWeightsError, Registry
+from fexlab.plugins.convnext import ConvNeXt
+from fexlab.registry import NEEDS_WEIGHTS, InputError, NeedsWeightsError, Registry
 
 
 def faces(n=6, size=50, seed=0):

@@ -7,9 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.efficientnet import EfficientNet
-from plugins.efficientnet.imagenet import block_names, convert_state_dict, imagenet_state_dict, wheel_weights_path
-from registry import InputError, Registry
+from fexlab.plugins.efficientnet import EfficientNet
+from fexlab.plugins.efficientnet.imagenet import (
+    block_names,
+    convert_state_dict,
+    imagenet_state_dict,
+    wheel_weights_path,
+)
+from fexlab.registry import InputError, Registry
 
 LAYOUT = Path(__file__).resolve().parents[1] / "golden" / "efficientnet_lite0_wheel_layout.json"
 

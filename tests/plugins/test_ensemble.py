@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from eval.harness import evaluate
-from plugins.ensemble import Ensemble
-from plugins.mini_xception import MiniXception
-from preprocessing.readers import ArrayDataset
-from registry import InputError, NeedsWeightsError, Registry
-from registry.plugin import NEEDS_WEIGHTS
+from fexlab.eval.harness import evaluate
+from fexlab.plugins.ensemble import Ensemble
+from fexlab.plugins.mini_xception import MiniXception
+from fexlab.preprocessing.readers import ArrayDataset
+from fexlab.registry import InputError, NeedsWeightsError, Registry
+from fexlab.registry.plugin import NEEDS_WEIGHTS
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_the_harness_scores_an_ensemble_like_any_classifier(reg, tiny, tmp_path)
 
 
 def test_the_trainer_refuses_an_ensemble(tmp_path, capsys):
-    from cli import main
+    from fexlab.cli import main
 
     code = main(["train", "classifier", "--plugin", "ensemble", "--data", "synthetic:n=70,size=48",
                  "--out", str(tmp_path / "run")])
@@ -104,7 +104,7 @@ def test_the_trainer_refuses_an_ensemble(tmp_path, capsys):
 
 
 def test_fit_weights_finds_the_weights_that_fix_a_member_and_writes_the_ensemble(tmp_path):
-    from plugins.ensemble.fit_weights import best_weights
+    from fexlab.plugins.ensemble.fit_weights import best_weights
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 7, 200)
@@ -118,8 +118,7 @@ def test_fit_weights_finds_the_weights_that_fix_a_member_and_writes_the_ensemble
 
 
 def test_fit_weights_command_writes_an_ensemble_of_the_kept_members(tmp_path, tiny, monkeypatch):
-    import plugins.ensemble.fit_weights as fit
-
+    import fexlab.plugins.ensemble.fit_weights as fit
     labels = np.arange(14) % 7
     probs = {"mini_xception": np.eye(7)[labels], tiny: np.eye(7)[(labels + 3) % 7]}
     monkeypatch.setattr(fit, "member_probabilities", lambda members, data, split: (probs, labels))

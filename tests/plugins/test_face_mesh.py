@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugins.face_mesh import FaceMesh
-from plugins.face_mesh.blendshapes import ARKIT_NAMES
-from plugins.face_mesh.bundle import BUNDLE, SHA256, canonical_face, check_bundle, main, rebuild_bundle
-from plugins.face_mesh.head_pose import head_pose, pose_angles
-from preprocessing.images import load_image
-from registry import CheckpointError, Face
+from fexlab.plugins.face_mesh import FaceMesh
+from fexlab.plugins.face_mesh.blendshapes import ARKIT_NAMES
+from fexlab.plugins.face_mesh.bundle import BUNDLE, SHA256, canonical_face, check_bundle, main, rebuild_bundle
+from fexlab.plugins.face_mesh.head_pose import head_pose, pose_angles
+from fexlab.preprocessing.images import load_image
+from fexlab.registry import CheckpointError, Face
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = json.loads((ROOT / "tests" / "golden" / "face_landmarker_golden.json").read_text())["cases"]
@@ -147,7 +147,7 @@ def test_regions_without_a_face_have_low_presence(mesh, astronaut_path):
 
 
 def test_bad_images_are_refused_in_one_line(mesh):
-    from registry import InputError
+    from fexlab.registry import InputError
 
     with pytest.raises(InputError, match="RGB uint8"):
         mesh.analyze(np.zeros((10, 10, 4), np.uint8), [Face((0, 0, 5, 5))])

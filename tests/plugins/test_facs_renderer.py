@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from registry import EMOTIONS, READY, InputError
+from fexlab.registry import EMOTIONS, READY, InputError
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from plugins.detectors import FullFrame, HaarCascade
-from preprocessing.images import load_image
-from registry import InputError
+from fexlab.plugins.detectors import FullFrame, HaarCascade
+from fexlab.preprocessing.images import load_image
+from fexlab.registry import InputError
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editing import animate_face, edit_photo
-from plugins.face_mesh import FaceMesh
-from plugins.face_mesh.action_units import BLENDSHAPES_OF_UNIT
-from plugins.face_mesh.blendshapes import ARKIT_NAMES
-from plugins.face_mesh.bundle import canonical_face
-from plugins.mesh_warp import MAIN_UNITS, MeshWarp
-from plugins.mesh_warp.fit import fit, select_faces, shading_mask
-from plugins.mesh_warp.model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
-from plugins.mesh_warp.mouth import INNER_LIPS, opening, paint_mouth
-from plugins.mesh_warp.warp import apply_field, edit_field, ring_points
-from preprocessing.images import load_image
-from registry import EMOTIONS, Face, InputError
+from fexlab.pipeline.editing import animate_face, edit_photo
+from fexlab.plugins.face_mesh import FaceMesh
+from fexlab.plugins.face_mesh.action_units import BLENDSHAPES_OF_UNIT
+from fexlab.plugins.face_mesh.blendshapes import ARKIT_NAMES
+from fexlab.plugins.face_mesh.bundle import canonical_face
+from fexlab.plugins.mesh_warp import MAIN_UNITS, MeshWarp
+from fexlab.plugins.mesh_warp.fit import fit, select_faces, shading_mask
+from fexlab.plugins.mesh_warp.model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
+from fexlab.plugins.mesh_warp.mouth import INNER_LIPS, opening, paint_mouth
+from fexlab.plugins.mesh_warp.warp import apply_field, edit_field, ring_points
+from fexlab.preprocessing.images import load_image
+from fexlab.registry import EMOTIONS, Face, InputError
 
 N = len(ARKIT_NAMES)
 INDEX = {name: k for k, name in enumerate(ARKIT_NAMES)}
@@ -118,7 +118,7 @@ def test_model_round_trip_and_a_damaged_file(tmp_path):
     model.save(tmp_path)
     back = ExpressionModel.load(tmp_path)
     assert np.allclose(back.geometry, model.geometry, atol=1e-3) and back.texture_size == 8
-    from registry import CheckpointError
+    from fexlab.registry import CheckpointError
 
     with pytest.raises(CheckpointError, match="has no expression_model"):
         ExpressionModel.load(tmp_path / "missing")
@@ -312,7 +312,7 @@ def test_fit_on_a_few_real_faces_gives_a_working_checkpoint(tmp_path, astronaut_
 
 # -- the CLI ------------------------------------------------------------------------------------------------
 def test_cli_edits_a_photo_with_action_units_and_animates_it(hopper_path, tmp_path):
-    from cli import main
+    from fexlab.cli import main
 
     out = tmp_path / "out"
     assert main(["generate", "--plugin", "mesh_warp", "--image", str(hopper_path), "--emotion", "happy",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.mini_xception import MiniXception
+from fexlab.plugins.mini_xception import MiniXception
 from tests.conftest import GOLDEN
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.sd_lora import BASE_MODEL_ENV, LORA_WEIGHTS_NAME, SDLoRA
-from registry import InputError, NeedsWeightsError
+from fexlab.plugins.sd_lora import BASE_MODEL_ENV, LORA_WEIGHTS_NAME, SDLoRA
+from fexlab.registry import InputError, NeedsWeightsError
 from tests.conftest import ROOT
 from tests.sd_tiny import RESOLUTION, write_tiny_base_model
 
@@ -30,7 +30,7 @@ def _arrays(images):
 
 
 def test_listing_and_status_never_import_diffusers():
-    code = ("import sys; from registry import Registry; r = Registry(); "
+    code = ("import sys; from fexlab.registry import Registry; r = Registry(); "
             "print(r.info('generator', 'sd_lora').status); "
             "print(any(m.split('.')[0] in ('diffusers', 'transformers', 'peft') for m in sys.modules))")
     env = {k: v for k, v in os.environ.items() if k != BASE_MODEL_ENV}

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.stargan import StarGAN
-from plugins.stargan.model import PatchDiscriminator, StarGANGenerator, total_variation
-from registry import EMOTIONS, InputError
+from fexlab.plugins.stargan import StarGAN
+from fexlab.plugins.stargan.model import PatchDiscriminator, StarGANGenerator, total_variation
+from fexlab.registry import EMOTIONS, InputError
 from tests.stargan_tiny import tiny_stargan
 
 
@@ -101,7 +101,7 @@ def test_networks_shapes_at_48_px():
 
 
 def test_the_shipped_translator_is_ready_small_and_carded(registry):
-    from plugins.stargan.plugin import WEIGHTS_DIR
+    from fexlab.plugins.stargan.plugin import WEIGHTS_DIR
 
     assert registry.info("generator", "stargan").status == "ready"
     folder = WEIGHTS_DIR / "fer2013"

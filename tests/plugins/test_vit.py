@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.vit import HF_DIR, ViT
-from registry import EMOTIONS, NEEDS_WEIGHTS, CheckpointError, InputError, NeedsWeightsError
+from fexlab.plugins.vit import HF_DIR, ViT
+from fexlab.registry import EMOTIONS, NEEDS_WEIGHTS, CheckpointError, InputError, NeedsWeightsError
 
 TINY = dict(input_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
             intermediate_size=64)
@@ -96,7 +96,7 @@ MOBILEVIT_XXS = {"hidden_sizes": [32, 40, 48], "neck_hidden_sizes": [8, 8, 16, 2
 
 
 def test_a_hybrid_built_from_scratch_through_the_auto_route(tmp_path):
-    from plugins.vit import ViT
+    from fexlab.plugins.vit import ViT
 
     torch.manual_seed(0)
     model = ViT.from_config(model_type="mobilevit", input_size=48, grayscale=True, model_options=MOBILEVIT_XXS)
@@ -111,7 +111,7 @@ def test_a_hybrid_built_from_scratch_through_the_auto_route(tmp_path):
 
 
 def test_an_unknown_model_type_is_refused_clearly():
-    from plugins.vit import ViT
+    from fexlab.plugins.vit import ViT
 
     with pytest.raises(InputError, match="cannot build a 'no_such_model'"):
         ViT.from_config(model_type="no_such_model").torch_module()

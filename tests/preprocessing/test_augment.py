@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from preprocessing.augment import AugmentConfig, Augmenter, preview
-from registry import InputError
+from fexlab.preprocessing.augment import AugmentConfig, Augmenter, preview
+from fexlab.registry import InputError
 
 OFF = {"rotation": 0, "scale": 0, "translate": 0, "hflip_p": 0, "brightness": 0, "contrast": 0,
        "blur_p": 0, "noise_p": 0, "erase_p": 0}
@@ -91,8 +91,7 @@ def test_config_checks_and_preview(face):
 def test_cli_writes_a_preview_png(tmp_path, astronaut_path):
     from PIL import Image
 
-    import cli
-
+    from fexlab import cli
     out = tmp_path / "preview.png"
     assert cli.main(["augment-preview", str(astronaut_path), str(out), "--n", "7", "--set", "rotation=25"]) == 0
     assert Image.open(out).size[0] > 400

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preprocessing.combined import combine_datasets
-from preprocessing.ferplus import VOTE_COLUMNS
-from preprocessing.readers import ArrayDataset, open_dataset
-from registry import EMOTIONS, InputError
+from fexlab.preprocessing.combined import combine_datasets
+from fexlab.preprocessing.ferplus import VOTE_COLUMNS
+from fexlab.preprocessing.readers import ArrayDataset, open_dataset
+from fexlab.registry import EMOTIONS, InputError
 
 
 def _votes_table(root, rng):

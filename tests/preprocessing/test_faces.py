@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from preprocessing.faces import crop_face, square_box
+from fexlab.preprocessing.faces import crop_face, square_box
 
 
 def test_square_box_grows_the_longer_side_by_the_margin():

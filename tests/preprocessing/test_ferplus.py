@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preprocessing.ferplus import VOTE_COLUMNS, ferplus_labels
-from preprocessing.readers import open_dataset
-from registry import EMOTIONS, InputError
+from fexlab.preprocessing.ferplus import VOTE_COLUMNS, ferplus_labels
+from fexlab.preprocessing.readers import open_dataset
+from fexlab.registry import EMOTIONS, InputError
 
 E = {name: i for i, name in enumerate(EMOTIONS)}
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preprocessing.readers import open_dataset
-from registry import EMOTIONS, InputError
-from registry.emotions import RAFDB_LABELS
+from fexlab.preprocessing.readers import open_dataset
+from fexlab.registry import EMOTIONS, InputError
+from fexlab.registry.emotions import RAFDB_LABELS
 
 
 def _save(path, rng, size=(12, 10)) -> None:

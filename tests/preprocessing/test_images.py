@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preprocessing.images import MAX_PIXELS, load_image, load_image_scaled, to_rgb_array
-from registry import InputError
+from fexlab.preprocessing.images import MAX_PIXELS, load_image, load_image_scaled, to_rgb_array
+from fexlab.registry import InputError
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kw) -> bytes:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import cli
-from preprocessing.prepare import prepare
-from preprocessing.readers import open_dataset
-from registry import EMOTIONS, InputError
+from fexlab import cli
+from fexlab.preprocessing.prepare import prepare
+from fexlab.preprocessing.readers import open_dataset
+from fexlab.registry import EMOTIONS, InputError
 
 
 def _snapshot(folder: Path) -> dict[str, str]:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preprocessing.readers import ArrayDataset, FaceDataset, open_dataset, parse_fractions, stratified_splits
-from registry import EMOTIONS, InputError
-from registry.emotions import RAFDB_LABELS
+from fexlab.preprocessing.readers import ArrayDataset, FaceDataset, open_dataset, parse_fractions, stratified_splits
+from fexlab.registry import EMOTIONS, InputError
+from fexlab.registry.emotions import RAFDB_LABELS
 
 
 def _pixels(rng: np.random.Generator, side: int = 48) -> str:

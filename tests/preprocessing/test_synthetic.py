@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from preprocessing.readers import open_dataset
-from preprocessing.synthetic import (
+from fexlab.preprocessing.readers import open_dataset
+from fexlab.preprocessing.synthetic import (
     ACTION_UNITS,
     PROTOTYPES,
     SyntheticSpec,
@@ -14,7 +14,7 @@ from preprocessing.synthetic import (
     render_morph,
     render_samples,
 )
-from registry import EMOTIONS, InputError
+from fexlab.registry import EMOTIONS, InputError
 
 
 def test_open_dataset_synthetic_is_balanced_split_and_says_synthetic():

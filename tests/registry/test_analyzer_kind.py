@@ -5,12 +5,12 @@ import sys
 import numpy as np
 import pytest
 
-from registry import BrokenPluginError, FaceAnalyzer, Registry
+from fexlab.registry import BrokenPluginError, FaceAnalyzer, Registry
 from tests.registry.test_registry import install_fake_distribution
 
 ANALYZER_MODULE = '''
 from dataclasses import dataclass
-from registry import FaceAnalyzer
+from fexlab.registry import FaceAnalyzer
 
 @dataclass
 class NoConfig:
@@ -51,7 +51,7 @@ def test_outside_analyzer_plugs_in_beside_face_mesh(outside):
     assert {"smiles", "face_mesh"} <= set(outside.names("analyzer"))
     analyzer = outside.analyzer("smiles")
     assert isinstance(analyzer, FaceAnalyzer) and analyzer.follow(np.zeros((4, 4, 3), np.uint8), []) is None
-    from registry import Face
+    from fexlab.registry import Face
 
     assert analyzer.analyze(np.zeros((8, 8, 3), np.uint8), [Face((0, 0, 4, 4))]) == [{"action_units": {"AU12": 0.5}}]
     assert analyzer.present({}) and analyzer.mesh_faces() is None

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from plugins.mini_xception import MiniXception
-from registry import CheckpointError, NeedsWeightsError, READY, NEEDS_WEIGHTS
-from registry.checkpoint import atomic_directory, is_hub_id, resolve_source, source_available
+from fexlab.plugins.mini_xception import MiniXception
+from fexlab.registry import NEEDS_WEIGHTS, READY, CheckpointError, NeedsWeightsError
+from fexlab.registry.checkpoint import atomic_directory, is_hub_id, resolve_source, source_available
 
 
 def random_faces(n=4, seed=0):
@@ -88,7 +88,7 @@ def test_status_reports_ready_or_needs_weights(monkeypatch, tmp_path):
     monkeypatch.setitem(MiniXception.pretrained, "fer2013", str(tmp_path / "missing"))
     status = MiniXception.status()
     assert status.state == NEEDS_WEIGHTS
-    assert "python -m plugins.mini_xception.convert" in status.detail
+    assert "python -m fexlab.plugins.mini_xception.convert" in status.detail
 
 
 def test_hub_id_that_cannot_be_reached_is_not_ready(monkeypatch):
@@ -102,7 +102,7 @@ def test_hub_id_that_cannot_be_reached_is_not_ready(monkeypatch):
     monkeypatch.setattr(HfApi, "model_info", unreachable)
     ok, detail = source_available("someone/some-model-that-is-not-cached")
     assert not ok and "cannot be reached" in detail and "Name or service not known" in detail
-    from plugins.sd_lora.plugin import SDLoRA
+    from fexlab.plugins.sd_lora.plugin import SDLoRA
 
     monkeypatch.setitem(SDLoRA.pretrained, "sd15", "someone/some-model-that-is-not-cached")
     monkeypatch.delenv("FEXLAB_SD_BASE_MODEL", raising=False)

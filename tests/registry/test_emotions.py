@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from registry.emotions import (
+from fexlab.registry.emotions import (
     AFFECTNET_LABELS,
     EMOTIONS,
     RAFDB_LABELS,

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from registry import (
+from fexlab.registry import (
     BrokenPluginError,
     NeedsWeightsError,
     Registry,
@@ -22,7 +22,7 @@ from registry import (
 PLUGIN_MODULE = '''
 from dataclasses import dataclass
 import torch
-from registry import Classifier, InputSpec
+from fexlab.registry import Classifier, InputSpec
 
 IMPORTS = globals().setdefault("IMPORTS", 0) + 1
 

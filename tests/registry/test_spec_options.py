@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli import main
-from eval.harness import evaluate
-from preprocessing.readers import ArrayDataset
-from registry import InputError, Registry, parse_spec
-from registry.registry import split_spec_options
+from fexlab.cli import main
+from fexlab.eval.harness import evaluate
+from fexlab.preprocessing.readers import ArrayDataset
+from fexlab.registry import InputError, Registry, parse_spec
+from fexlab.registry.registry import split_spec_options
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from trainers.calibrate import fit_temperature, main
+from fexlab.trainers.calibrate import fit_temperature, main
 
 
 def sampled(temperature, n=4000, seed=0):
@@ -25,10 +25,10 @@ def test_fit_temperature_recovers_the_scale_of_the_logits(scale):
 
 
 def test_calibrate_writes_the_temperature_and_keeps_every_top_emotion(tmp_path, monkeypatch):
-    import preprocessing.readers as readers
-    from plugins.efficientnet import EfficientNet
-    from preprocessing.readers import ArrayDataset
-    from registry import Registry
+    import fexlab.preprocessing.readers as readers
+    from fexlab.plugins.efficientnet import EfficientNet
+    from fexlab.preprocessing.readers import ArrayDataset
+    from fexlab.registry import Registry
 
     rng = np.random.default_rng(0)
     faces = list(rng.integers(0, 256, (40, 40, 40, 3), dtype=np.uint8))
@@ -46,8 +46,8 @@ def test_calibrate_writes_the_temperature_and_keeps_every_top_emotion(tmp_path, 
 
 
 def test_a_checkpoint_without_a_temperature_field_is_refused(tmp_path):
-    from plugins.mini_xception import MiniXception
-    from registry import InputError
+    from fexlab.plugins.mini_xception import MiniXception
+    from fexlab.registry import InputError
 
     folder = MiniXception.from_config().save_pretrained(tmp_path / "mx")
     with pytest.raises(InputError, match="no temperature in its config"):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.cgan import CGAN
-from preprocessing.readers import open_dataset
-from registry import InputError
-from trainers.cgan import CGANTrainConfig, add_arguments, main, train_cgan
+from fexlab.plugins.cgan import CGAN
+from fexlab.preprocessing.readers import open_dataset
+from fexlab.registry import InputError
+from fexlab.trainers.cgan import CGANTrainConfig, add_arguments, main, train_cgan
 
 DATA = "synthetic:n=140,size=48"
 TINY = ["--data", DATA, "--resolution", "16", "--z-dim", "16", "--g-width", "8", "--d-width", "8",
@@ -75,8 +75,7 @@ def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
 @pytest.mark.slow
 def test_a_judge_scores_the_samples_and_picks_best(tmp_path, monkeypatch):
     """The judge is any classifier; a fixed stand-in makes the expected score known."""
-    import trainers.gan as loop
-
+    import fexlab.trainers.gan as loop
     class AlwaysHappy:
         def predict(self, faces):
             probs = np.zeros((len(faces), 7), np.float32)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import trainers.classifier.loop as loop
-from cli import main
-from plugins.vit import ViT
-from preprocessing.readers import ArrayDataset
-from registry import EMOTIONS
-from registry.emotions import EMOTION_COLORS
-from trainers.classifier import ClassifierTrainConfig, train_classifier
+import fexlab.trainers.classifier.loop as loop
+from fexlab.cli import main
+from fexlab.plugins.vit import ViT
+from fexlab.preprocessing.readers import ArrayDataset
+from fexlab.registry import EMOTIONS
+from fexlab.registry.emotions import EMOTION_COLORS
+from fexlab.trainers.classifier import ClassifierTrainConfig, train_classifier
 
 TINY_VIT = {"input_size": 32, "patch_size": 8, "hidden_size": 32, "num_hidden_layers": 1,
             "num_attention_heads": 2, "intermediate_size": 64}
@@ -217,14 +217,14 @@ def test_init_imagenet_starts_efficientnet_from_the_offline_weights_and_learns(t
 
 
 def test_init_imagenet_on_a_plugin_without_imagenet_weights_is_one_clear_error(tmp_path, patterns):
-    from registry import InputError
+    from fexlab.registry import InputError
 
     with pytest.raises(InputError, match="mini_xception has no ImageNet weights"):
         train_classifier(config(tmp_path, plugin="mini_xception", init="imagenet", model={}), dataset=patterns)
 
 
 def test_sqrt_balance_weights_are_the_square_roots_of_the_balanced_ones():
-    from trainers.classifier.data import class_weights
+    from fexlab.trainers.classifier.data import class_weights
 
     labels = np.array([0] * 40 + [1] * 10 + [3] * 50)
     lookup = np.arange(len(EMOTIONS))

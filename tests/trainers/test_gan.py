@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from trainers.gan import ema_copy
+from fexlab.trainers.gan import ema_copy
 
 
 def _follow(average, model, steps):
@@ -37,8 +37,8 @@ def test_a_gan_run_summary_has_the_command_that_reproduces_it(trainer, tmp_path,
     """As classifier runs do: train_config.json and the Train tab's summary give `fexlab train ...`."""
     import json
 
-    from tabs.train import show_run
-    from tests.tabs.conftest import point_folders
+    from fexlab.app.train import show_run
+    from tests.app.conftest import point_folders
     from tests.trainers import test_cgan_trainer, test_stargan_trainer
 
     folders = point_folders(tmp_path / "srv", monkeypatch)

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from cli import main
-from preprocessing.ferplus import VOTE_COLUMNS
-from trainers.classifier.objectives import ClassifierLoss, mix_batch, soften
+from fexlab.cli import main
+from fexlab.preprocessing.ferplus import VOTE_COLUMNS
+from fexlab.trainers.classifier.objectives import ClassifierLoss, mix_batch, soften
 
 IDENTITY = torch.arange(7)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from registry import InputError
-from trainers.run import (
+from fexlab.registry import InputError
+from fexlab.trainers.run import (
     EarlyStopping,
     EpochSampler,
     RunDirectory,

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from plugins.sd_lora import LORA_WEIGHTS_NAME, SDLoRA
+from fexlab.plugins.sd_lora import LORA_WEIGHTS_NAME, SDLoRA
+from fexlab.trainers.sd_lora import add_arguments, main
 from tests.sd_tiny import RESOLUTION, write_tiny_base_model
-from trainers.sd_lora import add_arguments, main
 
 
 def _run(argv):

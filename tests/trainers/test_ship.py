@@ -5,8 +5,8 @@ import json
 import numpy as np
 from safetensors.torch import load_file
 
-from plugins.convnext import ConvNeXt
-from trainers import ship as ship_module
+from fexlab.plugins.convnext import ConvNeXt
+from fexlab.trainers import ship as ship_module
 
 
 def _run(tmp_path, data="synthetic:n=70,size=48,seed=0"):

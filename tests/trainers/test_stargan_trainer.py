@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.stargan import StarGAN
-from registry import InputError
-from trainers.gan import face_arrays
-from trainers.stargan import StarGANTrainConfig, add_arguments, main, train_stargan
+from fexlab.plugins.stargan import StarGAN
+from fexlab.registry import InputError
+from fexlab.trainers.gan import face_arrays
+from fexlab.trainers.stargan import StarGANTrainConfig, add_arguments, main, train_stargan
 
 DATA = "synthetic:n=140,size=48"
 TINY = ["--data", DATA, "--resolution", "16", "--width", "4", "--blocks", "1", "--d-width", "8",
@@ -64,8 +64,7 @@ def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
 
 @pytest.mark.slow
 def test_a_judge_scores_edits_of_validation_faces_and_picks_best(tmp_path, monkeypatch):
-    import trainers.gan as loop
-
+    import fexlab.trainers.gan as loop
     class AlwaysHappy:
         def predict(self, faces):
             probs = np.zeros((len(faces), 7), np.float32)

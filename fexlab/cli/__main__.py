@@ -1,0 +1,7 @@
+"""``python -m fexlab.cli``: the ``fexlab`` command."""
+
+import sys
+
+from fexlab.cli import main
+
+sys.exit(main())

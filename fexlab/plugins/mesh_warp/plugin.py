@@ -1,0 +1,261 @@
+"""The ``mesh_warp`` editor: expression editing at the photo's own resolution and colour.
+
+For each face the detector found, MediaPipe's Face Landmarker (the ``face_mesh`` analyzer) gives the
+478-point mesh and the 51 blendshapes of the expression it shows now. The edit aims at other
+blendshapes (an emotion's prototype, ``strength`` of the way from the face's own; then any action
+units or blendshapes set one by one), and the expression model (:mod:`.model`, fitted on real
+faces) turns the difference into a displacement of the mesh, in the face's own pose and scale, and
+a change of shading (the folds of a smile). The photo is warped piecewise-affinely from the mesh
+where it is to where it goes (:mod:`.warp`), shaded, and the inside of a mouth that opens is
+painted (:mod:`.mouth`). Only the face and a ring around it move; every other pixel keeps its bytes.
+
+Because the face's current expression is taken out before the target's is put in, a smiling face
+edited to sad loses its smile, and ``strength`` 0 (no units set) gives the photo back unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fexlab.registry import Face, Generator, InputError
+from fexlab.registry.plugin import BROKEN, PluginStatus
+
+from ..face_mesh.blendshapes import ARKIT_NAMES
+from .model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
+from .mouth import paint_mouth
+from .warp import apply_field, edit_field
+
+__all__ = ["MAIN_UNITS", "MeshWarp", "MeshWarpConfig", "WEIGHTS_DIR", "parse_shapes"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: The action units offered one by one (options ``au1`` ... and the app's sliders).
+MAIN_UNITS = ("AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU12", "AU15", "AU17", "AU20", "AU25",
+              "AU26", "AU43")
+
+
+@dataclass
+class MeshWarpConfig:
+    #: How much of the learned shading change to apply (0: geometry only; 1 is the fitted change,
+    #: which also carries the light of its 48 px training faces: blotchy at full strength).
+    texture: float = 0.5
+    #: How much farther from neutral than its prototype (the mean of its real faces) an emotion is
+    #: taken: a mean is milder than the faces it averages.
+    gain: float = 2.5
+    #: Emotions taken another gain than ``gain``: a subtle emotion needs more, one whose mean is
+    #: already mouth-open less (chosen with ``python -m fexlab.plugins.mesh_warp.choose``).
+    emotion_gains: dict = field(default_factory=lambda: {"disgust": 2.0, "sad": 4.0, "surprise": 3.0})
+    #: Paint the inside of a mouth that the edit opens.
+    mouth: bool = True
+    #: The warp's map is computed every ``step`` pixels, then resized to every pixel.
+    step: int = 4
+
+
+def parse_shapes(text: str) -> dict[str, float]:
+    """``"mouthSmileLeft=0.8, jawOpen=0.3"`` -> ``{"mouthSmileLeft": 0.8, "jawOpen": 0.3}``."""
+    out: dict[str, float] = {}
+    for part in str(text or "").replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise InputError(f"blendshapes take NAME=VALUE pairs separated by commas, got '{part.strip()}'")
+        out[name.strip()] = _intensity(value, name.strip())
+    return out
+
+
+def _intensity(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number between 0 and 1, got '{value}'") from None
+    if not 0.0 <= number <= 1.0:
+        raise InputError(f"{what} must be between 0 and 1, got {number:g}")
+    return number
+
+
+class MeshWarp(Generator):
+    """Edits expressions by warping the photo along the face mesh, with learned shading and a painted mouth."""
+
+    name: ClassVar[str] = "mesh_warp"
+    description: ClassVar[str] = ("edits the expression of a photo's faces at its own resolution and colour (face "
+                                  "mesh warp, learned shading, painted mouth; action units one by one)")
+    config_class: ClassVar[type] = MeshWarpConfig
+    pretrained: ClassVar[dict[str, str]] = {"fer2013": str(WEIGHTS_DIR / "fer2013")}
+    weights_hint: ClassVar[str] = ("fit it with `python -m fexlab.plugins.mesh_warp.fit --data "
+                                   "../shared/data/fer2013/ferplus_votes.csv --out fexlab/plugins/mesh_warp/weights/fer2013`")
+    #: ``image``: the face to edit; ``strength``: 0 keeps the face's own expression, 1 the target's;
+    #: ``texture``: the learned shading (0 geometry only); ``au1``...: an action unit's target
+    #: intensity (0-1, empty: as the emotion has it); ``blendshapes``: "mouthSmileLeft=0.8, ...".
+    options: ClassVar[dict[str, Any]] = {"image": None, "strength": 1.0, "texture": 0.5,
+                                         **{unit.lower(): None for unit in MAIN_UNITS}, "blendshapes": ""}
+    needs_image: ClassVar[bool] = True
+    edits_photos: ClassVar[bool] = True
+    #: Margin around the detector's box of the face crops shown beside the edited photo.
+    crop_margin: ClassVar[float] = 0.25
+
+    def __init__(self, config: Any = None, **kwargs: Any):
+        super().__init__(config, **kwargs)
+        self.model = ExpressionModel(np.zeros((478, 3)), np.zeros((CODE_SIZE, 478 * 3)), np.zeros((CODE_SIZE, 16)),
+                                     np.zeros((7, len(ARKIT_NAMES))))
+        self._mesh = None
+
+    # -- weights: the expression model --------------------------------------------------------------
+    def save_weights(self, directory: Path) -> None:
+        self.model.save(directory)
+
+    def load_weights(self, directory: Path) -> None:
+        self.model = ExpressionModel.load(directory)
+
+    @classmethod
+    def status(cls) -> PluginStatus:
+        from ..face_mesh import FaceMesh
+
+        mesh = FaceMesh.status()
+        if mesh.state != "ready":
+            return PluginStatus(BROKEN, f"it needs the face_mesh analyzer, which is not ready: {mesh.detail}")
+        return super().status()
+
+    @property
+    def face_mesh(self) -> Any:
+        """The Face Landmarker that finds each face's mesh and blendshapes."""
+        if self._mesh is None:
+            from ..face_mesh import FaceMesh
+
+            self._mesh = FaceMesh()
+        return self._mesh
+
+    # -- options ------------------------------------------------------------------------------------
+    def controls(self, options: Mapping[str, Any]) -> tuple[float, float, dict[str, float], dict[str, float]]:
+        """(strength, texture, units, blendshapes) from generator ``options``, checked."""
+        strength = _intensity(options.get("strength", 1.0), "strength")
+        texture = float(options.get("texture", self.config.texture))
+        if not 0.0 <= texture <= 2.0:
+            raise InputError(f"texture must be between 0 and 2, got {texture:g}")
+        units = {unit: _intensity(options[unit.lower()], unit) for unit in MAIN_UNITS
+                 if options.get(unit.lower()) not in (None, "")}
+        return strength, texture, units, parse_shapes(options.get("blendshapes", ""))
+
+    # -- editing --------------------------------------------------------------------------------------
+    def analyse(self, image: np.ndarray, faces: Sequence[Face]) -> list[dict[str, Any]]:
+        """The mesh and blendshapes of each face the landmarker finds present (the others are left as they are)."""
+        analyses = self.face_mesh.analyze(image, list(faces))
+        return [a for a in analyses if self.face_mesh.present(a) and "blendshapes" in a]
+
+    @staticmethod
+    def code(analysis: Mapping[str, Any]) -> np.ndarray:
+        """The face's own expression code (:func:`.model.face_code`)."""
+        return face_code(analysis["blendshapes"])
+
+    def edit_analysed(self, image: np.ndarray, analyses: Sequence[Mapping[str, Any]],
+                      targets: Sequence[np.ndarray], texture: float) -> np.ndarray:
+        """``image`` with face ``k`` of ``analyses`` moved to expression code ``targets[k]``."""
+        from ..face_mesh.bundle import canonical_face
+
+        canonical = canonical_face(str(self.face_mesh.bundle))
+        out = image
+        for analysis, target in zip(analyses, targets):
+            current = self.code(analysis)
+            if np.allclose(current, target):
+                continue
+            mesh = np.asarray(analysis["mesh"], np.float64)
+            moved = mesh + pose_frame(mesh, canonical).to_image(self.model.displacement(current, target))
+            shade = self.model.shade(current, target) * texture if texture else None
+            field = edit_field(out.shape, mesh, moved, uv=canonical.uv[:468] if shade is not None else None,
+                               shade=shade, step=self.config.step)
+            edited = apply_field(out, field)
+            out = paint_mouth(edited, mesh, moved, colours_from=out) if self.config.mouth else edited
+        return out if out is not image else image.copy()
+
+    def targets(self, analyses: Sequence[Mapping[str, Any]], emotion: str | None, options: Mapping[str, Any]
+                ) -> list[np.ndarray]:
+        strength, _, units, shapes = self.controls(options)
+        gain = float(self.config.emotion_gains.get(emotion, self.config.gain)) if emotion else self.config.gain
+        return [target_code(self.model, self.code(a), emotion, strength, units, shapes, gain) for a in analyses]
+
+    def edit_photo(self, image: np.ndarray, faces: Sequence[Face], emotions: Sequence[str],
+                   **options: Any) -> dict[str, np.ndarray]:
+        """``image`` (RGB uint8, any size) with every face of ``faces`` edited to each of ``emotions``."""
+        names = self.check_inputs(emotions, {k: v for k, v in options.items() if k != "image"})
+        return self._edit_all(image, self._analyse_some(image, faces), names, options)
+
+    def _edit_all(self, image: np.ndarray, analyses: Sequence[Mapping[str, Any]], names: Sequence[str],
+                  options: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        texture = self.controls(options)[1]
+        return {name: self.edit_analysed(image, analyses, self.targets(analyses, name, options), texture)
+                for name in names}
+
+    def _analyse_some(self, image: np.ndarray, faces: Sequence[Face]) -> list[dict[str, Any]]:
+        """:meth:`analyse`, or an :class:`InputError` when the mesh finds none of ``faces``."""
+        analyses = self.analyse(image, faces)
+        if faces and not analyses:
+            raise InputError(f"the face mesh finds no face in the {len(faces)} region(s) the detector gave, so there "
+                             "is nothing to edit; try a larger, frontal, well-lit face")
+        return analyses
+
+    def _path(self, image: np.ndarray, analyses: Sequence[Mapping[str, Any]], stops: Sequence[Sequence[np.ndarray]],
+              frames: int, texture: float) -> list[np.ndarray]:
+        """``image`` with its faces at each stop's codes and ``frames`` from one stop to the next
+        (both included), the codes blending linearly, so the mesh moves smoothly."""
+        out = [self.edit_analysed(image, analyses, stops[0], texture)]
+        for start, end in zip(stops, stops[1:]):
+            for t in np.linspace(0.0, 1.0, int(frames))[1:]:
+                out.append(self.edit_analysed(image, analyses, [(1 - t) * a + t * b for a, b in zip(start, end)],
+                                              texture))
+        return out
+
+    def animate_photo(self, image: np.ndarray, faces: Sequence[Face], emotions: Sequence[str], frames: int = 8,
+                      **options: Any) -> list[np.ndarray]:
+        """Photos of the faces moving from their own expression through each of ``emotions``
+        (``frames`` from one stop to the next, both included)."""
+        if int(frames) < 2:
+            raise InputError(f"an animation needs at least 2 frames from one stop to the next, got {frames}")
+        names = self.check_inputs(emotions, {k: v for k, v in options.items() if k != "image"})
+        analyses = self._analyse_some(image, faces)
+        stops = [[self.code(a) for a in analyses]] + [self.targets(analyses, n, options) for n in names]
+        return self._path(image, analyses, stops, frames, self.controls(options)[1])
+
+    # -- the Generator interface on one face crop -------------------------------------------------
+    def _crop(self, options: Mapping[str, Any]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """The face crop in ``options["image"]`` as RGB uint8 and its face's analysis (the whole
+        crop is the face's box)."""
+        from fexlab.preprocessing.images import load_image, to_rgb_array
+
+        image = options.get("image")
+        if image is None:
+            raise InputError("mesh_warp edits a face, it does not draw one: give the photo to edit (`fexlab generate "
+                             "--plugin mesh_warp --image PHOTO`, or upload one under Generate > Edit a face)")
+        array = to_rgb_array(image) if isinstance(image, np.ndarray) else load_image(image)
+        analyses = self.analyse(array, [Face((0, 0, array.shape[1], array.shape[0]), 1.0, None)])
+        if not analyses:
+            raise InputError("the face mesh finds no face in this image; give a face crop (the face filling the "
+                             "image), or a photo through `fexlab generate --image` which finds its faces first")
+        return array, analyses
+
+    def generate(self, emotions: Sequence[str], seed: int | None = None, **options: Any) -> list:
+        """The face crop in ``options["image"]`` (the face fills it) shown in each of ``emotions``,
+        at its own size (``seed`` is unused: the edit is deterministic)."""
+        from PIL import Image
+
+        names = self.check_inputs(emotions, options)
+        image, analyses = self._crop(options)
+        photos = self._edit_all(image, analyses, names, options)
+        return [Image.fromarray(photos[name]) for name in names]
+
+    def interpolate(self, start: tuple[str, int], end: tuple[str, int], frames: int = 8, **options: Any) -> list:
+        """The face crop in ``options["image"]`` morphing from the ``start`` emotion to the ``end`` one."""
+        from PIL import Image
+
+        (emo_a, _), (emo_b, _) = start, end
+        names = self.check_inputs([emo_a, emo_b], options)
+        if int(frames) < 2:
+            raise InputError(f"interpolation needs at least 2 frames, got {frames}")
+        image, analyses = self._crop(options)
+        stops = [self.targets(analyses, name, options) for name in names]
+        return [Image.fromarray(frame) for frame in self._path(image, analyses, stops, frames,
+                                                                self.controls(options)[1])]
+
