@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fexlab.registry import DEFAULT_DETECTOR, InputError, default_registry
+from fexlab.registry import DEFAULT_DETECTOR, FexlabError, InputError, default_registry
 
-from .common import check_output_dir
+from .common import check_output_dir, input_failed, make_output_dir
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -42,17 +42,28 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor({"mini_xception": registry.classifier("mini_xception")}, registry.detector(args.detector),
                           analyzers={args.analyzer: analyzer})
     stem = Path(args.path).stem
-    if is_video(args.path):
-        target = out / f"{stem}.avatar.webm"
-        frames = predictor.predict_video(args.path, every=args.every, keep_frames=True)
-        count = write_avatar_video(target, frames, video_fps(args.path) / args.every, seed=args.seed, size=args.size)
-        print(f"wrote {target} ({count} frames)")
+    make_output_dir(out)
+    try:
+        if is_video(args.path):
+            target = out / f"{stem}.avatar.webm"
+            frames = predictor.predict_video(args.path, every=args.every, keep_frames=True)
+            count, with_face = write_avatar_video(target, frames, video_fps(args.path) / args.every, seed=args.seed,
+                                                  size=args.size)
+            if not with_face:
+                target.unlink()
+                print(f"{args.path}: no face found in its {count} analysed frames, so no avatar video written")
+                return 0
+            print(f"wrote {target} ({count} frames, {with_face} with a face)")
+            return 0
+        faces = [face for face in predictor.predict_image(args.path).faces if face.analysis.get("action_units")]
+    except FexlabError as error:
+        return input_failed(error)
+    if not faces:
+        print(f"{args.path}: no face found, so no avatar written (for a photo that is already a face crop, use "
+              "--detector full_frame)")
         return 0
     from PIL import Image
 
-    faces = [face for face in predictor.predict_image(args.path).faces if face.analysis.get("action_units")]
-    if not faces:
-        raise InputError(f"{args.path}: no face found for the avatar")
     face = max(faces, key=lambda f: f.box[2] * f.box[3])
     target = out / f"{stem}.avatar.png"
     Image.fromarray(avatar_of(face.analysis, seed=args.seed, size=args.size)).save(target)

@@ -4,11 +4,12 @@ command that went on past bad inputs."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from fexlab.registry import InputError
+from fexlab.registry import FexlabError, InputError
 
 
 def print_json(payload: Any) -> None:
@@ -21,13 +22,25 @@ def err(message: str) -> None:
 
 
 def check_output_dir(path: str | Path) -> Path:
-    """Create ``path`` (a folder to write into) or fail before any work is done."""
+    """Fail now, before any work, when ``path`` (a folder to write into) cannot be made or written
+    to; nothing is made yet, so a usage error found later leaves no folder behind. The command
+    makes it with :func:`make_output_dir` (or its library call does) when it writes."""
+    path = Path(path)
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        problem = "it is a file" if existing == path.absolute() else f"{existing} is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    else:
+        return path
+    raise InputError(f"cannot write to the output folder {path}: {problem}")
+
+
+def make_output_dir(path: str | Path) -> Path:
+    """Make the output folder ``path`` checked by :func:`check_output_dir`, once every check has passed."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".fexlab-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
     except OSError as error:
         raise InputError(f"cannot write to the output folder {path}: {error.strerror or error}") from None
     return path
@@ -41,3 +54,10 @@ def skipped(failed: int, total: int, what: str) -> int:
     err(f"skipped {failed} of {total} {what}{'s' if total != 1 else ''} that could not be read (see above); "
          "exit status 1")
     return 1
+
+
+def input_failed(error: FexlabError) -> int:
+    """The exit status of a command of one input that could not be read: 1, as for ``predict``'s bad
+    files (README, "Exit status"), after the error and the count of skipped inputs on stderr."""
+    err(str(error))
+    return skipped(1, 1, "input")

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fexlab.registry import DEFAULT_DETECTOR, InputError, default_registry
+from fexlab.registry import DEFAULT_DETECTOR, FexlabError, InputError, NoFaceError, default_registry
 
-from .common import check_output_dir, err
+from .common import check_output_dir, err, input_failed, make_output_dir
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be at least 1, got {args.n}")
     if args.animate is None and (args.frames is not None or args.fps is not None):
         raise InputError("--frames and --fps go with --animate")
+    if args.frames is not None and args.frames < 2:
+        raise InputError(f"--frames: an animation needs at least 2 frames from one emotion to the next, got {args.frames}")
     out = check_output_dir(args.out)
     generator = default_registry().generator(args.plugin, checkpoint=args.checkpoint)
     options = _generator_options(generator, args.option, args.image)
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if args.animate:
         return _animate(generator, name, args, options, out)
     emotions = generator.check_inputs(args.emotion or ["all"], options)
+    make_output_dir(out)
     for seed in range(args.seed, args.seed + args.n):
         for emotion, image in zip(emotions, generator.generate(emotions, seed=seed, **options)):
             path = out / f"{name}_{emotion}_seed{seed}.png"
@@ -105,8 +108,19 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
                     else path_emotions(args.animate, args.emotion))
     else:
         emotions = generator.check_inputs(args.emotion or ["all"], options)
-    result = edit_photo(args.image, generator, detector, emotions, strength=strength, align=args.align, seed=args.seed,
-                        **options)
+    make_output_dir(out)
+    from fexlab.preprocessing.images import load_image
+
+    try:
+        photo = load_image(args.image)
+    except FexlabError as error:
+        return input_failed(error)
+    try:
+        result = edit_photo(photo, generator, detector, emotions, strength=strength, align=args.align, seed=args.seed,
+                            **options)
+    except NoFaceError as error:
+        print(f"{args.image}: {error}; nothing written")
+        return 0
     if args.animate:
         animation = animate_face(result, generator, 0, frames=16 if args.frames is None else args.frames,
                                  strength=strength, seed=args.seed, **options)
@@ -137,6 +151,7 @@ def _animate(generator: Any, name: str, args: argparse.Namespace, options: dict[
     from fexlab.pipeline.animation import animate, check_fps, path_emotions
 
     emotions, fps = path_emotions(args.animate, args.emotion), check_fps(8.0 if args.fps is None else args.fps)
+    make_output_dir(out)
     for seed in range(args.seed, args.seed + args.n):
         animation = animate(generator, emotions, seed, 16 if args.frames is None else args.frames, **options)
         for path in animation.save(out / animation.stem(name), fps):

@@ -16,7 +16,7 @@ from fexlab.registry import (
     default_registry,
 )
 
-from .common import check_output_dir, err, print_json, skipped
+from .common import check_output_dir, err, make_output_dir, print_json, skipped
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor({spec: registry.classifier(spec) for spec in specs}, registry.detector(args.detector),
                           analyzers={spec: registry.analyzer(spec) for spec in _analyzer_specs(args)},
                           align=args.align, min_score=args.min_score)
+    if out_dir is not None:
+        make_output_dir(out_dir)
 
     results, failed = [], 0
     for path in paths:
@@ -104,9 +106,9 @@ def _analyzer_specs(args: argparse.Namespace) -> list[str]:
 def _export_target(path: str, source: str, suffix: str, multiple: bool) -> Path:
     """The file an export of ``source`` goes to: ``path`` itself, or ``path/STEM.suffix`` with several inputs."""
     if not multiple:
-        check_output_dir(Path(path).parent)
+        make_output_dir(Path(path).parent)
         return Path(path)
-    return check_output_dir(path) / f"{Path(source).stem}{suffix}"
+    return make_output_dir(path) / f"{Path(source).stem}{suffix}"
 
 
 def _export_analysis(args: argparse.Namespace, predictor: Any, path: str, faces: list[dict[str, Any]],
@@ -133,7 +135,7 @@ def _export_analysis(args: argparse.Namespace, predictor: Any, path: str, faces:
         topology = next((a.mesh_faces() for a in predictor.analyzers.values() if a.mesh_faces() is not None), None)
         if topology is None:
             raise InputError("--mesh-obj needs an analyzer that gives a mesh with triangles, such as face_mesh")
-        out = check_output_dir(args.mesh_obj)
+        out = make_output_dir(args.mesh_obj)
         for number, face in enumerate((f for f in faces if "mesh" in f), start=1):
             write_mesh_obj(out / f"{Path(path).stem}.face{number}.obj", face["mesh"], *topology)
 

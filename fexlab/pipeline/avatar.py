@@ -50,16 +50,18 @@ def avatar_frame(frame: np.ndarray, faces: list[Any], *, seed: int = 0, size: in
     return side_by_side(frame, avatar_of(face.analysis if face else None, seed=seed, size=size))
 
 
-def write_avatar_video(path: str | Path, frames: Iterator[Any], fps: float, *, seed: int = 0, size: int = 256) -> int:
+def write_avatar_video(path: str | Path, frames: Iterator[Any], fps: float, *, seed: int = 0,
+                       size: int = 256) -> tuple[int, int]:
     """Write each ``FramePrediction`` (with its frame kept) beside its avatar to the WebM ``path``;
-    returns the number of frames written."""
+    returns the number of frames written and how many of them had an analysed face."""
     from fexlab.pipeline.predict import VideoWriter
 
-    count = 0
+    count = with_face = 0
     with VideoWriter(path, fps) as writer:
         for frame in frames:
             if frame.frame is None:
                 raise InputError("the avatar video needs the frames: predict_video(..., keep_frames=True)")
             writer.write(avatar_frame(frame.frame, frame.faces, seed=seed, size=size))
             count += 1
-    return count
+            with_face += any(getattr(face, "analysis", None) for face in frame.faces)
+    return count, with_face

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fexlab.registry import Face, FaceDetector, Generator, InputError
+from fexlab.registry import Face, FaceDetector, Generator, InputError, NoFaceError
 
 __all__ = ["EditedFace", "PhotoEdit", "animate_face", "edit_photo", "feather_mask", "paste_back"]
 
@@ -130,8 +130,8 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
     ``emotions``, at full resolution, and the photo with all of them pasted back per emotion.
 
     ``margin`` defaults to the editor's ``crop_margin`` (how its training faces were framed);
-    ``align`` levels the eyes where the detector gives them. A photo with no face is an
-    :class:`InputError` that says what to try.
+    ``align`` levels the eyes where the detector gives them. A photo with no face is a
+    :class:`NoFaceError` (an :class:`InputError`) that says what to try.
 
     An editor that edits whole photos (``edits_photos``: mesh_warp) edits every face in place at
     the photo's resolution; the crops are cut from the photo as it is and as edited.
@@ -156,7 +156,7 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
     image = load_image(photo)
     faces = sorted(detector.detect(image), key=lambda f: -f.box[2] * f.box[3])[:max_faces]
     if not faces:
-        raise InputError("no face found in the photo; try a larger, frontal face, or a face crop with the "
+        raise NoFaceError("no face found in the photo; try a larger, frontal face, or a face crop with the "
                          "full_frame detector")
     margin = float(getattr(editor, "crop_margin", 0.1) if margin is None else margin)
     if editor.edits_photos:

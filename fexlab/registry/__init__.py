@@ -23,6 +23,7 @@ from .errors import (
     FexlabError,
     InputError,
     NeedsWeightsError,
+    NoFaceError,
     PluginError,
     UnknownPluginError,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "InputSpec",
     "LabelMapping",
     "NeedsWeightsError",
+    "NoFaceError",
     "Plugin",
     "PluginError",
     "PluginInfo",

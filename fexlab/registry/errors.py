@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "FexlabError",
     "InputError",
+    "NoFaceError",
     "PluginError",
     "UnknownPluginError",
     "BrokenPluginError",
@@ -22,6 +23,11 @@ class FexlabError(Exception):
 
 class InputError(FexlabError, ValueError):
     """Bad user input: a file that is no image, an empty upload, a huge image, a bad option."""
+
+
+class NoFaceError(InputError):
+    """A photo or video was read, but it has no face where one is needed (an edit, an avatar).
+    The CLI says so and exits 0: media without a face are not an error."""
 
 
 class PluginError(FexlabError):

@@ -4,6 +4,7 @@ was skipped, a quiet end when its output pipe closes, and messages in the CLI's 
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -85,3 +86,41 @@ def test_prepare_refuses_unlabelled_photos_as_the_readme_says(capsys, tmp_path, 
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert "A flat folder of unlabelled photos is refused" in readme and "`fexlab predict photos/ --annotate out/`" in readme
     assert "**Exit status**, the same for every command" in readme and "**One face order.**" in readme
+
+
+@pytest.mark.parametrize("command", [["predict"], ["avatar", "--out", "{tmp}/avatars"]])
+def test_one_exit_rule_a_file_that_is_no_image_exits_1_and_a_photo_without_a_face_0(capsys, tmp_path, command):
+    note, blank = tmp_path / "note.jpg", tmp_path / "blank.png"
+    note.write_text("not a photo")
+    Image.new("RGB", (160, 120), (200, 200, 200)).save(blank)
+    argv = [arg.format(tmp=tmp_path) for arg in command]
+    code, _, err = run(capsys, *argv[:1], str(note), *argv[1:])
+    assert code == 1 and "is not an image" in err and err.strip().splitlines()[-1].endswith("exit status 1")
+    code, out, err = run(capsys, *argv[:1], str(blank), *argv[1:])
+    assert code == 0 and f"{blank}: no face found" in out and err == ""
+
+
+def test_an_avatar_of_a_video_without_a_face_says_so_and_writes_nothing(capsys, tmp_path):
+    from tests.videos import write_video
+
+    clip = tmp_path / "empty.mp4"
+    write_video(clip, [np.full((96, 128, 3), 200, np.uint8)] * 6, fps=6)
+    code, out, err = run(capsys, "avatar", str(clip), "--out", str(tmp_path / "avatars"))
+    assert code == 0 and "no face found in its 6 analysed frames, so no avatar video written" in out
+    assert not list((tmp_path / "avatars").iterdir())
+
+
+@pytest.mark.parametrize("argv", [
+    ["generate", "--plugin", "facs_renderer", "--emotion", "bored", "--out", "{out}"],
+    ["generate", "--plugin", "facs_renderer", "--option", "nope=1", "--out", "{out}"],
+    ["generate", "--plugin", "facs_renderer", "--animate", "interpolate", "--frames", "0", "--out", "{out}"],
+    ["generate", "--plugin", "facs_renderer", "--image", "{photo}", "--emotion", "bored", "--out", "{out}"],
+    ["avatar", "{photo}", "--analyzer", "nope", "--out", "{out}"],
+    ["predict", "{photo}", "--classifier", "nope", "--annotate", "{out}"],
+    ["evaluate", "--data", "synthetic:n=70", "--out", "{out}"],
+], ids=lambda argv: " ".join(argv[:2] if argv[0] != "generate" else argv[3:5]))
+def test_a_usage_error_leaves_no_output_folder_behind(capsys, tmp_path, astronaut_path, argv):
+    out = tmp_path / "x7" / "out"
+    code, _, err = run(capsys, *(arg.format(out=out, photo=astronaut_path) for arg in argv))
+    assert code == 2 and err.count("\n") == 1
+    assert not (tmp_path / "x7").exists()
