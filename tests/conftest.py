@@ -7,6 +7,11 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Classifiers exported to ONNX go to a cache of the test run's own, not the user's.
+if "FEXLAB_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["FEXLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="fexlab-test-cache-")
 
 from pathlib import Path  # noqa: E402
 

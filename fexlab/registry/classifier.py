@@ -9,6 +9,7 @@ labels onto :data:`~fexlab.registry.emotions.EMOTIONS`.
 from __future__ import annotations
 
 import abc
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import numpy as np
 
 from .emotions import EMOTIONS, LabelMapping
 from .errors import InputError
+from .onnx_runtime import OnnxModule, engine
 from .plugin import Plugin
 
 __all__ = ["DEFAULT_CLASSIFIER", "Classifier", "InputSpec"]
@@ -86,6 +88,9 @@ class Classifier(Plugin):
     test_time_flip: bool = False
     #: Whether the classifier trainer can train it (an ensemble has no weights of its own).
     trainable: ClassVar[bool] = True
+    #: Whether :meth:`predict` may run the module on ONNX Runtime (:mod:`fexlab.registry.onnx_runtime`)
+    #: where it is installed; a module that cannot be exported runs on PyTorch all the same.
+    onnx_export: ClassVar[bool] = True
 
     @abc.abstractmethod
     def torch_module(self) -> Any:
@@ -188,9 +193,43 @@ class Classifier(Plugin):
         return out
 
     def predict_logits(self, faces: Sequence[np.ndarray]) -> np.ndarray:
-        """Raw (N, len(labels)) logits, batched by :attr:`batch_size`."""
-        out = self._forward_batches(faces, lambda module, batch: module(batch))
+        """Raw (N, len(labels)) logits, batched by :attr:`batch_size`: on ONNX Runtime where it
+        is installed (:meth:`onnx_module`), else on PyTorch."""
+        runner = self.onnx_module()
+        if runner is None:
+            out = self._forward_batches(faces, lambda module, batch: module(batch))
+        else:
+            out = [runner(self.to_array(faces[start : start + self.batch_size]))
+                   for start in range(0, len(faces), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
+
+    def onnx_module(self) -> OnnxModule | None:
+        """The module's ONNX Runtime twin, exported on first use (and again after its weights
+        change); None where prediction runs on PyTorch: ``FEXLAB_ENGINE=torch``, no ONNX Runtime,
+        a module on a GPU, or one the exporter cannot translate (said once in the log)."""
+        if not self.onnx_export or engine() != "onnx":
+            return None
+        import torch
+
+        module = self.torch_module()
+        module.eval()
+        if any(t.device.type != "cpu" for t in module.parameters()):
+            return None
+        runner = getattr(self, "_onnx", None)
+        if runner is not None and runner.matches(module):
+            return runner
+        if getattr(self, "_onnx_failed", None) == OnnxModule.module_state(module):
+            return None
+        spec = self.input_spec()
+        try:
+            runner = OnnxModule.for_module(module, torch.zeros(1, spec.channels, spec.size, spec.size), self.name)
+        except Exception as err:  # an op the exporter or ONNX Runtime lacks: PyTorch runs it instead
+            logging.getLogger(__name__).warning("%s runs on PyTorch: its export to ONNX failed (%s)", self.name,
+                                                str(err).splitlines()[0] if str(err) else type(err).__name__)
+            self._onnx_failed = OnnxModule.module_state(module)
+            return None
+        self._onnx = runner
+        return runner
 
     def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         """(N, D) float32 features of N RGB uint8 faces: this classifier's feature space.

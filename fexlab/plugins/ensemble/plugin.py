@@ -69,6 +69,8 @@ class Ensemble(Classifier):
     config_class: ClassVar[type] = EnsembleConfig
     pretrained: ClassVar[dict[str, str]] = {"ferplus": str(WEIGHTS_DIR / "ferplus")}
     trainable: ClassVar[bool] = False
+    #: Its members run on ONNX Runtime each; the ensemble has no network of its own to export.
+    onnx_export: ClassVar[bool] = False
     weights_hint: ClassVar[str] = ("name the members in a config: Ensemble.from_config(members=[...]).save_pretrained(DIR), "
                                    "then use ensemble:DIR")
 
