@@ -85,7 +85,7 @@ def _as_messages(name: str) -> Iterator[None]:
     except gr.Error:
         raise
     except FexlabError as err:
-        raise gr.Error(public_paths(str(err)), print_exception=False) from None
+        raise gr.Error(public_paths(str(err), typed=getattr(err, "typed", None)), print_exception=False) from None
     except Exception as err:  # an unexpected failure: keep serving, tell the user what broke
         log.exception("unexpected error in %s", name)
         raise gr.Error(public_paths(f"{type(err).__name__}: {err}"), print_exception=False) from None
@@ -221,12 +221,15 @@ _PATH = re.compile(r"(?<![\w/.:])(?:\.{1,2}/|/)[^\s'\"`()\[\],;]+")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
-def public_paths(text: str) -> str:
+def public_paths(text: str, typed: str | None = None) -> str:
     """``text`` with the server's paths as a user of the app can read them: inside the data,
     results or runs folders as typed there (``runs/my-run``), inside fexlab's own folder relative
     to it (``plugins/cgan/weights/fer2013``), a short one as it is (what a user typed: ``/etc``,
     ``../outside``), anything longer by its data set folder and file name
-    (``fer2013/ferplus_votes.csv``); a training source repeated as "; source '...'" is left out."""
+    (``fer2013/ferplus_votes.csv``); a training source repeated as "; source '...'" is left out.
+    ``typed``, the text a user typed, is quoted as it is wherever the message quotes it."""
+    if typed:
+        return f"'{typed}'".join(public_paths(part) for part in text.split(f"'{typed}'"))
     text = re.sub(r"; source '[^']*'", "", text)
 
     def public(match: re.Match) -> str:

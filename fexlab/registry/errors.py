@@ -22,7 +22,14 @@ class FexlabError(Exception):
 
 
 class InputError(FexlabError, ValueError):
-    """Bad user input: a file that is no image, an empty upload, a huge image, a bad option."""
+    """Bad user input: a file that is no image, an empty upload, a huge image, a bad option.
+
+    ``typed`` is the text the user typed, when the message quotes it: the app shows it as typed,
+    where it shortens the server's own paths."""
+
+    def __init__(self, *args: object, typed: str | None = None) -> None:
+        super().__init__(*args)
+        self.typed = typed
 
 
 class NoFaceError(InputError):

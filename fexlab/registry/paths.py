@@ -58,9 +58,9 @@ def resolve_user_path(text: str | os.PathLike, roots: Sequence[str | os.PathLike
     if not _within(chosen, bases):
         names = ", ".join(str(base) for base in bases)
         raise InputError(f"'{raw}' is outside the folders this app may read and write ({names}); "
-                         "give a path inside one of them")
+                         "give a path inside one of them", typed=raw)
     if must_exist and not chosen.exists():
-        raise InputError(f"'{raw}': no such file or folder")
+        raise InputError(f"'{raw}': no such file or folder", typed=raw)
     return chosen
 
 

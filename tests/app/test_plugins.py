@@ -64,3 +64,20 @@ def test_the_guide_names_every_plugin_kind_with_its_base_class_and_entry_point_g
     for kind in KINDS:
         row = next((line for line in GUIDE.splitlines() if line.strip().startswith(f"| {kind} |")), "")
         assert f"`fexlab.{kind}s`" in row, kind
+
+
+def test_a_typed_path_is_quoted_as_typed(folders):
+    import gradio as gr
+    import pytest
+
+    from fexlab.app.common import user_errors
+    from fexlab.registry.paths import resolve_user_path
+
+    checked = user_errors(lambda typed: resolve_user_path(typed, must_exist=True))
+    for typed in ("../shared/data/fer2013", "../../../etc", "/etc/ssl/certs/deep/down"):
+        with pytest.raises(gr.Error) as error:
+            checked(typed)
+        assert error.value.message.startswith(f"'{typed}' is outside the folders this app may read and write (data, ")
+    with pytest.raises(gr.Error) as error:
+        checked("no/such/file/at/all.csv")
+    assert error.value.message == "'no/such/file/at/all.csv': no such file or folder"
