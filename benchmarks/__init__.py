@@ -25,12 +25,12 @@ def all_benchmarks() -> list[Benchmark]:
         benches.append(Benchmark(f"predict:{name}", partial(pipeline.predict_images, name), ("fexlab.pipeline.predict",),
                                  f"whole-image prediction with {name} and the default detector"))
     for name in pipeline.classifier_names():
-        benches.append(Benchmark(f"classify:{name}", partial(pipeline.classify, name), ("registry",),
+        benches.append(Benchmark(f"classify:{name}", partial(pipeline.classify, name), ("fexlab.registry",),
                                  f"{name} on face crops, batch 1 and 64"))
     benches += [
-        Benchmark("detect-quality", detection.detection_quality, ("registry",),
+        Benchmark("detect-quality", detection.detection_quality, ("fexlab.registry",),
                   "recall / precision of every detector on real faces pasted at known boxes"),
-        Benchmark("detect-speed", detection.detection_speed, ("registry",), "each detector alone per frame and photo"),
+        Benchmark("detect-speed", detection.detection_speed, ("fexlab.registry",), "each detector alone per frame and photo"),
         Benchmark("video", pipeline.video, ("fexlab.pipeline.predict",), "every frame of a 640x480 clip"),
         Benchmark("profile", profile.profile_rows, ("fexlab.pipeline.predict",),
                   "the prediction path stage by stage: decode, detector passes, tiles, close-ups, NMS, crops, classifier, mesh"),
@@ -40,7 +40,7 @@ def all_benchmarks() -> list[Benchmark]:
                   "landmark jitter of the followed mesh on a still clip with and without smoothing, and its lag"),
         Benchmark("video-mesh", face_mesh.mesh_video, ("fexlab.plugins.face_mesh", "fexlab.pipeline.predict"),
                   "every frame of a 640x480 clip with detector, face mesh (tracking) and classifier"),
-        Benchmark("app", pipeline.app_cold_start, ("app",), "process start to the app's first response"),
+        Benchmark("app", pipeline.app_cold_start, ("fexlab.app",), "process start to the app's first response"),
         Benchmark("renderer", capabilities.renderer, ("fexlab.preprocessing.synthetic",), "synthetic faces/s"),
         Benchmark("train", capabilities.train_classifier, ("fexlab.trainers.classifier",), "classifier training steps/s"),
         Benchmark("cgan", capabilities.cgan, ("fexlab.plugins.cgan",), "cGAN images/s"),

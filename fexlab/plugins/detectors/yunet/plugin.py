@@ -1,0 +1,233 @@
+"""The ``yunet`` detector: YuNet (Wu, Peng, Yu, 2023), box, score and five keypoints per face.
+
+YuNet is the face detector OpenCV ships for ``cv2.FaceDetectorYN``: a 75k-parameter network that
+finds faces at three scales (strides 8, 16 and 32) in one call. Its ONNX file (Apache-2.0, the
+dynamic-size export of the training repository, checked by SHA-256) ships inside this package
+(``weights/``) and runs in ONNX Runtime; the outputs are decoded as OpenCV's
+``modules/objdetect/src/face_detect.cpp`` does (:func:`decode`), with OpenCV's own non-maximum
+suppression, so the faces equal ``cv2.FaceDetectorYN``'s on the same input.
+
+The image is never enlarged: YuNet misses faces larger than about 300 px in its input, so an
+image whose longer side exceeds ``max_side`` is scaled down to it, and a smaller one is read as
+it is (padded to a multiple of 32). Scaling a large photo down makes its small faces smaller
+still; only there, when the image is more than twice ``max_side``, a second pass reads it at
+twice the resolution in tiles of ``max_side`` and adds the faces too small for the first pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fexlab.registry import Face, FaceDetector, InputError
+from fexlab.registry.errors import CheckpointError
+from fexlab.registry.onnx_runtime import session_options
+from fexlab.registry.plugin import BROKEN, PluginStatus
+
+__all__ = ["KEYPOINTS", "MODEL_FILE", "MODEL_SHA256", "WEIGHTS_DIR", "YuNet", "YuNetConfig", "decode"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MODEL_FILE = "yunet_s_dynamic.onnx"
+#: SHA-256 of ``onnx/yunet_s_dynamic.onnx`` of ShiqiYu/libfacedetection.train at commit 0047ac24.
+MODEL_SHA256 = "daede24002cc8590f457998cc5e6c9e8b82f45f6bd969506a8913cd4ed10a2d3"
+#: The five keypoints in the model's order, named from the subject's side as BlazeFace's are.
+KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_right", "mouth_left")
+STRIDES = (8, 16, 32)
+ONNX_INSTALL = "pip install onnxruntime"
+
+
+@dataclass
+class YuNetConfig:
+    #: Faces scoring below this are dropped. 0.6: no face on the title cards, drawings and text of
+    #: the no-face benchmark, every face of the example photos (README, "Face detection").
+    min_score: float = 0.6
+    #: Faces overlapping by more IoU than this are merged into one (OpenCV's default 0.3).
+    nms_iou: float = 0.3
+    #: Images are scaled down to this longer side (never up); YuNet finds faces from about 10 px
+    #: to about 300 px in its input.
+    max_side: int = 640
+    #: Images more than twice ``max_side`` also get a pass at twice the resolution, in tiles, for
+    #: the faces the first pass is too coarse for (0: never).
+    fine_pass: bool = True
+    #: Intra-op threads of the ONNX Runtime session (0: one per core).
+    num_threads: int = 1
+
+
+def decode(outputs: dict[str, np.ndarray], width: int, height: int, min_score: float, nms_iou: float,
+           top_k: int = 5000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes (N, 4: x, y, w, h), scores (N,) and keypoints (N, 5, 2) from YuNet's raw outputs for
+    an input of ``width`` x ``height`` (multiples of 32), in that input's pixels, as OpenCV's
+    ``FaceDetectorYN`` decodes them: per anchor point, score = sqrt(class x objectness), the box
+    centre offset by the regressed fraction of a stride, its size exp(regressed) strides."""
+    import cv2
+
+    boxes, scores, points = [], [], []
+    for stride in STRIDES:
+        cols, rows = width // stride, height // stride
+        cls = np.clip(outputs[f"cls_{stride}"].reshape(-1), 0.0, 1.0)
+        obj = np.clip(outputs[f"obj_{stride}"].reshape(-1), 0.0, 1.0)
+        score = np.sqrt(cls * obj)
+        keep = np.flatnonzero(score >= min_score)
+        if not len(keep):
+            continue
+        r, c = np.divmod(keep, cols)
+        assert rows * cols == len(score), (rows, cols, len(score))
+        box = outputs[f"bbox_{stride}"].reshape(-1, 4)[keep]
+        cx, cy = (c + box[:, 0]) * stride, (r + box[:, 1]) * stride
+        w, h = np.exp(box[:, 2]) * stride, np.exp(box[:, 3]) * stride
+        boxes.append(np.stack([cx - w / 2, cy - h / 2, w, h], axis=1))
+        kps = outputs[f"kps_{stride}"].reshape(-1, 5, 2)[keep]
+        points.append(np.stack([(kps[:, :, 0] + c[:, None]) * stride, (kps[:, :, 1] + r[:, None]) * stride], axis=2))
+        scores.append(score[keep])
+    if not boxes:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
+    boxes_, scores_, points_ = np.concatenate(boxes), np.concatenate(scores), np.concatenate(points)
+    kept = np.asarray(cv2.dnn.NMSBoxes(boxes_.tolist(), scores_.tolist(), min_score, nms_iou, top_k=top_k),
+                      dtype=int).reshape(-1)
+    return boxes_[kept].astype(np.float32), scores_[kept].astype(np.float32), points_[kept].astype(np.float32)
+
+
+class YuNet(FaceDetector):
+    """YuNet in ONNX Runtime: one multi-scale pass, box, score and five keypoints per face."""
+
+    name: ClassVar[str] = "yunet"
+    description: ClassVar[str] = "YuNet (OpenCV's FaceDetectorYN model) in ONNX Runtime, box + 5 keypoints, offline"
+    config_class: ClassVar[type] = YuNetConfig
+    pretrained: ClassVar[dict[str, str]] = {"s": str(WEIGHTS_DIR / "s")}
+    weights_hint: ClassVar[str] = ("the bundled model is missing: reinstall fexlab, or copy yunet_s_dynamic.onnx "
+                                   f"(SHA-256 {MODEL_SHA256[:12]}...) into {WEIGHTS_DIR / 's'}")
+    #: ``detect`` may run in several threads at once (an ONNX Runtime session is thread-safe).
+    thread_safe: ClassVar[bool] = True
+
+    def __init__(self, config: Any = None, **kwargs: Any):
+        super().__init__(config, **kwargs)
+        cfg = self.config
+        if not 0.0 < cfg.min_score < 1.0 or not 0.0 < cfg.nms_iou < 1.0:
+            raise InputError(f"min_score and nms_iou must lie in (0, 1), got {cfg.min_score} and {cfg.nms_iou}")
+        if cfg.max_side < 64:
+            raise InputError(f"max_side must be at least 64 pixels, got {cfg.max_side}")
+        if cfg.num_threads < 0:
+            raise InputError(f"num_threads must be 0 (one per core) or more, got {cfg.num_threads}")
+        self.model_path = WEIGHTS_DIR / "s" / MODEL_FILE
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    # -- weights: the ONNX file beside config.json ---------------------------------------------
+    def load_weights(self, directory: Path) -> None:
+        path = Path(directory) / MODEL_FILE
+        if not path.is_file():
+            raise CheckpointError(f"'{directory}' has no {MODEL_FILE}; the checkpoint is incomplete")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != MODEL_SHA256:
+            raise CheckpointError(f"{path} is not YuNet's model (SHA-256 {digest[:12]}..., expected "
+                                  f"{MODEL_SHA256[:12]}...): {self.weights_hint}")
+        self.model_path, self._session = path, None
+
+    def save_weights(self, directory: Path) -> None:
+        shutil.copyfile(self.model_path, Path(directory) / MODEL_FILE)
+
+    @classmethod
+    def status(cls) -> PluginStatus:
+        import importlib.util
+
+        if importlib.util.find_spec("onnxruntime") is None:
+            return PluginStatus(BROKEN, f"ONNX Runtime is not installed: run `{ONNX_INSTALL}`")
+        return super().status()
+
+    # -- inference -------------------------------------------------------------------------------
+    def session(self) -> Any:
+        """The ONNX Runtime session, opened on first use."""
+        with self._lock:
+            if self._session is None:
+                import onnxruntime as ort
+
+                self._session = ort.InferenceSession(str(self.model_path), session_options(self.config.num_threads),
+                                                     providers=["CPUExecutionProvider"])
+                self._outputs = [o.name for o in self._session.get_outputs()]
+            return self._session
+
+    def raw_outputs(self, image_bgr: np.ndarray) -> tuple[dict[str, np.ndarray], int, int]:
+        """YuNet's outputs for one BGR uint8 image, zero-padded right and bottom to multiples of 32
+        as OpenCV pads it; with the padded width and height."""
+        height, width = image_bgr.shape[:2]
+        padded_w, padded_h = -(-width // 32) * 32, -(-height // 32) * 32
+        tensor = np.zeros((1, 3, padded_h, padded_w), np.float32)
+        tensor[0, :, :height, :width] = image_bgr.transpose(2, 0, 1)
+        session = self.session()
+        values = session.run(self._outputs, {session.get_inputs()[0].name: tensor})
+        return dict(zip(self._outputs, values)), padded_w, padded_h
+
+    def _pass(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        outputs, width, height = self.raw_outputs(image_bgr)
+        return decode(outputs, width, height, self.config.min_score, self.config.nms_iou)
+
+    def detect_arrays(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (x, y, w, h), scores and (5, 2) keypoints of every face in ``image`` (HxWx3 RGB
+        uint8), in its pixels."""
+        import cv2
+
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
+            raise InputError(f"yunet needs an HxWx3 RGB image, got shape {image.shape}")
+        bgr = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2BGR)
+        height, width = bgr.shape[:2]
+        side = self.config.max_side
+        scale = min(1.0, side / max(height, width))  # never enlarged
+        small = bgr if scale == 1.0 else cv2.resize(bgr, (max(1, round(width * scale)), max(1, round(height * scale))),
+                                                   interpolation=cv2.INTER_AREA)
+        boxes, scores, points = self._pass(small)
+        found = [(boxes / scale, scores, points / scale)]
+        if self.config.fine_pass and max(height, width) > 2 * side:
+            found.append(self._fine_pass(bgr, 2 * scale))
+        boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
+        if len(found) > 1 and len(boxes):
+            kept = np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), self.config.min_score,
+                                               self.config.nms_iou), dtype=int).reshape(-1)
+            boxes, scores, points = boxes[kept], scores[kept], points[kept]
+        return boxes, scores, points
+
+    def _fine_pass(self, bgr: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Faces too small for the first pass: the image at ``scale`` in ``max_side`` tiles that
+        overlap by a quarter, keeping the faces the first pass saw under 24 px (YuNet finds a face
+        reliably from about 20 px; larger ones are the first pass's)."""
+        import cv2
+
+        height, width = bgr.shape[:2]
+        big = cv2.resize(bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        side, step = self.config.max_side, self.config.max_side * 3 // 4
+        rows, cols = big.shape[:2]
+        ys = sorted({*range(0, max(rows - side, 0) + 1, step), max(rows - side, 0)})
+        xs = sorted({*range(0, max(cols - side, 0) + 1, step), max(cols - side, 0)})
+        parts = []
+        for y in ys:
+            for x in xs:
+                boxes, scores, points = self._pass(big[y : y + side, x : x + side])
+                small = np.maximum(boxes[:, 2], boxes[:, 3]) < 48  # under 24 px in the first pass
+                offset = np.array([x, y], np.float32)
+                boxes = boxes[small].copy()
+                boxes[:, :2] += offset
+                parts.append((boxes / scale, scores[small], (points[small] + offset) / scale))
+        return tuple(np.concatenate(p) for p in zip(*parts))  # type: ignore[return-value]
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        boxes, scores, points = self.detect_arrays(image)
+        height, width = np.asarray(image).shape[:2]
+        faces = []
+        for (x, y, w, h), score, keypoints in zip(boxes, scores, points):
+            x0, y0 = max(0, round(float(x))), max(0, round(float(y)))
+            x1, y1 = min(width, round(float(x + w))), min(height, round(float(y + h)))
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            landmarks = {name: (float(px), float(py)) for name, (px, py) in zip(KEYPOINTS, keypoints)}
+            landmarks["mouth_center"] = tuple(float(v) for v in (keypoints[3] + keypoints[4]) / 2)
+            faces.append(Face((x0, y0, x1 - x0, y1 - y0), float(score), landmarks))
+        faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
+        return faces
