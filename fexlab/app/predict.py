@@ -171,6 +171,8 @@ def _downloads(records: list[dict[str, Any]], labels: list[str]) -> list[str]:
     import csv
     import json
 
+    from fexlab.pipeline.exports import spreadsheet_cell
+
     folder = output_folder("predict")
     with (folder / "emotions.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -180,8 +182,9 @@ def _downloads(records: list[dict[str, Any]], labels: list[str]) -> list[str]:
                 for label in labels:
                     verdict = face["classifiers"][label] if len(labels) > 1 else face
                     probs = verdict["probabilities"]
-                    writer.writerow([record["file"], i + 1, *face["box"], face["score"], label, verdict["emotion"],
-                                     probs[verdict["emotion"]], *(probs[e] for e in EMOTIONS)])
+                    writer.writerow([spreadsheet_cell(record["file"]), i + 1, *face["box"], face["score"],
+                                     spreadsheet_cell(label), verdict["emotion"], probs[verdict["emotion"]],
+                                     *(probs[e] for e in EMOTIONS)])
     (folder / "emotions.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "size"} for r in records],
                                                      indent=2))
     return [str(folder / "emotions.csv"), str(folder / "emotions.json")]

@@ -33,7 +33,7 @@ import numpy as np
 from fexlab.registry import InputError
 
 __all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "face_series", "live_link_rows", "timecode", "video_faces",
-           "write_blendshapes_json", "write_live_link_csv", "write_mesh_glb", "write_mesh_obj"]
+           "spreadsheet_cell", "write_blendshapes_json", "write_live_link_csv", "write_mesh_glb", "write_mesh_obj"]
 
 #: The 52 ARKit blendshapes in Live Link Face's column order.
 LIVE_LINK_BLENDSHAPES = (
@@ -97,6 +97,16 @@ def live_link_rows(series: Series, fps: float = 60.0) -> list[list[Any]]:
         rows.append([timecode(seconds, fps), len(LIVE_LINK_BLENDSHAPES) + len(_ROTATIONS),
                      *(round(v, 6) for v in values)])
     return rows
+
+
+#: What a spreadsheet takes for the start of a formula in a cell (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """``value`` for a CSV cell: text that a spreadsheet would run as a formula (``=1+2.jpg``, a
+    file's name) gets a leading ``'``, as OWASP advises; numbers and other text are kept."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def write_live_link_csv(path: str | Path, series: Series, fps: float = 60.0) -> Path:

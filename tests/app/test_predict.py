@@ -261,3 +261,15 @@ def test_the_face_mesh_says_when_it_is_not_available(registry, astronaut_path, m
     monkeypatch.setattr(FaceMesh, "status", classmethod(lambda cls: PluginStatus(BROKEN, "the bundle is damaged")))
     with pytest.raises(InputError, match="^the face mesh is not available: the bundle is damaged$"):
         predict_photo(Registry(), str(astronaut_path), "mini_xception", "haar", mesh=True)
+
+
+def test_a_file_name_a_spreadsheet_would_run_is_escaped_in_the_csv(registry, tmp_path):
+    import csv
+    import shutil
+
+    photos = [shutil.copy(EXAMPLES_DIR / "astronaut.jpg", tmp_path / name) for name in ("=1+2.jpg", "@SUM(A1).jpg")]
+    *_, files = predict_photo(registry, None, "mini_xception", "haar", photos=[str(p) for p in photos])
+    with open(files[0]) as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["photo"] for row in rows] == ["'=1+2.jpg", "'@SUM(A1).jpg"]
+    assert float(rows[0]["happy"]) > 0.5  # numbers stay numbers
