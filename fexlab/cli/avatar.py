@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fexlab.registry import DEFAULT_DETECTOR, FexlabError, InputError, default_registry
 
-from .common import check_output_dir, input_failed, make_output_dir
+from .common import check_output_dir, input_failed, make_output_dir, say
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -51,15 +51,15 @@ def run(args: argparse.Namespace) -> int:
                                                   size=args.size)
             if not with_face:
                 target.unlink()
-                print(f"{args.path}: no face found in its {count} analysed frames, so no avatar video written")
+                say(f"{args.path}: no face found in its {count} analysed frames, so no avatar video written")
                 return 0
-            print(f"wrote {target} ({count} frames, {with_face} with a face)")
+            say(f"wrote {target} ({count} frames, {with_face} with a face)")
             return 0
         faces = [face for face in predictor.predict_image(args.path).faces if face.analysis.get("action_units")]
     except FexlabError as error:
         return input_failed(error)
     if not faces:
-        print(f"{args.path}: no face found, so no avatar written (for a photo that is already a face crop, use "
+        say(f"{args.path}: no face found, so no avatar written (for a photo that is already a face crop, use "
               "--detector full_frame)")
         return 0
     from PIL import Image
@@ -67,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
     face = max(faces, key=lambda f: f.box[2] * f.box[3])
     target = out / f"{stem}.avatar.png"
     Image.fromarray(avatar_of(face.analysis, seed=args.seed, size=args.size)).save(target)
-    print(f"wrote {target}")
+    say(f"wrote {target}")
     return 0

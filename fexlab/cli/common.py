@@ -10,15 +10,32 @@ from pathlib import Path
 from typing import Any
 
 from fexlab.registry import FexlabError, InputError
+from fexlab.registry.paths import printable
 
 
 def print_json(payload: Any) -> None:
-    json.dump(payload, sys.stdout, indent=2)
+    json.dump(_printable(payload), sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
+def _printable(value: Any) -> Any:
+    """``value`` with every text in it :func:`printable` (file names that are not UTF-8)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {_printable(key): _printable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(item) for item in value]
+    return value
+
+
+def say(message: str) -> None:
+    """Print ``message`` on stdout, with the names in it :func:`printable`."""
+    print(printable(message))
+
+
 def err(message: str) -> None:
-    print(f"fexlab: {message}", file=sys.stderr)
+    print(f"fexlab: {printable(message)}", file=sys.stderr)
 
 
 def check_output_dir(path: str | Path) -> Path:

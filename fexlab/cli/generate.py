@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from fexlab.registry import DEFAULT_DETECTOR, FexlabError, InputError, NoFaceError, default_registry
+from fexlab.registry.paths import printable
 
-from .common import check_output_dir, err, input_failed, make_output_dir
+from .common import check_output_dir, err, input_failed, make_output_dir, say
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -119,7 +120,7 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
         result = edit_photo(photo, generator, detector, emotions, strength=strength, align=args.align, seed=args.seed,
                             **options)
     except NoFaceError as error:
-        print(f"{args.image}: {error}; nothing written")
+        say(f"{args.image}: {error}; nothing written")
         return 0
     if args.animate:
         animation = animate_face(result, generator, 0, frames=16 if args.frames is None else args.frames,
@@ -141,7 +142,7 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
     from fexlab.eval.plots import sample_grid, save_figure
 
     rows = {f"face {n}": [face.crop, *(face.edits[e] for e in emotions)] for n, face in enumerate(result.faces, 1)}
-    title = f"{name}: {Path(args.image).name}, each face (rows) in each emotion, strength {strength:g}"
+    title = f"{name}: {printable(Path(args.image).name)}, each face (rows) in each emotion, strength {strength:g}"
     print(save_figure(sample_grid(rows, ["photo", *emotions], title=title, cell=1.3), out / f"{name}_grid.png"))
     return 0
 

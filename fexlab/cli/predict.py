@@ -15,6 +15,7 @@ from fexlab.registry import (
     InputError,
     default_registry,
 )
+from fexlab.registry.paths import printable
 
 from .common import check_output_dir, err, make_output_dir, print_json, skipped
 
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     results, failed = [], 0
     for path in paths:
-        record: dict[str, Any] = {"file": path, "faces": [], "error": None}
+        record: dict[str, Any] = {"file": printable(path), "faces": [], "error": None}
         try:
             if is_video(path):
                 record["faces"], record["summary"] = _predict_video(predictor, path, args.every, out_dir)

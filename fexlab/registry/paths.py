@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["ROOT_VARIABLES", "allowed_roots", "resolve_user_path"]
+__all__ = ["ROOT_VARIABLES", "allowed_roots", "printable", "resolve_user_path"]
 
 #: Environment variable -> default folder (relative to the working directory) of each allowed root.
 ROOT_VARIABLES = {"FEXLAB_DATA_DIR": "data", "FEXLAB_RESULTS_DIR": "results", "FEXLAB_RUNS_DIR": "runs"}
@@ -62,6 +62,17 @@ def resolve_user_path(text: str | os.PathLike, roots: Sequence[str | os.PathLike
     if must_exist and not chosen.exists():
         raise InputError(f"'{raw}': no such file or folder", typed=raw)
     return chosen
+
+
+def printable(text: str | os.PathLike) -> str:
+    """``text`` (a path, or a message that names one) with the bytes of a file name that are not
+    UTF-8 (``caf\xe9.jpg``, which Python holds as lone surrogates) shown as U+FFFD, so it can be
+    printed, drawn and written as JSON."""
+    text = os.fspath(text)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate that no file name decoding made
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _within(path: Path, bases: Sequence[Path]) -> bool:

@@ -78,3 +78,25 @@ def test_a_photo_without_a_face_and_a_file_that_is_no_image(translator, tmp_path
     Image.fromarray(np.full((48, 48, 3), 90, np.uint8)).save(crop)
     assert _edit(translator, tmp_path / "c", crop, "--detector", "full_frame", "--emotion", "fear") == 0
     assert (tmp_path / "c" / "stargan_face1_fear.png").is_file()
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_with_replacement_characters(translator, astronaut_path, tmp_path,
+                                                                             capsys):
+    import json
+    import os
+    import shutil
+
+    photo = tmp_path / os.fsdecode(b"caf\xe9_\xff.jpg")
+    shutil.copy(astronaut_path, photo)
+    assert _edit(translator, tmp_path / "out", photo, "--emotion", "happy") == 0
+    assert (tmp_path / "out" / "stargan_grid.png").is_file()
+    capsys.readouterr()
+    assert main(["predict", str(photo), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "\\udc" not in out and json.loads(out)[0]["file"] == str(tmp_path / "caf\ufffd_\ufffd.jpg")
+    assert main(["predict", str(photo)]) == 0
+    assert capsys.readouterr().out.startswith(f"{tmp_path}/caf\ufffd_\ufffd.jpg: 1 face")
+    broken = tmp_path / os.fsdecode(b"note_\xff.jpg")
+    broken.write_text("not a photo")
+    assert main(["predict", str(broken)]) == 1
+    assert "note_\ufffd.jpg is not an image" in capsys.readouterr().err
