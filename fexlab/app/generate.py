@@ -100,6 +100,17 @@ def _seed(seed: Any) -> int:
     return value
 
 
+def _face_number(value: Any) -> int:
+    """The face to animate: 1, 2, ... left to right; 0 (or nothing) for the largest."""
+    try:
+        number = 0 if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise InputError(f"the face to animate is a number from 1, left to right (0: the largest), got '{value}'")
+    return number
+
+
 def _emotions(emotions: Any) -> list[str]:
     try:
         names = parse_emotions(emotions or [])
@@ -304,7 +315,7 @@ def unit_options(units: list[str], chosen: Any, values: Any) -> dict[str, float]
 
 def edit_expression(registry: Registry, generators: list[str] | str | None, checkpoint: str | None, image: Any,
                     emotions: Any, seed: Any, strength: float, options: dict[str, Any] | None = None,
-                    detector: str | None = None, paste: bool = True, fps: float = 6.0):
+                    detector: str | None = None, paste: bool = True, fps: float = 6.0, animated: Any = 0):
     """Handler: returns (gallery of every face as it is then edited to each emotion by each editing
     generator, gallery of the photo as it is then with the edits pasted back, the PNG zip and
     animations, message).
@@ -312,6 +323,7 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
     The faces are found by ``detector`` (default :data:`registry.DEFAULT_DETECTOR`; ``full_frame``
     when the upload is already a face crop), aligned on the eyes, cropped, edited, and carried back
     at the photo's resolution (:mod:`editing`). Generators that cannot edit are skipped and named.
+    ``animated`` is the number of the face animated, left to right from 1 (0: the largest).
     """
     from fexlab.pipeline.animation import check_fps
     from fexlab.pipeline.editing import animate_face, edit_photo
@@ -324,6 +336,7 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"strength must be between 0 and 1, got {strength}")
     rate = check_fps(fps)
+    chosen = _face_number(animated)
     from fexlab.preprocessing.images import load_image
 
     photo = load_image(path, name=name)  # a bad file is a one-line error before any model is loaded
@@ -356,16 +369,24 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
                 Image.fromarray(result.photos[emotion]).save(file)
                 photos.append((str(file), f"{label} · {emotion}"))
         if len(names) >= 2 or generator.edits_photos:  # an editor of whole photos starts from the face's own
-            animation = animate_face(result, generator, 0, frames=8, strength=strength, seed=seed, **settings)
-            files += [str(f) for f in animation.save(folder / animation.stem(f"{slug}_face1"), rate)]
+            if chosen > len(result.faces):
+                raise InputError(f"there is no face {chosen} to animate: {label} edited {len(result.faces)} face(s); "
+                                 "give a number from 1 to that, or 0 for the largest")
+            index = chosen - 1 if chosen else result.largest()
+            animation = animate_face(result, generator, index, frames=8, strength=strength, seed=seed, **settings)
+            files += [str(f) for f in animation.save(folder / animation.stem(f"{slug}_face{index + 1}"), rate)]
         notes += _notes(label, generator, names, settings)
         notes.append(f"**{label}** found {len(result.faces)} face(s).")
+        if result.skipped:
+            notes.append(f"It finds no face in {len(result.skipped)} more of the detector's region(s), left as they "
+                         "are.")
     skipped = [label for label in models if label not in editors]
     message = (f"Edited with strength {strength:g}: each face in {len(names)} emotion(s), the photo's own detail "
                "kept where the editor changed nothing. " + " ".join(notes))
     if len(names) >= 2 or any(g.edits_photos for g in editors.values()):
-        message += (f" The animation goes through the ticked emotions ({rate:g} frames per second), for the first face"
-                    " (mesh_warp's from the face's own expression).")
+        message += (f" The animation goes through the ticked emotions ({rate:g} frames per second), for "
+                    f"{f'face {chosen}' if chosen else 'the largest face'} (mesh_warp's from the face's own "
+                    "expression).")
     if skipped:
         message += f" Skipped (they cannot edit a face): {', '.join(skipped)}."
     return faces, photos, [_zip(folder, "fexlab-edits.zip"), *files], message
@@ -508,6 +529,9 @@ def build(registry: Registry) -> None:
                                              "faces", interactive=not cannot_edit, elem_id="generate-edit-texture")
                 paste = gr.Checkbox(True, label="Paste the edited faces back into the photo",
                                     interactive=not cannot_edit)
+                animated_face = gr.Number(0, precision=0, minimum=0, label="Face to animate",
+                                          info="numbered left to right from 1, as in the gallery; 0: the largest",
+                                          interactive=not cannot_edit, elem_id="generate-edit-animated-face")
                 edit_button = gr.Button("Edit into these emotions", variant="primary",
                                         interactive=not cannot_edit, elem_id="generate-edit-button")
             with gr.Column(scale=2):
@@ -520,7 +544,7 @@ def build(registry: Registry) -> None:
                                     height="auto",
                                     object_fit="contain", fit_columns=False, preview=False,
                                     elem_classes=["fexlab-whole"], elem_id="generate-pasted")
-                edit_files = gr.File(label="Download: every edit as PNG (zip), and the first face as GIF and WebM",
+                edit_files = gr.File(label="Download: every edit as PNG (zip), and the animated face as GIF and WebM",
                                      file_count="multiple", elem_id="generate-edit-files")
 
     option_inputs = [truncation, intensity, variation, steps, guidance, negative, lora_scale]
@@ -550,12 +574,12 @@ def build(registry: Registry) -> None:
         return animate_faces(registry, generators, checkpoint, mode, start, end, seed, end_seed, frames, fps, options)
 
     @user_errors
-    def edit(generators, checkpoint, face, emotions, seed, strength, detector, paste, fps, truncation, intensity,
-             variation, steps, guidance, negative_prompt, lora_scale, chosen_units, texture, *unit_values):
+    def edit(generators, checkpoint, face, emotions, seed, strength, detector, paste, fps, animated, truncation,
+             intensity, variation, steps, guidance, negative_prompt, lora_scale, chosen_units, texture, *unit_values):
         options = {**ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale),
                    **unit_options(units, chosen_units, unit_values), "texture": float(texture)}
         return edit_expression(registry, generators, checkpoint, face, emotions, seed, strength, options, detector,
-                               paste, fps)
+                               paste, fps, animated)
 
     grid_outputs, morph_outputs = [grids, download, message], [strip, frame]
     edit_outputs = [edited, pasted, edit_files, edit_message]
@@ -574,6 +598,6 @@ def build(registry: Registry) -> None:
     clear_on_error(animate_button.click(animated, animate_inputs, animate_outputs, api_name="animate",
                                         show_progress_on=[animations]), animate_outputs)
     clear_on_error(edit_button.click(edit, [editor, checkpoint, face, edit_emotions, seed, strength, edit_detector, paste,
-                                            fps, *option_inputs, units_set, texture, *unit_sliders],
+                                            fps, animated_face, *option_inputs, units_set, texture, *unit_sliders],
                                      edit_outputs, api_name="edit_expression", preprocess=False,
                                      show_progress_on=[edited]), edit_outputs)

@@ -34,6 +34,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--animate", choices=MODES, help="write an animated GIF and a WebM per seed instead of PNGs: "
                    "interpolate morphs between two --emotion (default neutral, happy), all shows one identity "
                    "through every --emotion in turn (default the seven)")
+    p.add_argument("--face", type=int, metavar="N", help="with --image --animate: the face to animate, numbered left to "
+                   "right as in PLUGIN_faceN_EMOTION.png (default the largest)")
     p.add_argument("--frames", type=int, metavar="N", help="with --animate: frames from one emotion to the next, "
                    "both included (default 16)")
     p.add_argument("--fps", type=float, metavar="F", help="with --animate: frames per second, 1 to 50 (default 8)")
@@ -75,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
     name = args.plugin.split(":")[0]
     if args.detector is not None and args.image is None:
         raise InputError("--detector goes with --image (the photo whose faces are edited)")
+    if args.face is not None and not (args.image and args.animate):
+        raise InputError("--face goes with --image and --animate (the face of the photo to animate)")
+    if args.face is not None and args.face < 1:
+        raise InputError(f"--face numbers the faces from 1, left to right; got {args.face}")
     if args.image is not None:
         return _edit(generator, name, args, options, out)
     if args.animate:
@@ -93,7 +99,7 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
     """``--image``: every face of the photo edited into each emotion (PLUGIN_faceN_EMOTION.png),
     the photo with all of them pasted back (PLUGIN_photo_EMOTION.png), every face in every emotion
     at its own resolution (PLUGIN_sheet.png) and as a labelled figure (PLUGIN_grid.png); with
-    ``--animate``, the first face as GIF and WebM."""
+    ``--animate``, the largest face (or ``--face N``) as GIF and WebM."""
     from PIL import Image
 
     from fexlab.pipeline.editing import animate_face, edit_photo
@@ -122,10 +128,16 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
     except NoFaceError as error:
         say(f"{args.image}: {error}; nothing written")
         return 0
+    if result.skipped:
+        err(f"note: {name} finds no face in {len(result.skipped)} of the detector's regions (boxes "
+            f"{', '.join(str(tuple(round(v) for v in box)) for box in result.skipped)}), left as they are")
     if args.animate:
-        animation = animate_face(result, generator, 0, frames=16 if args.frames is None else args.frames,
+        if args.face is not None and args.face > len(result.faces):
+            raise InputError(f"--face {args.face}: the photo has {len(result.faces)} face(s) to animate")
+        index = result.largest() if args.face is None else args.face - 1
+        animation = animate_face(result, generator, index, frames=16 if args.frames is None else args.frames,
                                  strength=strength, seed=args.seed, **options)
-        for path in animation.save(out / animation.stem(f"{name}_face1"), fps):
+        for path in animation.save(out / animation.stem(f"{name}_face{index + 1}"), fps):
             print(path)
         return 0
     for emotion in emotions:

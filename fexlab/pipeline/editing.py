@@ -49,6 +49,13 @@ class PhotoEdit:
     faces: list[EditedFace]
     emotions: list[str]
     photos: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The detector's boxes the editor found no face in (an editor of whole photos: mesh_warp's face
+    #: mesh), left as they are and not among :attr:`faces`.
+    skipped: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    def largest(self) -> int:
+        """The index of the largest edited face (the one animated unless another is chosen)."""
+        return max(range(len(self.faces)), key=lambda k: self.faces[k].box[2] * self.faces[k].box[3])
 
     def sheet(self, gap: int = 4) -> np.ndarray:
         """Every face at its crop's own resolution: one row per face, the face as it is and then
@@ -202,28 +209,39 @@ def _cut(photo: np.ndarray, matrix: np.ndarray, side: int) -> np.ndarray:
 def _edit_whole_photo(image: np.ndarray, faces: Sequence[Any], editor: Generator, names: list[str], margin: float,
                       align: bool, strength: float, options: dict[str, Any]) -> PhotoEdit:
     """An editor that edits whole photos (``edits_photos``: mesh_warp) edits every face in place
-    at the photo's resolution; each face's crop is cut from the photo as it is and as edited."""
+    at the photo's resolution; each face's crop is cut from the photo as it is and as edited. With
+    ``strength`` above 0, a face the editor left as it is in every emotion is one it found no face
+    in (a box on a T-shirt): it goes to ``skipped``, not ``faces``."""
     faces = sorted(faces, key=lambda f: f.box[0])
     photos = editor.edit_photo(image, faces, names, **{**options, "strength": strength})
-    edited_faces = []
+    edited_faces, skipped = [], []
     for face in faces:
         matrix, side = _crop_matrix(face, margin, align)
         crop = _cut(image, matrix, side)
-        edited_faces.append(EditedFace(tuple(float(v) for v in face.box), crop,
-                                       {name: _cut(photos[name], matrix, side) for name in names}, matrix, crop, face))
-    return PhotoEdit(image, edited_faces, names, dict(photos))
+        edits = {name: _cut(photos[name], matrix, side) for name in names}
+        box = tuple(float(v) for v in face.box)
+        if strength > 0.0 and all(np.array_equal(edit, crop) for edit in edits.values()):
+            skipped.append(box)
+            continue
+        edited_faces.append(EditedFace(box, crop, edits, matrix, crop, face))
+    if not edited_faces:
+        raise NoFaceError(f"{editor.name} finds no face to edit in the {len(faces)} region(s) the detector gave; try "
+                          "a larger, frontal, well-lit face")
+    return PhotoEdit(image, edited_faces, names, dict(photos), skipped)
 
 
-def animate_face(result: PhotoEdit, editor: Generator, index: int = 0, *, frames: int = 8, strength: float = 1.0,
+def animate_face(result: PhotoEdit, editor: Generator, index: int | None = None, *, frames: int = 8, strength: float = 1.0,
                  seed: int = 0, **options: Any) -> Any:
     """An :class:`animation.Animation` of face ``index`` of ``result`` moving through
     ``result.emotions``, every frame carried back to the crop's full resolution. An editor that
     only edits (``needs_image``: stargan) morphs the face between the emotions; one that also
-    draws from noise (sd_lora) would morph away from the photo, so its stops are cross-faded."""
+    draws from noise (sd_lora) would morph away from the photo, so its stops are cross-faded.
+    ``index`` None: the largest face."""
     from PIL import Image
 
     from fexlab.pipeline.animation import animate
 
+    index = result.largest() if index is None else index
     if not 0 <= index < len(result.faces):
         raise InputError(f"the photo has {len(result.faces)} face(s); there is no face {index + 1}")
     face = result.faces[index]

@@ -316,3 +316,30 @@ def test_mesh_warp_edits_the_photo_at_its_resolution_with_units_one_by_one(regis
     gif = next(f for f in one if f.endswith(".gif"))
     frames = _gif(gif)
     assert len(frames) == 8 and not np.array_equal(frames[0], frames[-1])
+
+
+def test_a_region_mesh_warp_finds_no_face_in_is_skipped_and_the_chosen_face_animated(registry, two_faces, tmp_path,
+                                                                                      monkeypatch):
+    from PIL import Image
+
+    from fexlab.registry import Face
+
+    photo = tmp_path / "group.png"
+    Image.fromarray(two_faces).save(photo)
+    finder = registry.detector("blazeface")
+    shirt = Face((0.0, two_faces.shape[0] - 50.0, 40.0, 40.0), 0.9, None)  # the first region from the left
+
+    class WithShirt:
+        def detect(self, image):
+            return [*finder.detect(image), shirt]
+
+    monkeypatch.setattr(registry, "detector", lambda name: WithShirt())
+    faces, _, files, note = edit_expression(registry, ["mesh_warp"], "", str(photo), ["happy"], 0, 1.0, ui_options(),
+                                            animated=2)
+    assert "found 2 face(s)" in note and "finds no face in 1 more of the detector's region(s)" in note
+    assert "for face 2" in note and any(f.endswith("mesh_warp_face2_happy_seed0.gif") for f in files), files
+    assert [caption for _, caption in faces][::2] == ["mesh_warp · face 1 · original", "mesh_warp · face 2 · original"]
+    with pytest.raises(InputError, match="there is no face 3 to animate"):
+        edit_expression(registry, ["mesh_warp"], "", str(photo), ["happy"], 0, 1.0, ui_options(), animated=3)
+    with pytest.raises(InputError, match="the face to animate is a number from 1"):
+        edit_expression(registry, ["mesh_warp"], "", str(photo), ["happy"], 0, 1.0, ui_options(), animated="two")

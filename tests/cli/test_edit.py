@@ -100,3 +100,18 @@ def test_a_file_name_that_is_not_utf8_is_shown_with_replacement_characters(trans
     broken.write_text("not a photo")
     assert main(["predict", str(broken)]) == 1
     assert "note_\ufffd.jpg is not an image" in capsys.readouterr().err
+
+
+def test_face_picks_the_face_to_animate_and_needs_image_and_animate(two_faces, tmp_path, capsys):
+    photo = tmp_path / "two.png"
+    Image.fromarray(two_faces).save(photo)
+    argv = ["generate", "--plugin", "mesh_warp", "--image", str(photo), "--emotion", "happy", "--out"]
+    assert main([*argv, str(tmp_path / "a"), "--animate", "all", "--frames", "2", "--face", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mesh_warp_face2_happy_seed0.gif",
+                                                                  "mesh_warp_face2_happy_seed0.webm"]
+    capsys.readouterr()
+    for extra, message in ([["--face", "2"], "--face goes with --image and --animate"],
+                           [["--animate", "all", "--face", "0"], "--face numbers the faces from 1"],
+                           [["--animate", "all", "--face", "3"], "--face 3: the photo has 2 face"]):
+        assert main([*argv, str(tmp_path / "b"), *extra]) == 2
+        assert message in capsys.readouterr().err

@@ -152,3 +152,29 @@ def test_strength_0_for_an_editor_that_takes_strength_as_its_own_option(photo):
     assert 0 < np.abs(weak.astype(int) - photo).mean() < np.abs(strong.astype(int) - photo).mean()
     with pytest.raises(InputError, match="strength must be between 0 and 1, got 1.5"):
         edit_photo(photo, editor, DotsDetector(), ["happy"], strength=1.5)
+
+
+def test_a_region_an_editor_of_whole_photos_finds_no_face_in_is_skipped_and_the_largest_face_animated(
+        registry, astronaut_path):
+    """A detector's box on a T-shirt: mesh_warp edits the real face, leaves the box as it is and
+    says so, and the animation is of the real face, not of the first box from the left."""
+    from fexlab.pipeline.editing import animate_face
+    from fexlab.preprocessing.images import load_image
+    from fexlab.registry import Face
+
+    image = load_image(astronaut_path)
+    real = max(registry.detector("blazeface").detect(image), key=lambda f: f.box[2] * f.box[3])
+    shirt = Face((0.0, image.shape[0] - 60.0, 50.0, 50.0), 0.9, None)  # left of the face: the first from the left
+
+    class WithShirt(DotsDetector):
+        def detect(self, image):
+            return [real, shirt]
+
+    editor = registry.generator("mesh_warp")
+    result = edit_photo(image, editor, WithShirt(), ["surprise"], align=False)
+    assert len(result.faces) == 1 and result.skipped == [shirt.box] and result.largest() == 0
+    assert not np.array_equal(result.faces[0].edits["surprise"], result.faces[0].crop)
+    animation = animate_face(result, editor, frames=2)
+    assert len(animation.frames) == 2
+    with pytest.raises(InputError, match="there is no face 2"):
+        animate_face(result, editor, 1, frames=2)
