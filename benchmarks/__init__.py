@@ -31,6 +31,8 @@ def all_benchmarks() -> list[Benchmark]:
         Benchmark("detect-quality", detection.detection_quality, ("fexlab.registry",),
                   "recall / precision of every detector on real faces pasted at known boxes"),
         Benchmark("detect-speed", detection.detection_speed, ("fexlab.registry",), "each detector alone per frame and photo"),
+        Benchmark("false-faces", detection.false_faces, ("fexlab.registry",),
+                  "faces each detector reports on title cards, text and drawings with no face"),
         Benchmark("video", pipeline.video, ("fexlab.pipeline.predict",), "every frame of a 640x480 clip"),
         Benchmark("profile", profile.profile_rows, ("fexlab.pipeline.predict",),
                   "the prediction path stage by stage: decode, detector passes, tiles, close-ups, NMS, crops, classifier, mesh"),

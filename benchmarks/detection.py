@@ -18,6 +18,8 @@ Speed: each detector alone per 640x480 frame and per example photo.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +29,11 @@ import numpy as np
 from fexlab.plugins.detectors.blazeface.decode import iou
 
 from .harness import ROOT, Row, time_calls
-from .inputs import one_face_images
+from .inputs import five_face_image, large_photo, no_face_media, one_face_images
 
-__all__ = ["DETECTORS", "detection_quality", "detection_speed", "make_scenes", "real_faces_dir"]
+__all__ = ["DETECTORS", "detection_quality", "detection_speed", "false_faces", "make_scenes", "real_faces_dir"]
 
-DETECTORS = ("haar", "blazeface.short", "blazeface.full")
+DETECTORS = ("haar", "blazeface.short", "blazeface.full", "yunet")
 
 #: Faces marked by hand in the example photos, (x, y, w, h).
 EXAMPLE_FACES = {
@@ -190,7 +192,7 @@ def detection_quality(count: int = 40) -> list[Row]:
     registry = default_registry()
     rows = []
     for name, detect in [*((name, registry.detector(name).detect) for name in DETECTORS),
-                         (f"{DETECTORS[-1]} + face_mesh presence", _with_presence(registry, DETECTORS[-1]))]:
+                         ("blazeface.full + face_mesh presence", _with_presence(registry, "blazeface.full"))]:
         detections = [[f.box for f in detect(scene.image)] for scene in scenes]
         factor = _size_factor(detections, scenes)
         per_size = {"24-48 px": [0, 0], "48-120 px": [0, 0], "120-400 px": [0, 0]}
@@ -224,6 +226,7 @@ def detection_speed() -> list[Row]:
     from fexlab.registry import default_registry
 
     photos = [load_image(p) for p in one_face_images()]
+    group, large = load_image(five_face_image()), large_photo()
     frame = np.full((480, 640, 3), 118, np.uint8)
     face = cv2.resize(photos[0], (300, 300), interpolation=cv2.INTER_AREA)
     frame[90:390, 170:470] = face
@@ -231,10 +234,37 @@ def detection_speed() -> list[Row]:
     rows = []
     for name in DETECTORS:
         detector = registry.detector(name)
-        for case, images in (("640x480 frame, 1 face", [frame]), ("example photos", photos)):
+        for case, images in (("640x480 frame, 1 face", [frame]), ("example photos", photos),
+                             ("1024x768 group, 5 faces", [group]), ("4032x3024 photo, 2 faces", [large])):
             calls = iter(range(10**9))
             timing = time_calls(lambda: detector.detect(images[next(calls) % len(images)]), min_calls=30,
                                 min_seconds=3.0, warmup=3)
             rows.append(Row(f"detect ({name})", case, timing.percentile_ms(50), "ms p50", timing.percentile_ms(50),
                             timing.percentile_ms(95), timing.cpu_ms, extra={"seconds": timing.seconds}))
+    return rows
+
+
+def false_faces() -> list[Row]:
+    """Faces each detector reports on media with no face (:func:`benchmarks.inputs.no_face_media`),
+    at its own threshold, and the highest score it gives there: a threshold above that reports none."""
+    from fexlab.registry import default_registry
+
+    media = no_face_media()
+    registry = default_registry()
+    rows = []
+    for name in DETECTORS:
+        detector = registry.detector(name)
+        found = {title: detector.detect(image) for title, image in media}
+        threshold = getattr(detector.config, "min_score", None)
+        lenient = copy.copy(detector)  # the same detector reporting scores from 0.3, its config a copy
+        if threshold is not None:
+            lenient.config = dataclasses.replace(detector.config, min_score=0.3)
+        scores = [face.score for _, image in media for face in lenient.detect(image)]
+        count = sum(len(faces) for faces in found.values())
+        where = ", ".join(f"{title}: {len(faces)}" for title, faces in found.items() if faces) or "none"
+        rows.append(Row(f"false faces ({name})", f"{len(media)} no-face images", count, "faces",
+                        note=f"at score >= {threshold}: {where}; highest score from 0.3: "
+                             f"{max(scores) if scores else 0:.2f}",
+                        extra={"faces": count, "by_image": {t: len(f) for t, f in found.items()},
+                               "threshold": threshold, "max_score_from_0_3": max(scores) if scores else 0.0}))
     return rows

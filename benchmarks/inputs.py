@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["EXAMPLES", "MEDIA", "face_crops", "five_face_image", "one_face_images", "video_640x480"]
+__all__ = ["EXAMPLES", "MEDIA", "face_crops", "five_face_image", "large_photo", "no_face_media", "one_face_images",
+           "video_640x480"]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MEDIA = Path(tempfile.gettempdir()) / "fexlab-benchmarks"
@@ -90,3 +91,58 @@ def video_640x480(frames: int = 150, fps: float = 30.0) -> Path:
     finally:
         writer.release()
     return path
+
+
+def large_photo() -> np.ndarray:
+    """A 4032x3024 photo (a phone camera's): the two-person example photo enlarged, two faces of
+    about 750 and 420 px."""
+    import cv2
+
+    from fexlab.preprocessing.images import load_image
+
+    photo = load_image(EXAMPLES / "two_people.jpg")
+    return cv2.resize(photo, (4032, 3024), interpolation=cv2.INTER_CUBIC)
+
+
+def no_face_media() -> list[tuple[str, np.ndarray]]:
+    """Images with no face where detectors are known to see some: drawn title cards (big letters,
+    outlined, round shapes), a page of text, a drawn landscape and a cartoon scene of shapes."""
+    import cv2
+
+    rng = np.random.default_rng(7)
+    media = []
+    titles = [("THE OOPS SHOW", "Episode 8: Oh No!"), ("GOOD MORNING", "o_O  ^_^  :-)"), ("BOO!", "a Halloween special")]
+    for number, (title, subtitle) in enumerate(titles):
+        card = np.empty((540, 960, 3), np.uint8)
+        card[:] = tuple(int(v) for v in rng.integers(20, 200, 3))
+        for _ in range(6):
+            centre = (int(rng.integers(0, 960)), int(rng.integers(0, 540)))
+            cv2.circle(card, centre, int(rng.integers(20, 90)), tuple(int(v) for v in rng.integers(0, 256, 3)), -1)
+        for row, (text, scale) in enumerate(((title, 3.0 - 0.4 * number), (subtitle, 1.4))):
+            origin = (50, 250 + 130 * row)
+            cv2.putText(card, text, origin, cv2.FONT_HERSHEY_DUPLEX, scale, (255, 255, 255), 10, cv2.LINE_AA)
+            cv2.putText(card, text, origin, cv2.FONT_HERSHEY_DUPLEX, scale, (15, 15, 15), 4, cv2.LINE_AA)
+        media.append((f"title card {number + 1}", card))
+    page = np.full((1100, 850, 3), 250, np.uint8)
+    words = "the quick brown fox jumps over the lazy dog 0 8 @ oo OO".split()
+    for row in range(30):
+        line = " ".join(words[int(i)] for i in rng.integers(0, len(words), 7))
+        cv2.putText(page, line, (40, 50 + 34 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (20, 20, 20), 2, cv2.LINE_AA)
+    media.append(("page of text", page))
+    landscape = np.zeros((720, 1280, 3), np.uint8)
+    landscape[:360] = (150, 200, 240)
+    landscape[360:] = (70, 130, 60)
+    for _ in range(4):
+        x = int(rng.integers(0, 1280))
+        cv2.fillPoly(landscape, [np.array([[x - 300, 420], [x, 140], [x + 300, 420]], np.int32)], (110, 110, 120))
+    cv2.circle(landscape, (1100, 120), 60, (250, 230, 120), -1)
+    media.append(("drawn landscape", landscape))
+    cartoon = np.full((720, 1280, 3), 235, np.uint8)
+    for _ in range(25):
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        centre = (int(rng.integers(0, 1280)), int(rng.integers(0, 720)))
+        axes = (int(rng.integers(10, 120)), int(rng.integers(10, 120)))
+        cv2.ellipse(cartoon, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1)
+        cv2.ellipse(cartoon, centre, axes, float(rng.uniform(0, 180)), 0, 360, (20, 20, 20), 3)
+    media.append(("cartoon shapes", cartoon))
+    return media

@@ -122,3 +122,25 @@ def test_writing_a_webm_leaves_stderr_clean(tmp_path, capfd):
     with _without_fourcc_note():
         print("a line of its own", file=sys.stderr)
     assert "a line of its own" in capfd.readouterr().err
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_size_and_its_faces_placed_on_the_original(tmp_path, astronaut_path):
+    import cv2
+    from PIL import Image
+
+    from fexlab.pipeline.predict import ANALYSIS_MAX_PIXELS, Predictor
+    from fexlab.registry import default_registry
+
+    photo = np.asarray(Image.open(astronaut_path).convert("RGB"))
+    big = np.full((3024, 4032, 3), 128, np.uint8)  # a phone's 12 MP photo, the astronaut 3024 px tall in it
+    big[:, :3024] = cv2.resize(photo, (3024, 3024), interpolation=cv2.INTER_CUBIC)
+    Image.fromarray(big).save(tmp_path / "big.jpg", quality=90)
+    registry = default_registry()
+    predictor = Predictor({"mini_xception": registry.classifier("mini_xception")}, registry.detector("yunet"))
+    result = predictor.predict_image(tmp_path / "big.jpg", keep_image=True)
+    assert result.size == (4032, 3024)
+    assert result.image.shape[:2] == (1512, 2016) and 2016 * 1512 <= ANALYSIS_MAX_PIXELS  # JPEG's half-size decode
+    [face] = result.faces
+    small = Predictor({"mini_xception": registry.classifier("mini_xception")}, registry.detector("yunet"))
+    [reference] = small.predict_image(astronaut_path).faces
+    assert np.allclose(np.asarray(face.box) / (3024 / 512), reference.box, atol=6)  # its own scale, its own box

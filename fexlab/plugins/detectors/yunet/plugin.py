@@ -11,7 +11,8 @@ The image is never enlarged: YuNet misses faces larger than about 300 px in its 
 image whose longer side exceeds ``max_side`` is scaled down to it, and a smaller one is read as
 it is (padded to a multiple of 32). Scaling a large photo down makes its small faces smaller
 still; only there, when the image is more than twice ``max_side``, a second pass reads it at
-twice the resolution in tiles of ``max_side`` and adds the faces too small for the first pass.
+twice that resolution and adds the faces too small for the first pass (one call: the network is
+multi-scale, and one call over the whole image costs less than tiles of it).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ class YuNetConfig:
     #: Images are scaled down to this longer side (never up); YuNet finds faces from about 10 px
     #: to about 300 px in its input.
     max_side: int = 640
-    #: Images more than twice ``max_side`` also get a pass at twice the resolution, in tiles, for
-    #: the faces the first pass is too coarse for (0: never).
+    #: Images more than twice ``max_side`` also get a pass at twice the resolution for the faces
+    #: the first pass is too coarse for.
     fine_pass: bool = True
     #: Intra-op threads of the ONNX Runtime session (0: one per core).
     num_threads: int = 1
@@ -91,6 +92,23 @@ def decode(outputs: dict[str, np.ndarray], width: int, height: int, min_score: f
     kept = np.asarray(cv2.dnn.NMSBoxes(boxes_.tolist(), scores_.tolist(), min_score, nms_iou, top_k=top_k),
                       dtype=int).reshape(-1)
     return boxes_[kept].astype(np.float32), scores_[kept].astype(np.float32), points_[kept].astype(np.float32)
+
+
+def _resized(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` scaled by ``scale`` (area-averaged), or itself at 1 or more."""
+    import cv2
+
+    if scale >= 1.0:
+        return image
+    height, width = image.shape[:2]
+    return cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    """An RGB(A) uint8 image in the BGR order YuNet reads."""
+    import cv2
+
+    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2BGR)
 
 
 class YuNet(FaceDetector):
@@ -177,45 +195,26 @@ class YuNet(FaceDetector):
             image = np.repeat(image[:, :, None], 3, axis=2)
         if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
             raise InputError(f"yunet needs an HxWx3 RGB image, got shape {image.shape}")
-        bgr = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2BGR)
-        height, width = bgr.shape[:2]
-        side = self.config.max_side
-        scale = min(1.0, side / max(height, width))  # never enlarged
-        small = bgr if scale == 1.0 else cv2.resize(bgr, (max(1, round(width * scale)), max(1, round(height * scale))),
-                                                   interpolation=cv2.INTER_AREA)
-        boxes, scores, points = self._pass(small)
-        found = [(boxes / scale, scores, points / scale)]
-        if self.config.fine_pass and max(height, width) > 2 * side:
-            found.append(self._fine_pass(bgr, 2 * scale))
+        height, width = image.shape[:2]
+        scale = min(1.0, self.config.max_side / max(height, width))  # never enlarged
+        fine = self.config.fine_pass and scale < 0.5
+        # with a finer pass, its copy is made first and the coarse one resized from it, not from the photo
+        finer = _bgr(_resized(image, 2 * scale)) if fine else None
+        coarse = _resized(finer, 0.5) if finer is not None else _bgr(_resized(image, scale))
+        boxes, scores, points = self._pass(coarse)
+        factor = coarse.shape[1] / width
+        found = [(boxes / factor, scores, points / factor)]
+        if finer is not None:
+            # the faces the first pass saw under 24 px (YuNet finds faces reliably from about 20 px)
+            boxes, scores, points = self._pass(finer)
+            small, factor = np.maximum(boxes[:, 2], boxes[:, 3]) < 48, finer.shape[1] / width
+            found.append((boxes[small] / factor, scores[small], points[small] / factor))
         boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
-        if len(found) > 1 and len(boxes):
+        if fine and len(boxes):
             kept = np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), self.config.min_score,
                                                self.config.nms_iou), dtype=int).reshape(-1)
             boxes, scores, points = boxes[kept], scores[kept], points[kept]
         return boxes, scores, points
-
-    def _fine_pass(self, bgr: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Faces too small for the first pass: the image at ``scale`` in ``max_side`` tiles that
-        overlap by a quarter, keeping the faces the first pass saw under 24 px (YuNet finds a face
-        reliably from about 20 px; larger ones are the first pass's)."""
-        import cv2
-
-        height, width = bgr.shape[:2]
-        big = cv2.resize(bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        side, step = self.config.max_side, self.config.max_side * 3 // 4
-        rows, cols = big.shape[:2]
-        ys = sorted({*range(0, max(rows - side, 0) + 1, step), max(rows - side, 0)})
-        xs = sorted({*range(0, max(cols - side, 0) + 1, step), max(cols - side, 0)})
-        parts = []
-        for y in ys:
-            for x in xs:
-                boxes, scores, points = self._pass(big[y : y + side, x : x + side])
-                small = np.maximum(boxes[:, 2], boxes[:, 3]) < 48  # under 24 px in the first pass
-                offset = np.array([x, y], np.float32)
-                boxes = boxes[small].copy()
-                boxes[:, :2] += offset
-                parts.append((boxes / scale, scores[small], (points[small] + offset) / scale))
-        return tuple(np.concatenate(p) for p in zip(*parts))  # type: ignore[return-value]
 
     def detect(self, image: np.ndarray) -> list[Face]:
         boxes, scores, points = self.detect_arrays(image)
