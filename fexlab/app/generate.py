@@ -376,7 +376,8 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
             animation = animate_face(result, generator, index, frames=8, strength=strength, seed=seed, **settings)
             files += [str(f) for f in animation.save(folder / animation.stem(f"{slug}_face{index + 1}"), rate)]
         notes += _notes(label, generator, names, settings)
-        notes.append(f"**{label}** found {len(result.faces)} face(s).")
+        notes.append(f"**{label}**: {result.limit_note()}." if result.limit_note()
+                     else f"**{label}** found {len(result.faces)} face(s).")
         if result.skipped:
             notes.append(f"It finds no face in {len(result.skipped)} more of the detector's region(s), left as they "
                          "are.")

@@ -119,6 +119,8 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
     note = keypoints_note(found, detector_name(detector)) if keypoints else ""
     if analyzers and found:
         note += f" {AU_NOTE}"
+    if len(found) > MAX_BAR_FACES:
+        note += f" The chart shows the first {MAX_BAR_FACES} of the {len(found)} faces; the table has every face."
     message = _summary(records, list(models), several, note)
     if skipped:
         message += "\n\nSkipped: " + "; ".join(skipped)
@@ -214,12 +216,16 @@ def face_analysis(registry: Registry, payload: dict[str, Any] | None) -> tuple[A
     if not named:
         return None, None, [], []
     shown = named[:MAX_MESH_FACES]
-    figure = action_unit_bars([face for _, _, face in shown], [title for title, _, _ in shown], note=AU_NOTE)
+    note = AU_NOTE
+    if len(named) > len(shown):
+        note += (f" The first {len(shown)} of the {len(named)} faces are shown here; the JSON and the mesh files "
+                 "have every face.")
+    figure = action_unit_bars([face for _, _, face in shown], [title for title, _, _ in shown], note=note)
     avatars = [(image_file(avatar_of(face)), title) for title, _, face in shown]
     triangles = mesh_triangles(face_analyzers(registry, True))
     folder = output_folder("mesh")
     files = []
-    for _, stem, face in named[:MAX_BAR_FACES]:
+    for _, stem, face in named:
         files.append(str(write_mesh_obj(folder / f"{stem}.obj", face["mesh"], triangles)))
         files.append(str(write_mesh_glb(folder / f"{stem}.glb", face["mesh"], triangles)))
     return figure, files[1], avatars, files

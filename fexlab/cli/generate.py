@@ -128,6 +128,8 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
     except NoFaceError as error:
         say(f"{args.image}: {error}; nothing written")
         return 0
+    if result.limit_note():
+        err(f"note: {result.limit_note()} (the most one edit takes)")
     if result.skipped:
         err(f"note: {name} finds no face in {len(result.skipped)} of the detector's regions (boxes "
             f"{', '.join(str(tuple(round(v) for v in box)) for box in result.skipped)}), left as they are")

@@ -52,6 +52,13 @@ class PhotoEdit:
     #: The detector's boxes the editor found no face in (an editor of whole photos: mesh_warp's face
     #: mesh), left as they are and not among :attr:`faces`.
     skipped: list[tuple[float, float, float, float]] = field(default_factory=list)
+    #: How many faces the detector found: more than ``faces`` when only the largest ``max_faces`` were edited.
+    found: int = 0
+
+    def limit_note(self) -> str:
+        """``20 faces found, the 8 largest edited`` when the photo has more faces than were edited, else ""."""
+        edited = len(self.faces) + len(self.skipped)
+        return f"{self.found} faces found, the {edited} largest edited" if self.found > edited else ""
 
     def largest(self) -> int:
         """The index of the largest edited face (the one animated unless another is chosen)."""
@@ -161,13 +168,16 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"strength must be between 0 and 1, got {strength}")
     image = load_image(photo)
-    faces = sorted(detector.detect(image), key=lambda f: -f.box[2] * f.box[3])[:max_faces]
+    detected = detector.detect(image)
+    faces = sorted(detected, key=lambda f: -f.box[2] * f.box[3])[:max_faces]
     if not faces:
         raise NoFaceError("no face found in the photo; try a larger, frontal face, or a face crop with the "
                          "full_frame detector")
     margin = float(getattr(editor, "crop_margin", 0.1) if margin is None else margin)
     if editor.edits_photos:
-        return _edit_whole_photo(image, faces, editor, names, margin, align, strength, options)
+        result = _edit_whole_photo(image, faces, editor, names, margin, align, strength, options)
+        result.found = len(detected)
+        return result
     scaled = editor.needs_image and "strength" in editor.options
     settings = {**options, "strength": 1.0 if scaled else strength} if "strength" in editor.options else dict(options)
     edited_faces = []
@@ -187,7 +197,7 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
             seen = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
         edits = {name: _carry_back(crop, seen, out, strength if scaled else 1.0) for name, out in zip(names, outputs)}
         edited_faces.append(EditedFace(tuple(float(v) for v in face.box), crop, edits, matrix, seen))
-    result = PhotoEdit(image, edited_faces, names)
+    result = PhotoEdit(image, edited_faces, names, found=len(detected))
     if strength == 0.0:
         result.photos = {name: image.copy() for name in names}
         return result

@@ -273,3 +273,16 @@ def test_a_file_name_a_spreadsheet_would_run_is_escaped_in_the_csv(registry, tmp
         rows = list(csv.DictReader(handle))
     assert [row["photo"] for row in rows] == ["'=1+2.jpg", "'@SUM(A1).jpg"]
     assert float(rows[0]["happy"]) > 0.5  # numbers stay numbers
+
+
+def test_the_charts_say_when_they_show_fewer_faces_than_were_found(registry, monkeypatch, astronaut_path):
+    from fexlab.app import predict
+
+    monkeypatch.setattr(predict, "MAX_BAR_FACES", 1)
+    monkeypatch.setattr(predict, "MAX_MESH_FACES", 1)
+    photos = [str(astronaut_path), str(EXAMPLES_DIR / "grace_hopper.jpg")]
+    *_, payload, message, _ = predict_photo(registry, None, "mini_xception", "haar", photos=photos, mesh=True)
+    assert "The chart shows the first 1 of the 2 faces; the table has every face." in message
+    figure, _, avatars, files = predict.face_analysis(registry, payload)
+    assert len(avatars) == 1 and len([f for f in files if f.endswith(".obj")]) == 2
+    assert any("The first 1 of the 2 faces are shown here" in text.get_text() for text in figure.texts)

@@ -178,3 +178,10 @@ def test_a_region_an_editor_of_whole_photos_finds_no_face_in_is_skipped_and_the_
     assert len(animation.frames) == 2
     with pytest.raises(InputError, match="there is no face 2"):
         animate_face(result, editor, 1, frames=2)
+
+
+def test_a_photo_with_more_faces_than_one_edit_takes_says_how_many_were_edited(photo):
+    result = edit_photo(photo, tiny_stargan(), DotsDetector(), ["happy"], max_faces=1)
+    assert len(result.faces) == 1 and result.found == 2
+    assert result.limit_note() == "2 faces found, the 1 largest edited"
+    assert edit_photo(photo, tiny_stargan(), DotsDetector(), ["happy"]).limit_note() == ""
