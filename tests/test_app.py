@@ -377,3 +377,23 @@ def test_plugins_table(client):
     assert rows["mini_xception"][2] == "ready" and rows["haar"][0] == "detector"
     assert rows["facs_renderer"][3].startswith("SYNTHETIC")
     assert all(row[4] for row in rows.values() if row[2] != "ready")  # what to do, for every unavailable one
+
+
+def test_every_api_example_in_the_readme_runs_against_the_app(client, monkeypatch):
+    """Each ```python block of the README that uses gradio_client, run as written against this app."""
+    import contextlib
+    import io
+    import re
+
+    from tests.conftest import ROOT
+
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+              if "gradio_client" in b]
+    assert blocks
+    monkeypatch.chdir(ROOT)  # the examples name examples/... as from a clone's root
+    for block in blocks:
+        assert 'Client("http://127.0.0.1:7860/")' in block
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(block.replace("http://127.0.0.1:7860/", client.src), {})
+        assert "happy" in printed.getvalue()
