@@ -84,6 +84,7 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
     triangles = mesh_triangles(analyzers)
     several = len(uploads) > 1
     gallery, records, found, bar_faces, bar_titles, skipped = [], [], [], [], [], []
+    below = 0  # faces the detector scored below the minimum score, left out
     for number, upload in enumerate(uploads):
         name = upload_name(upload)
         where = f"photo {number + 1} of {len(uploads)}" if several else "the photo"
@@ -95,6 +96,8 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
                 raise
             skipped.append(str(err))
             continue
+        if predictor.min_score > 0.0:
+            below += sum(face.score < predictor.min_score for face in predictor.detector.detect(result.image))
         _step(progress, 2 * number + 1, 2 * len(uploads), f"{where}: drawing the boxes")
         factor = min(1.0, SHOWN_MAX_SIDE / max(result.image.shape[:2]))
         drawn = result.image if factor == 1.0 else _resized(result.image, factor)
@@ -121,6 +124,9 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
         note += f" {AU_NOTE}"
     if len(found) > MAX_BAR_FACES:
         note += f" The chart shows the first {MAX_BAR_FACES} of the {len(found)} faces; the table has every face."
+    if below:
+        note = (f" {below} more face{'s' if below != 1 else ''} scored below the minimum face score "
+                f"{predictor.min_score:g} and {'are' if below != 1 else 'is'} left out.{note}")
     message = _summary(records, list(models), several, note)
     if skipped:
         message += "\n\nSkipped: " + "; ".join(skipped)
@@ -153,7 +159,7 @@ def _summary(records: list[dict[str, Any]], labels: list[str], several: bool, no
     emotion and probability."""
     count = sum(len(record["faces"]) for record in records)
     if not count:
-        return NO_FACE
+        return NO_FACE + note
     head = f"{count} face{'s' if count != 1 else ''} found" + (f" in {len(records)} photos." if several else ".")
     head += note
     columns = (["photo"] if several else []) + ["face", *labels]

@@ -159,8 +159,13 @@ def test_the_minimum_face_score_leaves_out_doubtful_faces(registry):
     photo = str(EXAMPLES_DIR / "two_people.jpg")
     _, _, payload, _, _ = predict_photo(registry, photo, "mini_xception", "blazeface")
     scores = sorted(face["score"] for face in payload["faces"])
-    _, _, payload, _, _ = predict_photo(registry, photo, "mini_xception", "blazeface", min_score=sum(scores) / 2)
+    threshold = sum(scores) / 2
+    _, _, payload, message, _ = predict_photo(registry, photo, "mini_xception", "blazeface", min_score=threshold)
     assert [face["score"] for face in payload["faces"]] == scores[1:]
+    assert message.startswith(f"1 face found. 1 more face scored below the minimum face score {threshold:g} and is left "
+                              "out.")
+    *_, message, _ = predict_photo(registry, photo, "mini_xception", "blazeface", min_score=1.0)
+    assert message.startswith("No face found.") and "2 more faces scored below the minimum face score 1" in message
 
 
 def test_a_large_photo_shows_its_progress_and_a_screen_sized_picture(registry, tmp_path):
