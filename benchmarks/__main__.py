@@ -3,7 +3,7 @@
     python -m benchmarks                      # everything (the fer peer too if its venv exists)
     python -m benchmarks --only predict video # benchmarks whose name contains a word
     python -m benchmarks --peer none          # skip the fer package
-    python -m benchmarks --rounds 3           # fexlab's predict:mini_xception and fer, 3 times alternating
+    python -m benchmarks --rounds 3           # fexlab's default pipeline, mini_xception and fer, 3 times alternating
     python -m benchmarks --list
 """
 
@@ -17,12 +17,17 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from fexlab.registry.classifier import DEFAULT_CLASSIFIER
+
 from . import all_benchmarks, goals
 from .harness import ROOT, Row, child_main, machine, markdown_table, run_child
 from .inputs import five_face_image, one_face_images
 
 PEER_PYTHON = Path(__file__).resolve().parent / ".peer-venv" / "bin" / "python"
 PEER_NAME = "fer package FER().detect_emotions"
+#: The classifiers whose whole-image prediction is timed alternately with the fer package: the
+#: default pipeline's, and mini-Xception (the network fer itself runs).
+PEER_COMPARED = (DEFAULT_CLASSIFIER, "mini_xception")
 
 
 def peer_rows(python: Path) -> list[Row]:
@@ -56,23 +61,24 @@ def _best(runs: list[list[Row]]) -> list[Row]:
     return list(best.values())
 
 
-def alternated(name: str, peer: Path, rounds: int) -> list[Row]:
-    """Benchmark ``name`` and the fer peer, one after the other ``rounds`` times, each one's best
-    round: both share the machine's state of the moment, whatever else runs on it."""
+def alternated(names: list[str], peer: Path, rounds: int) -> list[Row]:
+    """Benchmark each of ``names`` and the fer peer, one after the other ``rounds`` times, each
+    one's best round: all share the machine's state of the moment, whatever else runs on it."""
     ours, theirs = [], []
     for _ in range(rounds):
-        ours.append(run_child(name))
+        for name in names:
+            ours.append(run_child(name))
         theirs.append(peer_rows(peer))
     return _best(ours) + _best(theirs)
 
 
 def _ratio_notes(rows: list[Row]) -> None:
-    """Write "N.Nx fexlab" on each fer row, next to fexlab's mini-Xception figure."""
+    """Write "fexlab is N.Nx as fast" on each fer row, for the default pipeline and mini-Xception."""
     for peer in (r for r in rows if r.benchmark == PEER_NAME and r.value):
-        ours = next((r for r in rows if r.benchmark == "predict image (mini_xception)" and r.case == peer.case
-                     and r.value), None)
-        if ours is not None:
-            peer.note = f"fexlab (mini_xception) is {ours.value / peer.value:.1f}x as fast; {peer.note}"
+        ratios = [f"{name} {ours.value / peer.value:.1f}x" for name in PEER_COMPARED
+                  for ours in rows if ours.benchmark == f"predict image ({name})" and ours.case == peer.case and ours.value]
+        if ratios:
+            peer.note = f"fexlab is as fast as this times: {', '.join(ratios)}; {peer.note}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the fer peer: auto (its venv if built by make bench-peer), none, or a Python path")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="where results go")
     parser.add_argument("--rounds", type=int, default=3, metavar="N",
-                        help="with the fer peer: time predict:mini_xception and fer N times, alternating, keeping each one's best")
+                        help="with the fer peer: time the default pipeline, mini_xception and fer N times, alternating, "
+                             "keeping each one's best")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -100,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     selected = [b for b in benches.values() if not args.only or any(w in b.name for w in args.only)]
     peer = None if args.peer == "none" else (PEER_PYTHON if args.peer == "auto" else Path(args.peer))
     peer_wanted = args.only is None or any("predict" in w or "peer" in w for w in args.only)
-    alternate = peer is not None and peer.exists() and peer_wanted and "predict:mini_xception" in benches
+    compared = [f"predict:{name}" for name in PEER_COMPARED if f"predict:{name}" in benches]
+    alternate = peer is not None and peer.exists() and peer_wanted and bool(compared)
     info = machine()
     print(f"fexlab benchmarks on {info['cpu_count']} cores, load average {info['load_average_at_start']}; "
           "timings are wall-clock and share the machine with whatever else runs", flush=True)
@@ -112,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             not_landed.append(f"{bench.name} (needs {', '.join(missing)})")
             continue
         start = time.perf_counter()
-        if alternate and bench.name == "predict:mini_xception":
-            rows += alternated(bench.name, peer, args.rounds)
+        if alternate and bench.name in compared:
+            if bench.name == compared[0]:  # all of them at once, alternating with fer
+                rows += alternated(compared, peer, args.rounds)
         else:
             rows += run_child(bench.name)
         print(f"  {bench.name:<24} {time.perf_counter() - start:6.1f} s", flush=True)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from fexlab.registry.classifier import DEFAULT_CLASSIFIER
+
 from .harness import Row, load_plugin, time_calls
 from .inputs import one_face_images, video_640x480
 
@@ -49,7 +51,7 @@ def mesh_per_face() -> list[Row]:
     return rows
 
 
-def mesh_video(name: str = "mini_xception", frames: int = 150) -> list[Row]:
+def mesh_video(name: str = DEFAULT_CLASSIFIER, frames: int = 150) -> list[Row]:
     """Frames per second of detector + face mesh (tracking) + classifier over a 640x480 clip."""
     from fexlab.pipeline.predict import Predictor
     from fexlab.registry import DEFAULT_DETECTOR, default_registry

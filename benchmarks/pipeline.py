@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from fexlab.registry.classifier import DEFAULT_CLASSIFIER
+
 from .harness import ROOT, Row, load_plugin, time_calls
 from .inputs import face_crops, five_face_image, one_face_images, video_640x480
 
@@ -64,7 +66,7 @@ def classify(name: str) -> list[Row]:
     return rows
 
 
-def video(name: str = "mini_xception", frames: int = 150) -> list[Row]:
+def video(name: str = DEFAULT_CLASSIFIER, frames: int = 150) -> list[Row]:
     """``Predictor.predict_video`` over every frame of a 640x480 clip (decoding included)."""
     from fexlab.pipeline.predict import Predictor
     from fexlab.registry import DEFAULT_DETECTOR, default_registry

@@ -7,7 +7,7 @@ in any of seven emotions. Every model is a plugin discovered through Python entr
     from fexlab import Predictor, default_registry
 
     registry = default_registry()
-    predictor = Predictor({"efficientnet": registry.classifier("efficientnet")}, registry.detector("blazeface"))
+    predictor = Predictor({"efficientnet": registry.classifier("efficientnet")}, registry.detector("yunet"))
     for face in predictor.predict_image("photo.jpg").faces:
         print(face.box, face.emotion)
 

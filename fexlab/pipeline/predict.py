@@ -86,11 +86,11 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 DETECT_WORKERS = WORKERS
 
 
-#: Photos are analysed at up to this many pixels (2048 x 1536 and a little more): the detectors
-#: read faces at 1280 px at most and the classifiers at most 224 px of a face, so a phone's 12 MP
-#: JPEG is decoded at half its size by JPEG's own scaling, a quarter of the work of a full decode.
-#: Boxes are reported in the pixels of the photo as given.
-ANALYSIS_MAX_PIXELS = 3_300_000
+#: Photos are analysed at up to this many pixels (2048 x 2048): the detectors read faces at 1280
+#: px at most and the classifiers at most 224 px of a face, so a phone's 12 MP JPEG is decoded at
+#: half its size by JPEG's own scaling, a quarter of the work of a full decode. Boxes are reported
+#: in the pixels of the photo as given.
+ANALYSIS_MAX_PIXELS = 2048 * 2048
 
 
 def _detect_pool() -> ThreadPoolExecutor:

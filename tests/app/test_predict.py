@@ -179,7 +179,8 @@ def test_a_large_photo_shows_its_progress_and_a_screen_sized_picture(registry, t
     assert steps == [((0, 2), "the photo: reading it, finding faces and emotions"),
                      ((1, 2), "the photo: drawing the boxes")]
     assert payload["size"] == [4000, 4000] and payload["faces"][0]["box"][2] > 500  # boxes in the photo's pixels
-    assert max(Image.open(gallery[0][0]).size) == predict_tab.SHOWN_MAX_SIDE
+    # analysed from JPEG's half-size decode (2000 px), shown at most screen-sized
+    assert 1500 < max(Image.open(gallery[0][0]).size) <= predict_tab.SHOWN_MAX_SIDE
 
 
 def test_every_webcam_shows_what_the_camera_sees_unmirrored(registry):

@@ -133,3 +133,18 @@ def test_it_is_broken_with_a_clear_reason_without_onnx_runtime(monkeypatch):
 def test_the_registry_lists_it_ready():
     info = {i.name: i for i in default_registry().infos("detector")}["yunet"]
     assert info.status == "ready"
+
+
+def test_the_face_mesh_and_eye_alignment_work_on_its_faces(astronaut_path, two_faces):
+    from fexlab.pipeline.predict import Predictor
+
+    registry = default_registry()
+    predictor = Predictor({"mini_xception": registry.classifier("mini_xception")}, registry.detector("yunet"),
+                          analyzers=[registry.analyzer("face_mesh")], align=True)
+    faces = predictor.predict_image(two_faces).faces
+    assert len(faces) == 2
+    for face in faces:
+        assert len(face.analysis["mesh"]) == 478 and face.analysis["blendshapes"]
+        x, y, w, h = face.box
+        mesh = np.asarray(face.analysis["mesh"])[:, :2]
+        assert (np.abs(mesh.mean(axis=0) - (x + w / 2, y + h / 2)) < (w / 4, h / 4)).all()  # the mesh is on the face
