@@ -226,7 +226,7 @@ def detection_speed() -> list[Row]:
     from fexlab.registry import default_registry
 
     photos = [load_image(p) for p in one_face_images()]
-    group, large = load_image(five_face_image()), large_photo()
+    group, large = load_image(five_face_image()), load_image(large_photo())
     frame = np.full((480, 640, 3), 118, np.uint8)
     face = cv2.resize(photos[0], (300, 300), interpolation=cv2.INTER_AREA)
     frame[90:390, 170:470] = face

@@ -93,15 +93,24 @@ def video_640x480(frames: int = 150, fps: float = 30.0) -> Path:
     return path
 
 
-def large_photo() -> np.ndarray:
-    """A 4032x3024 photo (a phone camera's): the two-person example photo enlarged, two faces of
-    about 750 and 420 px."""
+def large_photo() -> Path:
+    """A 4032x3024 JPEG (a phone camera's size) of the two-people photo scaled up: two faces."""
+    path = MEDIA / "large_4032x3024.jpg"
+    if path.is_file():
+        return path
     import cv2
+    from PIL import Image
 
     from fexlab.preprocessing.images import load_image
 
     photo = load_image(EXAMPLES / "two_people.jpg")
-    return cv2.resize(photo, (4032, 3024), interpolation=cv2.INTER_CUBIC)
+    canvas = np.full((3024, 4032, 3), 118, np.uint8)
+    scaled = cv2.resize(photo, (4032, 4032 * photo.shape[0] // photo.shape[1]), interpolation=cv2.INTER_CUBIC)
+    top = (3024 - scaled.shape[0]) // 2
+    canvas[top : top + scaled.shape[0]] = scaled
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(canvas).save(path, quality=90)
+    return path
 
 
 def no_face_media() -> list[tuple[str, np.ndarray]]:

@@ -1,6 +1,6 @@
-"""Where the time of one prediction goes, stage by stage: decoding, each detector pass (letterbox,
-interpreter call, decoding the outputs), the tiles, the close-up pass, non-maximum suppression,
-the crops, each classifier and the face mesh when asked.
+"""Where the time of one prediction of the default pipeline goes, stage by stage: decoding, the
+detector (YuNet: resized copies, the network call, decoding and NMS; BlazeFace: each pass, tiles,
+close-ups), the crops, the classifier's input batch and network, and the face mesh when asked.
 
 The stages are timed by wrapping the functions that do them (only for this run, then restored),
 so the prediction path runs exactly as it does in the app and the CLI; a stage the code does not
@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from .harness import Row
-from .inputs import MEDIA, five_face_image, one_face_images, video_640x480
+from .inputs import five_face_image, large_photo, one_face_images, video_640x480
 
-__all__ = ["StageClock", "large_photo", "profile", "profile_rows", "stage_table"]
+__all__ = ["StageClock", "profile", "profile_rows", "stage_table"]
 
 
 class StageClock:
@@ -112,6 +112,8 @@ def instrumented(predictor: Any) -> Iterator[StageClock]:
     """``predictor``'s prediction path with every stage timed, for the duration of the block."""
     from fexlab.pipeline import predict
     from fexlab.plugins.detectors.blazeface import plugin as blazeface
+    from fexlab.plugins.detectors.yunet import plugin as yunet
+    from fexlab.registry.classifier import Classifier
 
     clock = StageClock()
     clock.wrap(predict, "load_image_scaled", "decode: file to RGB (EXIF, scaling)")
@@ -123,6 +125,11 @@ def instrumented(predictor: Any) -> Iterator[StageClock]:
     for attribute, label in (("letterbox", "letterbox (pad, resize, to float)"), ("decode", "decode outputs"),
                              ("weighted_nms", "weighted NMS"), ("_drop_nested", "drop nested faces")):
         clock.wrap(blazeface, attribute, label)
+    clock.wrap(yunet.YuNet, "raw_outputs", "YuNet network call (pad, to float, ONNX Runtime)")
+    for attribute, label in (("_resized", "resized copy of the image"), ("_bgr", "to BGR"),
+                             ("decode", "decode outputs and NMS")):
+        clock.wrap(yunet, attribute, label)
+    clock.wrap(Classifier, "to_array", "input batch (resize, gray, normalise)")
     pyramid = getattr(blazeface, "Pyramid", None)  # one resized copy per size, shared by the passes
     if pyramid is not None:
         clock.wrap(pyramid, "scaled", "resized copy of the image")
@@ -137,26 +144,6 @@ def instrumented(predictor: Any) -> Iterator[StageClock]:
         yield clock
     finally:
         clock.restore()
-
-
-def large_photo() -> Path:
-    """A 4032x3024 JPEG (a phone camera's size) of the two-people photo scaled up: two faces."""
-    path = MEDIA / "large_4032x3024.jpg"
-    if path.is_file():
-        return path
-    import cv2
-    from PIL import Image
-
-    from fexlab.preprocessing.images import load_image
-
-    photo = load_image(next(p for p in one_face_images() if p.name == "two_people.jpg"))
-    canvas = np.full((3024, 4032, 3), 118, np.uint8)
-    scaled = cv2.resize(photo, (4032, 4032 * photo.shape[0] // photo.shape[1]), interpolation=cv2.INTER_CUBIC)
-    top = (3024 - scaled.shape[0]) // 2
-    canvas[top : top + scaled.shape[0]] = scaled
-    MEDIA.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(canvas).save(path, quality=90)
-    return path
 
 
 def _cases() -> list[tuple[str, str, list[Any], bool]]:
@@ -175,15 +162,15 @@ def _cases() -> list[tuple[str, str, list[Any], bool]]:
 def profile(min_seconds: float = 3.0) -> dict[str, dict[str, list[float]]]:
     """case -> stage path -> [ms per image or frame, calls per image or frame], "total" included."""
     from fexlab.pipeline.predict import Predictor
-    from fexlab.registry import DEFAULT_DETECTOR, default_registry
+    from fexlab.registry import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, default_registry
 
     registry = default_registry()
-    classifier = registry.classifier("mini_xception")
+    classifier = registry.classifier(DEFAULT_CLASSIFIER)
     detector = registry.detector(DEFAULT_DETECTOR)
     out: dict[str, dict[str, list[float]]] = {}
     for case, kind, inputs, mesh in _cases():
         analyzers = [registry.analyzer("face_mesh")] if mesh else []
-        predictor = Predictor({"mini_xception": classifier}, detector, analyzers=analyzers)
+        predictor = Predictor({DEFAULT_CLASSIFIER: classifier}, detector, analyzers=analyzers)
         if kind == "image":
             def call(k: int, predictor: Any = predictor, inputs: list = inputs) -> int:
                 predictor.predict_image(inputs[k % len(inputs)])

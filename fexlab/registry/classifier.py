@@ -212,13 +212,12 @@ class Classifier(Plugin):
         import torch
 
         module = self.torch_module()
-        module.eval()
-        if any(t.device.type != "cpu" for t in module.parameters()):
-            return None
+        if module.training:
+            module.eval()
         runner = getattr(self, "_onnx", None)
         if runner is not None and runner.matches(module):
             return runner
-        if getattr(self, "_onnx_failed", None) == OnnxModule.module_state(module):
+        if getattr(self, "_onnx_failed", None) is module or any(t.device.type != "cpu" for t in module.parameters()):
             return None
         spec = self.input_spec()
         try:
@@ -226,7 +225,7 @@ class Classifier(Plugin):
         except Exception as err:  # an op the exporter or ONNX Runtime lacks: PyTorch runs it instead
             logging.getLogger(__name__).warning("%s runs on PyTorch: its export to ONNX failed (%s)", self.name,
                                                 str(err).splitlines()[0] if str(err) else type(err).__name__)
-            self._onnx_failed = OnnxModule.module_state(module)
+            self._onnx_failed = module
             return None
         self._onnx = runner
         return runner

@@ -56,8 +56,8 @@ class YuNetConfig:
     #: Images more than twice ``max_side`` also get a pass at twice the resolution for the faces
     #: the first pass is too coarse for.
     fine_pass: bool = True
-    #: Intra-op threads of the ONNX Runtime session (0: one per core, the lowest latency for one
-    #: image; the threads wait without spinning, so frames detected side by side share the cores).
+    #: Intra-op threads of the ONNX Runtime session (0: one per core; on the 2 cores here a 640x480
+    #: frame takes about 8 ms on two threads, 12 ms on one).
     num_threads: int = 0
 
 
