@@ -205,6 +205,22 @@ def folder(variable: str) -> Path:
     return dict(zip(ROOT_VARIABLES, allowed_roots()))[variable]
 
 
+def data_set_paths() -> list[Path]:
+    """The data sets in the data folder (``$FEXLAB_DATA_DIR``): every CSV file and folder directly
+    inside it, and the CSV files one level down (``fer2013/ferplus_votes.csv``), in sorted order."""
+    root = folder("FEXLAB_DATA_DIR")
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".") or not (path.is_dir() or path.suffix.lower() == ".csv"):
+            continue
+        found.append(path)
+        if path.is_dir():
+            found += [p for p in sorted(path.glob("*.csv")) if not p.name.startswith(".")]
+    return found
+
+
 def relative_name(path: Path) -> str:
     """``path`` as a user can type it back: relative to the working directory when it lies inside
     it (``runs/my-run`` with the default folders), else absolute."""

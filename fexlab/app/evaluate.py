@@ -25,6 +25,7 @@ from .common import (
     checkpoint_box,
     checkpoint_spec,
     clear_on_error,
+    data_set_paths,
     default_comparison,
     folder,
     output_folder,
@@ -85,16 +86,11 @@ FACE_CROPS = ""
 
 
 def data_choices() -> list[tuple[str, str]]:
-    """(label, value) of the data sets offered: the synthetic sets, then every CSV file and folder
-    directly inside the data folder (``$FEXLAB_DATA_DIR``)."""
+    """(label, value) of the data sets offered: the synthetic sets, then the data folder's
+    (``$FEXLAB_DATA_DIR``, :func:`~fexlab.app.common.data_set_paths`)."""
     choices = [("synthetic faces, 700 (quick)", QUICK_SYNTHETIC),
                ("synthetic faces, 7000", "synthetic:n=7000,size=64")]
-    root = folder("FEXLAB_DATA_DIR")
-    if root.is_dir():
-        for path in sorted(root.iterdir()):
-            if not path.name.startswith(".") and (path.is_dir() or path.suffix.lower() == ".csv"):
-                choices.append((relative_name(path), str(path)))
-    return choices
+    return choices + [(relative_name(path), str(path)) for path in data_set_paths()]
 
 
 def data_sets():

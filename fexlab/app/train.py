@@ -30,7 +30,7 @@ from fexlab.registry import BROKEN, READY, InputError, Registry
 from fexlab.registry.paths import resolve_user_path
 from fexlab.trainers.chance import run_warning
 
-from .common import clear_on_error, folder, plain_names, public_paths, relative_name, user_errors
+from .common import clear_on_error, data_set_paths, folder, plain_names, public_paths, relative_name, user_errors
 
 __all__ = ["MAX_EPOCHS", "MAX_FACES", "PRETRAINED", "SCRATCH", "build", "continue_training", "follow_training",
            "list_runs", "max_minutes", "pretrained_tag", "refresh_runs", "run_ending", "show_run", "start_choices",
@@ -174,6 +174,20 @@ def show_run(run: str | None):
 
 
 # -- starting and stopping runs ----------------------------------------------------------------------
+def data_hint() -> tuple[str, str]:
+    """(placeholder, info) of the Data box: what the data folder holds, or how to point it at data."""
+    root = folder("FEXLAB_DATA_DIR")
+    tables = [p for p in data_set_paths() if p.suffix.lower() == ".csv"] or data_set_paths()
+    if not tables:
+        return ("empty: the synthetic faces above",
+                f"no data sets in {relative_name(root)}: start the app with FEXLAB_DATA_DIR set to a folder of data "
+                "sets (`FEXLAB_DATA_DIR=../shared/data make app`); empty: the synthetic faces above")
+    names = [p.relative_to(root).as_posix() for p in tables]
+    return ("+".join(names[:2]),
+            f"data sets in {relative_name(root)} ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}), "
+            "several joined with +, each keeping its own splits; empty: the synthetic faces above")
+
+
 def data_source(text: str | None) -> str | None:
     """The ``--data`` of a classifier run on data sets of the data folder: ``text`` names one or
     several joined with ``+`` (``fer2013/ferplus_votes.csv+muxspace/legend.csv``), each inside
@@ -586,10 +600,9 @@ def build(registry: Registry, tab: Any = None) -> None:
         faces = gr.Slider(70, MAX_FACES, value=700, step=70, label="Synthetic faces", elem_id="train-faces")
         epochs = gr.Slider(1, MAX_EPOCHS, value=3, step=1, label="Epochs", elem_id="train-epochs")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-    data = gr.Textbox("", label="Data (optional, classifiers)", elem_id="train-data",
-                      placeholder="fer2013/ferplus_votes.csv+muxspace/legend.csv",
-                      info="data sets in the data folder, several joined with +, each keeping its own splits; "
-                           "empty: the synthetic faces above")
+    placeholder, info = data_hint()
+    data = gr.Textbox("", label="Data (optional, classifiers)", elem_id="train-data", placeholder=placeholder,
+                      info=info)
     with gr.Row():
         start = gr.Button("Start training", variant="primary")
         stop = gr.Button("Stop", variant="stop")

@@ -202,3 +202,11 @@ def test_editors_edit_whole_photos_through_a_detector_chosen_in_the_tab(folders)
     assert result["data"]["detector"] == "dots" and "whole photos through dots" in result["data"]["name"]
     assert list(editors["model"]) == ["picky"] and float(editors["realism FID (ImageNet)"].iloc[0]) > 0
     assert "2 of 14 photos were left out" in message  # the two dark photos, named beside the leaderboard
+
+
+def test_tables_one_level_down_are_offered_too(folders):
+    (folders["data"] / "fer2013").mkdir()
+    (folders["data"] / "fer2013" / "ferplus_votes.csv").write_text("image,neutral\n")
+    choices = dict(data_choices())
+    assert choices["data/fer2013"] == str(folders["data"] / "fer2013")
+    assert choices["data/fer2013/ferplus_votes.csv"] == str(folders["data"] / "fer2013" / "ferplus_votes.csv")

@@ -269,3 +269,16 @@ def test_a_run_that_ends_at_chance_says_so_and_what_usually_helps(folders):
     _classifier_run(folders["runs"] / "learned", test_accuracy=0.8, test_balanced_accuracy=0.78, test_macro_f1=0.77)
     *_, summary = show_run("runs/learned")
     assert "chance" not in summary
+
+
+def test_the_data_box_suggests_what_the_data_folder_holds_or_how_to_fill_it(folders):
+    from fexlab.app.train import data_hint, data_source
+
+    placeholder, info = data_hint()
+    assert placeholder.startswith("empty") and "FEXLAB_DATA_DIR" in info  # nothing there: how to point it at data
+    for name in ("fer2013/ferplus_votes.csv", "muxspace/legend.csv"):
+        (folders["data"] / name).parent.mkdir(parents=True, exist_ok=True)
+        (folders["data"] / name).write_text("x\n")
+    placeholder, info = data_hint()
+    assert placeholder == "fer2013/ferplus_votes.csv+muxspace/legend.csv"
+    assert data_source(placeholder) == "+".join(str(folders["data"] / n) for n in placeholder.split("+"))
