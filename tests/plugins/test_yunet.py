@@ -148,3 +148,15 @@ def test_the_face_mesh_and_eye_alignment_work_on_its_faces(astronaut_path, two_f
         x, y, w, h = face.box
         mesh = np.asarray(face.analysis["mesh"])[:, :2]
         assert (np.abs(mesh.mean(axis=0) - (x + w / 2, y + h / 2)) < (w / 4, h / 4)).all()  # the mesh is on the face
+
+
+def test_the_bundle_command_checks_the_file_and_rebuilds_a_tag_only_from_yunet(tmp_path, capsys):
+    from fexlab.plugins.detectors.yunet import bundle
+
+    assert bundle.main([]) == 0 and "is YuNet-s" in capsys.readouterr().out
+    assert bundle.main(["--from", str(WEIGHTS_DIR / "s" / MODEL_FILE), "--out", str(tmp_path / "s")]) == 0
+    assert YuNet.from_pretrained(tmp_path / "s").detect(title_card()) == []
+    (tmp_path / "other.onnx").write_bytes(b"something else")
+    with pytest.raises(SystemExit, match="not YuNet's"):
+        bundle.main(["--from", str(tmp_path / "other.onnx"), "--out", str(tmp_path / "t")])
+    assert not (tmp_path / "t").exists()
