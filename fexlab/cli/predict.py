@@ -43,11 +43,12 @@ def add(sub: argparse._SubParsersAction) -> None:
                         "action_units (estimated from blendshapes), head_pose and mesh to --json, drops faces "
                         "it finds no face in, and in videos follows each face from frame to frame")
     p.add_argument("--blendshapes-csv", metavar="PATH",
-                   help="write the blendshapes and head pose as a Live Link Face CSV, one row per frame (a "
-                        "photo: one row); with several inputs PATH is a folder of STEM.csv (implies "
-                        "--analyzer face_mesh)")
+                   help="write the blendshapes and head pose as a Live Link Face CSV, one row per frame of a "
+                        "video's main face, or one row per face of a photo (face 1 first, all at timecode 0); "
+                        "with several inputs PATH is a folder of STEM.csv (implies --analyzer face_mesh)")
     p.add_argument("--blendshapes-json", metavar="PATH",
-                   help="the same as JSON with the action units; with several inputs a folder of STEM.json")
+                   help="the same as JSON with the action units (a photo: its faces, numbered, with their boxes "
+                        "and no frame rate); with several inputs a folder of STEM.json")
     p.add_argument("--mesh-obj", metavar="OUT_DIR",
                    help="photos: write each face's mesh as STEM.faceN.obj (MediaPipe's triangulation) here")
     p.set_defaults(func=run)
@@ -115,17 +116,23 @@ def _export_target(path: str, source: str, suffix: str, multiple: bool) -> Path:
 def _export_analysis(args: argparse.Namespace, predictor: Any, path: str, faces: list[dict[str, Any]],
                      multiple: bool) -> None:
     """Write --blendshapes-csv / --blendshapes-json / --mesh-obj for one input's faces."""
-    from fexlab.pipeline.exports import face_series, write_blendshapes_json, write_live_link_csv, write_mesh_obj
+    from fexlab.pipeline.exports import (
+        face_series,
+        photo_series,
+        write_blendshapes_json,
+        write_live_link_csv,
+        write_mesh_obj,
+    )
     from fexlab.pipeline.predict import is_video, video_fps
 
     if not (args.blendshapes_csv or args.blendshapes_json or args.mesh_obj):
         return
+    fps: float | None = None
     if is_video(path):
         fps = video_fps(path) / args.every
         series = face_series(faces)
     else:
-        fps = 60.0
-        series = [(0.0, max(faces, key=lambda f: f["box"][2] * f["box"][3]))] if faces and "blendshapes" in faces[0] else []
+        series = photo_series(faces)
     if (args.blendshapes_csv or args.blendshapes_json) and not series:
         err(f"{path}: no analysed face, so no blendshapes written")
     elif args.blendshapes_csv:

@@ -5,7 +5,8 @@ analysis is a mapping with the keys a :class:`registry.FaceAnalyzer` gives (``bl
 ``head_pose``, ``action_units``, ``mesh``): a ``FacePrediction.analysis``, or a face of
 ``fexlab predict --json`` (lists instead of arrays). :func:`face_series` picks one face (one video
 track) out of per-frame results (:func:`video_faces` turns ``Predictor.predict_video``'s frames
-into them). A photo is a series of one, at time 0.
+into them). A photo is a series at time 0 of every face it has (:func:`photo_series`), written
+with no frame rate: one CSV row per face, and JSON that lists the faces.
 
 The mesh is written as a Wavefront OBJ (in pixels) and as a binary glTF (``.glb``: centred,
 in metres for a face 15 cm wide, with normals), which 3D viewers and web pages show directly.
@@ -32,8 +33,8 @@ import numpy as np
 
 from fexlab.registry import InputError
 
-__all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "face_series", "live_link_rows", "timecode", "video_faces",
-           "spreadsheet_cell", "write_blendshapes_json", "write_live_link_csv", "write_mesh_glb", "write_mesh_obj"]
+__all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "face_series", "live_link_rows", "photo_series", "timecode",
+           "video_faces", "spreadsheet_cell", "write_blendshapes_json", "write_live_link_csv", "write_mesh_glb", "write_mesh_obj"]
 
 #: The 52 ARKit blendshapes in Live Link Face's column order.
 LIVE_LINK_BLENDSHAPES = (
@@ -75,6 +76,13 @@ def face_series(faces: Iterable[Mapping[str, Any]], track: int | None = None) ->
     return sorted(((float(face.get("time", 0.0)), face) for face in chosen), key=lambda pair: pair[0])
 
 
+def photo_series(faces: Iterable[Mapping[str, Any]]) -> list[tuple[float, Mapping[str, Any]]]:
+    """A photo's faces (``fexlab predict --json``'s, or ``FacePrediction.to_dict()`` s) as a series at
+    time 0, one entry per face with blendshapes, each with its number (``face``, from 1, in the
+    order given: the numbers ``fexlab predict`` shows)."""
+    return [(0.0, {"face": number, **face}) for number, face in enumerate(faces, start=1) if "blendshapes" in face]
+
+
 def timecode(seconds: float, fps: float) -> str:
     """Live Link Face's ``HH:MM:SS:FF.mmm``: frame ``FF`` at ``fps`` and the thousandths of the next."""
     frames = max(0.0, seconds) * fps
@@ -84,9 +92,10 @@ def timecode(seconds: float, fps: float) -> str:
     return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}:{frame:02d}.{int((frames - whole) * 1000):03d}"
 
 
-def live_link_rows(series: Series, fps: float = 60.0) -> list[list[Any]]:
-    """One row per analysis of ``series`` under :data:`LIVE_LINK_HEADER`."""
-    if fps <= 0:
+def live_link_rows(series: Series, fps: float | None) -> list[list[Any]]:
+    """One row per analysis of ``series`` under :data:`LIVE_LINK_HEADER`; ``fps`` None for a photo's
+    faces (every row at timecode 0)."""
+    if fps is not None and fps <= 0:
         raise InputError(f"fps must be positive, got {fps}")
     rows = []
     for seconds, analysis in series:
@@ -94,7 +103,7 @@ def live_link_rows(series: Series, fps: float = 60.0) -> list[list[Any]]:
         pose = analysis.get("head_pose") or {}
         head = [math.radians(float(pose.get(angle, 0.0))) for angle in ("yaw", "pitch", "roll")]
         values = [shapes.get(name, 0.0) for name in LIVE_LINK_BLENDSHAPES] + head + [0.0] * 6
-        rows.append([timecode(seconds, fps), len(LIVE_LINK_BLENDSHAPES) + len(_ROTATIONS),
+        rows.append([timecode(seconds, fps) if fps is not None else timecode(0.0, 1.0), len(LIVE_LINK_BLENDSHAPES) + len(_ROTATIONS),
                      *(round(v, 6) for v in values)])
     return rows
 
@@ -109,8 +118,9 @@ def spreadsheet_cell(value: Any) -> Any:
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def write_live_link_csv(path: str | Path, series: Series, fps: float = 60.0) -> Path:
-    """Write ``series`` as a Live Link Face CSV at ``path``; returns the path."""
+def write_live_link_csv(path: str | Path, series: Series, fps: float | None) -> Path:
+    """Write ``series`` as a Live Link Face CSV at ``path`` (``fps`` None: a photo's faces, one row
+    each at timecode 0); returns the path."""
     path = Path(path)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -119,18 +129,23 @@ def write_live_link_csv(path: str | Path, series: Series, fps: float = 60.0) -> 
     return path
 
 
-def write_blendshapes_json(path: str | Path, series: Series, fps: float = 60.0) -> Path:
+def write_blendshapes_json(path: str | Path, series: Series, fps: float | None) -> Path:
     """Write ``series`` as JSON: ``{"fps", "frames": [{"time", "timecode", "blendshapes" (ARKit
-    names), "head_pose" (degrees), "action_units"}]}``; returns the path."""
-    frames = []
+    names), "head_pose" (degrees), "action_units"}]}``, or with ``fps`` None (a photo's faces,
+    :func:`photo_series`) ``{"faces": [{"face", "box", "blendshapes", "head_pose", "action_units"}]}``;
+    returns the path."""
+    entries = []
     for seconds, analysis in series:
-        frame: dict[str, Any] = {"time": round(float(seconds), 4), "timecode": timecode(seconds, fps)}
+        if fps is None:
+            entry: dict[str, Any] = {key: analysis[key] for key in ("face", "box") if key in analysis}
+        else:
+            entry = {"time": round(float(seconds), 4), "timecode": timecode(seconds, fps)}
         for key in ("blendshapes", "head_pose", "action_units"):
             if key in analysis:
-                frame[key] = {name: round(float(v), 6) for name, v in analysis[key].items()}
-        frames.append(frame)
+                entry[key] = {name: round(float(v), 6) for name, v in analysis[key].items()}
+        entries.append(entry)
     path = Path(path)
-    path.write_text(json.dumps({"fps": fps, "frames": frames}, indent=1))
+    path.write_text(json.dumps({"faces": entries} if fps is None else {"fps": fps, "frames": entries}, indent=1))
     return path
 
 

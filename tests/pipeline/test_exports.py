@@ -10,6 +10,7 @@ from fexlab.pipeline.exports import (
     LIVE_LINK_BLENDSHAPES,
     LIVE_LINK_HEADER,
     face_series,
+    photo_series,
     timecode,
     write_blendshapes_json,
     write_live_link_csv,
@@ -120,3 +121,16 @@ def test_glb_is_a_centred_face_with_normals_toward_the_viewer(tmp_path):
     assert normals[:, 2].mean() > 0.5  # the face looks toward +z, at the viewer
     with pytest.raises(InputError):
         write_mesh_glb(tmp_path / "bad.glb", np.zeros((5, 3)), canonical.triangles)
+
+
+def test_a_photos_faces_are_numbered_rows_with_no_frame_rate(tmp_path):
+    faces = [{"box": [0, 0, 10, 10], **_analysis(1)}, {"box": [20, 0, 10, 10]}, {"box": [40, 0, 10, 10], **_analysis(2)}]
+    series = photo_series(faces)
+    assert [analysis["face"] for _, analysis in series] == [1, 3]  # face 2 was not analysed
+    rows = list(csv.DictReader(write_live_link_csv(tmp_path / "photo.csv", series, None).open()))
+    assert [row["Timecode"] for row in rows] == ["00:00:00:00.000"] * 2
+    assert float(rows[1]["JawOpen"]) == pytest.approx(faces[2]["blendshapes"]["jawOpen"], abs=1e-6)
+    data = json.loads(write_blendshapes_json(tmp_path / "photo.json", series, None).read_text())
+    assert set(data) == {"faces"} and [face["face"] for face in data["faces"]] == [1, 3]
+    assert data["faces"][1]["box"] == [40, 0, 10, 10] and "time" not in data["faces"][0]
+    assert data["faces"][0]["head_pose"]["yaw"] == 10.0

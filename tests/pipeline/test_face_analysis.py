@@ -151,8 +151,8 @@ def test_cli_predict_adds_analysis_and_writes_exports(capsys, astronaut_path, tm
         (face["blendshapes"]["mouthSmileLeft"] + face["blendshapes"]["mouthSmileRight"]) / 2, abs=1e-5)
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 1 and float(rows[0]["MouthSmileLeft"]) == pytest.approx(face["blendshapes"]["mouthSmileLeft"], abs=1e-5)
-    frames = json.loads(json_path.read_text())["frames"]
-    assert frames[0]["head_pose"] == face["head_pose"]
+    [entry] = json.loads(json_path.read_text())["faces"]
+    assert entry["face"] == 1 and entry["head_pose"] == face["head_pose"]
     obj = (tmp_path / "obj" / "astronaut.face1.obj").read_text().splitlines()
     assert sum(line.startswith("f ") for line in obj) == 898
 
