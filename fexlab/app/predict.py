@@ -175,16 +175,18 @@ def _summary(records: list[dict[str, Any]], labels: list[str], several: bool, no
 
 
 def _downloads(records: list[dict[str, Any]], labels: list[str]) -> list[str]:
-    """The faces of ``records`` as ``emotions.csv`` (one row per face and classifier) and ``emotions.json``."""
+    """The faces of ``records`` as ``emotions.csv`` (one row per face and classifier; with the face
+    mesh, a column per action unit, head-pose angle and blendshape) and ``emotions.json``."""
     import csv
     import json
 
-    from fexlab.pipeline.exports import spreadsheet_cell
+    from fexlab.pipeline.exports import analysis_cells, analysis_columns, spreadsheet_cell
 
     folder = output_folder("predict")
+    columns = analysis_columns(face for record in records for face in record["faces"])
     with (folder / "emotions.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(CSV_HEADERS)
+        writer.writerow(CSV_HEADERS + columns)
         for record in records:
             for i, face in enumerate(record["faces"]):
                 for label in labels:
@@ -192,7 +194,7 @@ def _downloads(records: list[dict[str, Any]], labels: list[str]) -> list[str]:
                     probs = verdict["probabilities"]
                     writer.writerow([spreadsheet_cell(record["file"]), i + 1, *face["box"], face["score"],
                                      spreadsheet_cell(label), verdict["emotion"], probs[verdict["emotion"]],
-                                     *(probs[e] for e in EMOTIONS)])
+                                     *(probs[e] for e in EMOTIONS), *analysis_cells(face, columns)])
     (folder / "emotions.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "size"} for r in records],
                                                      indent=2))
     return [str(folder / "emotions.csv"), str(folder / "emotions.json")]

@@ -2,7 +2,8 @@
 emotion-over-time plot per face track, per-frame table and CSV download (faces carry a track id
 across frames, numbered from 1 in the order the faces appear, left to right). With the face mesh
 ticked, the mesh follows each face (the detector runs when a face is lost) and is drawn too; each
-track's action units are plotted over time and written in the table and CSV; the main face's
+track's action units are plotted over time, and each face's action units, head pose and
+blendshapes are written in the table and CSV (the columns the Predict tab's CSV has); the main face's
 blendshapes and head pose are offered as Live Link Face CSV and JSON, and an avatar video shows
 each frame beside the cartoon face wearing its expression.
 
@@ -23,6 +24,7 @@ import gradio as gr
 
 from fexlab.eval.plots import action_unit_timeline, emotion_timeline
 from fexlab.pipeline.avatar import avatar_frame
+from fexlab.pipeline.exports import analysis_cells, analysis_columns
 from fexlab.pipeline.predict import (
     Predictor,
     VideoWriter,
@@ -116,7 +118,7 @@ def analyse_video(
     One classifier labels the video, the table and the plot: the one chosen, or ``checkpoint``
     (a typed checkpoint or training-run folder) instead of it. ``min_score`` leaves out the faces
     the detector scores below it. ``mesh`` runs the face mesh on every analysed frame: the table
-    gains a column per action unit.
+    gains a column per action unit, head-pose angle and blendshape.
     """
     name, path = _checked_upload(video)
     typed = bool(checkpoint and str(checkpoint).strip())
@@ -162,12 +164,12 @@ def analyse_video(
                     progress((analysed, expected), desc="analysing frames", unit="frames")
     except InputError as err:
         raise InputError(str(err).replace(str(path), name)) from None
-    units = sorted({unit for a in analyses for unit in a["action_units"]}, key=lambda u: int(u.strip("AU") or 0))
+    columns = analysis_columns(analyses)
     for row, analysis in zip(rows, analyses):  # with the face mesh, one analysis per row
-        row.extend(round(float(analysis["action_units"].get(unit, 0.0)), 4) for unit in units)
+        row.extend(analysis_cells(analysis, columns))
     with table_path.open("w", newline="") as handle:
         writer_csv = csv.writer(handle)
-        writer_csv.writerow(HEADERS + units)
+        writer_csv.writerow(HEADERS + columns)
         writer_csv.writerows(rows)
     tracks = len({row[2] for row in rows})
     message = describe_video(analysed, every, [row[2] for row in rows]) + "."
@@ -277,7 +279,7 @@ def build(registry: Registry) -> None:
     def analyse(video, classifiers, checkpoint, detector, every, min_score, mesh, progress=gr.Progress()):
         found = list(analyse_video(registry, video, classifiers, detector, every, progress, checkpoint, min_score,
                                    mesh=mesh))
-        with open(found[2], newline="") as handle:  # the table's headers: the CSV's, AU columns included
+        with open(found[2], newline="") as handle:  # the table's headers: the CSV's, the analysis's included
             found[3] = {"headers": next(csv.reader(handle)), "data": found[3]}
         return *found, show_mesh_panel(bool(mesh))
 

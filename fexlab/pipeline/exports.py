@@ -33,7 +33,7 @@ import numpy as np
 
 from fexlab.registry import InputError
 
-__all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "face_series", "live_link_rows", "photo_series", "timecode",
+__all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "analysis_cells", "analysis_columns", "face_series", "live_link_rows", "photo_series", "timecode",
            "video_faces", "spreadsheet_cell", "write_blendshapes_json", "write_live_link_csv", "write_mesh_glb", "write_mesh_obj"]
 
 #: The 52 ARKit blendshapes in Live Link Face's column order.
@@ -106,6 +106,26 @@ def live_link_rows(series: Series, fps: float | None) -> list[list[Any]]:
         rows.append([timecode(seconds, fps) if fps is not None else timecode(0.0, 1.0), len(LIVE_LINK_BLENDSHAPES) + len(_ROTATIONS),
                      *(round(v, 6) for v in values)])
     return rows
+
+
+def analysis_columns(analyses: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The table columns of face analyses (the Predict and Video tabs' CSVs): each action unit
+    (``AU1``, ``AU2``, ... in FACS order), the head pose in degrees (``head_yaw``, ``head_pitch``,
+    ``head_roll``), then each blendshape (ARKit names, in the analyzer's order); [] when no face
+    was analysed."""
+    analyses = list(analyses)
+    units = sorted({unit for a in analyses for unit in a.get("action_units") or {}},
+                   key=lambda unit: int(unit.strip("AU") or 0))
+    pose = [f"head_{angle}" for angle in ("yaw", "pitch", "roll")] if any(a.get("head_pose") for a in analyses) else []
+    shapes = list(dict.fromkeys(name for a in analyses for name in a.get("blendshapes") or {}))
+    return units + pose + shapes
+
+
+def analysis_cells(analysis: Mapping[str, Any], columns: Sequence[str]) -> list[Any]:
+    """One face's values under :func:`analysis_columns`, rounded to 4 places; "" where it has none."""
+    values = {**(analysis.get("action_units") or {}), **(analysis.get("blendshapes") or {}),
+              **{f"head_{angle}": v for angle, v in (analysis.get("head_pose") or {}).items()}}
+    return [round(float(values[column]), 4) if column in values else "" for column in columns]
 
 
 #: What a spreadsheet takes for the start of a formula in a cell (OWASP, "CSV Injection").

@@ -292,3 +292,21 @@ def test_the_charts_say_when_they_show_fewer_faces_than_were_found(registry, mon
     figure, _, avatars, files = predict.face_analysis(registry, payload)
     assert len(avatars) == 1 and len([f for f in files if f.endswith(".obj")]) == 2
     assert any("The first 1 of the 2 faces are shown here" in text.get_text() for text in figure.texts)
+
+
+def test_the_csv_has_the_face_meshs_columns_as_the_video_csv_has(registry, astronaut_path):
+    import csv
+
+    from fexlab.app.predict import CSV_HEADERS
+
+    *_, payload, _, files = predict_photo(registry, str(astronaut_path), "mini_xception", "haar", mesh=True)
+    with open(files[0]) as handle:
+        [row] = list(csv.DictReader(handle))
+    [face] = payload["faces"]
+    columns = list(row)[len(CSV_HEADERS):]
+    assert columns[0] == "AU1" and columns[columns.index("head_yaw"):][:3] == ["head_yaw", "head_pitch", "head_roll"]
+    assert float(row["AU12"]) == pytest.approx(face["action_units"]["AU12"], abs=1e-4)
+    assert float(row["head_roll"]) == pytest.approx(face["head_pose"]["roll"], abs=1e-4)
+    assert float(row["mouthSmileLeft"]) == pytest.approx(face["blendshapes"]["mouthSmileLeft"], abs=1e-4)
+    *_, plain = predict_photo(registry, str(astronaut_path), "mini_xception", "haar")
+    assert open(plain[0]).readline().strip().split(",") == CSV_HEADERS

@@ -178,6 +178,8 @@ def test_the_face_mesh_adds_action_units_over_time_live_link_files_and_an_avatar
         records = list(csv.DictReader(handle))
     assert len(records) == len(rows) >= 6 and float(records[0]["AU12"]) > 0.5 and "AU43" in records[0]
     assert list(records[0])[len(video_tab.HEADERS)] == "AU1"  # the units follow the emotions, in FACS order
+    assert float(records[0]["head_yaw"]) == rows[0][list(records[0]).index("head_yaw")]  # as the Predict CSV
+    assert 0.0 <= float(records[0]["jawOpen"]) <= 1.0 and list(records[0])[-1] != "AU43"
     assert AU_NOTE in message and "face track 1" in message
     tracks = sorted({r["track"] for r in records})
     assert [ax.get_title(loc="left") for ax in units.axes] == [f"face track {t}" for t in tracks]
