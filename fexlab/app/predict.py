@@ -213,7 +213,7 @@ def face_analysis(registry: Registry, payload: dict[str, Any] | None) -> tuple[A
     face's avatar with its caption, every face's mesh as OBJ and GLB files). Nothing when no
     face of ``payload`` (:func:`predict_photo`'s JSON) carries a mesh."""
     from fexlab.pipeline.avatar import avatar_of
-    from fexlab.pipeline.exports import write_mesh_glb, write_mesh_obj
+    from fexlab.pipeline.exports import mesh_topology, write_mesh_glb, write_mesh_obj
 
     payload = payload or {}
     several = "photos" in payload
@@ -230,11 +230,11 @@ def face_analysis(registry: Registry, payload: dict[str, Any] | None) -> tuple[A
                  "have every face.")
     figure = action_unit_bars([face for _, _, face in shown], [title for title, _, _ in shown], note=note)
     avatars = [(image_file(avatar_of(face)), title) for title, _, face in shown]
-    triangles = mesh_triangles(face_analyzers(registry, True))
+    triangles, uv = mesh_topology(face_analyzers(registry, True).values())
     folder = output_folder("mesh")
     files = []
     for _, stem, face in named:
-        files.append(str(write_mesh_obj(folder / f"{stem}.obj", face["mesh"], triangles)))
+        files.append(str(write_mesh_obj(folder / f"{stem}.obj", face["mesh"], triangles, uv)))
         files.append(str(write_mesh_glb(folder / f"{stem}.glb", face["mesh"], triangles)))
     return figure, files[1], avatars, files
 

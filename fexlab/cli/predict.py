@@ -118,6 +118,7 @@ def _export_analysis(args: argparse.Namespace, predictor: Any, path: str, faces:
     """Write --blendshapes-csv / --blendshapes-json / --mesh-obj for one input's faces."""
     from fexlab.pipeline.exports import (
         face_series,
+        mesh_topology,
         photo_series,
         write_blendshapes_json,
         write_live_link_csv,
@@ -140,7 +141,7 @@ def _export_analysis(args: argparse.Namespace, predictor: Any, path: str, faces:
     if series and args.blendshapes_json:
         write_blendshapes_json(_export_target(args.blendshapes_json, path, ".json", multiple), series, fps)
     if args.mesh_obj and not is_video(path):
-        topology = next((a.mesh_faces() for a in predictor.analyzers.values() if a.mesh_faces() is not None), None)
+        topology = mesh_topology(predictor.analyzers.values())
         if topology is None:
             raise InputError("--mesh-obj needs an analyzer that gives a mesh with triangles, such as face_mesh")
         out = make_output_dir(args.mesh_obj)
@@ -200,11 +201,12 @@ def _predict_video(predictor, path: str, every: int, out_dir: Path | None) -> tu
 
 def _with_mesh(predictor: Any, image: Any, faces: list[Any]) -> Any:
     """``image`` with the faces' meshes drawn on it when an analyzer gave them (--annotate)."""
+    from fexlab.pipeline.exports import mesh_topology
     from fexlab.pipeline.predict import draw_mesh
 
     if not any("mesh" in face.analysis for face in faces):
         return image
-    topology = next((a.mesh_faces() for a in predictor.analyzers.values() if a.mesh_faces() is not None), None)
+    topology = mesh_topology(predictor.analyzers.values())
     return draw_mesh(image, faces, topology[0] if topology else None)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from fexlab.registry import InputError
 
-__all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "analysis_cells", "analysis_columns", "face_series", "live_link_rows", "photo_series", "timecode",
+__all__ = ["LIVE_LINK_BLENDSHAPES", "LIVE_LINK_HEADER", "analysis_cells", "analysis_columns", "face_series", "live_link_rows", "mesh_topology", "photo_series", "timecode",
            "video_faces", "spreadsheet_cell", "write_blendshapes_json", "write_live_link_csv", "write_mesh_glb", "write_mesh_obj"]
 
 #: The 52 ARKit blendshapes in Live Link Face's column order.
@@ -167,6 +167,12 @@ def write_blendshapes_json(path: str | Path, series: Series, fps: float | None) 
     path = Path(path)
     path.write_text(json.dumps({"faces": entries} if fps is None else {"fps": fps, "frames": entries}, indent=1))
     return path
+
+
+def mesh_topology(analyzers: Iterable[Any]) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(triangles, texture coordinates or None) of the first of ``analyzers`` whose mesh has a
+    surface (``FaceAnalyzer.mesh_faces``), for :func:`write_mesh_obj` and drawing; None when none has."""
+    return next((topology for topology in (analyzer.mesh_faces() for analyzer in analyzers) if topology), None)
 
 
 def write_mesh_obj(path: str | Path, mesh: np.ndarray | Sequence[Sequence[float]], triangles: np.ndarray,

@@ -310,3 +310,14 @@ def test_the_csv_has_the_face_meshs_columns_as_the_video_csv_has(registry, astro
     assert float(row["mouthSmileLeft"]) == pytest.approx(face["blendshapes"]["mouthSmileLeft"], abs=1e-4)
     *_, plain = predict_photo(registry, str(astronaut_path), "mini_xception", "haar")
     assert open(plain[0]).readline().strip().split(",") == CSV_HEADERS
+
+
+def test_the_mesh_obj_has_texture_coordinates_as_the_clis(registry, astronaut_path):
+    from fexlab.app.predict import face_analysis
+
+    *_, payload, _, _ = predict_photo(registry, str(astronaut_path), "mini_xception", "haar", mesh=True)
+    *_, files = face_analysis(registry, payload)
+    lines = open(files[0]).read().splitlines()
+    assert sum(line.startswith("vt ") for line in lines) == sum(line.startswith("v ") for line in lines) == 468
+    a, b, c = next(line for line in lines if line.startswith("f ")).split()[1:]
+    assert a.split("/")[0] == a.split("/")[1]  # each corner names its texture coordinate
