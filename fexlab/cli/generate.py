@@ -13,6 +13,18 @@ from fexlab.registry.paths import printable
 from .common import check_output_dir, err, input_failed, make_output_dir, say
 
 
+#: The shipped generators that edit a photo's faces (named in --image's help; a test checks the list).
+EDITORS = ("stargan", "mesh_warp", "sd_lora")
+
+
+def option_keys(generator: Any) -> list[str]:
+    """The keys ``--option`` takes, in natural order (``au1, au2, ..., au10``); ``image`` is ``--image``."""
+    import re
+
+    return sorted((key for key in generator.options if key != "image"),
+                  key=lambda key: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)])
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     from fexlab.pipeline.animation import MODES
 
@@ -26,7 +38,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="generator option, e.g. truncation=0.7 or steps=30 (repeat; `fexlab plugins` lists them)")
     p.add_argument("--image", metavar="PATH", help="a photo whose faces are edited into each emotion (generators that "
-                   "edit: stargan, sd_lora); writes each face and the photo with the edits pasted back")
+                   f"edit: {', '.join(EDITORS)}); writes each face and the photo with the edits pasted back")
     p.add_argument("--detector", metavar="NAME", help=f"with --image: the face detector (default {DEFAULT_DETECTOR}; "
                    "full_frame when the photo is already a face crop)")
     p.add_argument("--no-align", dest="align", action="store_false",
@@ -51,8 +63,9 @@ def _generator_options(generator: Any, pairs: Sequence[str], image: str | None) 
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
-        if not sep or key.strip() not in generator.options:
-            raise InputError(f"--option takes KEY=VALUE with KEY one of {sorted(generator.options)}, got '{pair}'")
+        if not sep or key.strip() not in option_keys(generator):
+            raise InputError(f"--option takes KEY=VALUE with KEY one of {', '.join(option_keys(generator))}, "
+                             f"got '{pair}'" + (" (the photo to edit is --image PATH)" if key.strip() == "image" else ""))
         default = generator.options[key.strip()]
         try:
             options[key.strip()] = type(default)(text) if isinstance(default, (int, float)) else text

@@ -40,7 +40,7 @@ def test_the_same_arguments_write_the_same_bytes(checkpoint, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--option", "steps=3"], "KEY one of \\['truncation'\\]"),
+    (["--option", "steps=3"], "KEY one of truncation, got 'steps=3'"),
     (["--option", "truncation=high"], "truncation must be a float"),
     (["--image", "face.png"], "cannot edit an image"),
     (["--n", "0"], "--n must be at least 1"),
@@ -111,3 +111,28 @@ def test_bad_animation_arguments_are_one_line_errors(expressive, tmp_path, capsy
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and re.search(message, err), err
     assert not list(tmp_path.iterdir())
+
+
+def test_the_help_of_image_names_every_installed_editor(capsys, registry):
+    from fexlab.cli.generate import EDITORS
+
+    editors = {name for name in registry.names("generator") if registry.plugin_class("generator", name).edits()}
+    assert editors == set(EDITORS)
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"edit: {', '.join(EDITORS)})" in help_text
+
+
+def test_option_keys_are_listed_in_natural_order_without_image():
+    from fexlab.cli.generate import _generator_options
+    from fexlab.plugins.mesh_warp import MeshWarp
+    from fexlab.registry import InputError
+
+    with pytest.raises(InputError) as error:
+        _generator_options(MeshWarp, ["au99=1"], None)
+    keys = str(error.value).split("one of ")[1].split(", got")[0].split(", ")
+    assert keys[:4] == ["au1", "au2", "au4", "au5"] and keys.index("au10") == keys.index("au9") + 1
+    assert "image" not in keys
+    with pytest.raises(InputError, match="the photo to edit is --image PATH"):
+        _generator_options(MeshWarp, ["image=face.png"], None)
