@@ -19,10 +19,7 @@ EDITORS = ("stargan", "mesh_warp", "sd_lora")
 
 def option_keys(generator: Any) -> list[str]:
     """The keys ``--option`` takes, in natural order (``au1, au2, ..., au10``); ``image`` is ``--image``."""
-    import re
-
-    return sorted((key for key in generator.options if key != "image"),
-                  key=lambda key: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)])
+    return [key for key in generator.option_names() if key != "image"]
 
 
 def add(sub: argparse._SubParsersAction) -> None:

@@ -7,6 +7,7 @@ allows it (the cGAN's latent, the diffusion noise) shows one identity across the
 from __future__ import annotations
 
 import abc
+import re
 import secrets
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -37,6 +38,12 @@ class Generator(Plugin):
         """Whether this generator edits a given face (it takes the ``image`` option)."""
         return "image" in cls.options
 
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The names of :attr:`options` in natural order (``au1, au2, ..., au10``, not as text)."""
+        return sorted(cls.options, key=lambda key: [int(part) if part.isdigit() else part
+                                                    for part in re.split(r"(\d+)", key)])
+
     @abc.abstractmethod
     def generate(self, emotions: Sequence[str], seed: int | None = None, **options: Any) -> list:
         """One RGB ``PIL.Image`` per emotion in ``emotions``, all drawn from ``seed``."""
@@ -51,7 +58,7 @@ class Generator(Plugin):
             raise InputError("give at least one emotion to generate")
         unknown = sorted(set(options) - set(self.options))
         if unknown:
-            raise InputError(f"{self.name} has no option(s) {unknown}; its options: {sorted(self.options)}")
+            raise InputError(f"{self.name} has no option(s) {unknown}; its options: {', '.join(self.option_names())}")
         return names
 
     @staticmethod
