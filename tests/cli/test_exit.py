@@ -124,3 +124,12 @@ def test_a_usage_error_leaves_no_output_folder_behind(capsys, tmp_path, astronau
     code, _, err = run(capsys, *(arg.format(out=out, photo=astronaut_path) for arg in argv))
     assert code == 2 and err.count("\n") == 1
     assert not (tmp_path / "x7").exists()
+
+
+def test_an_extra_argument_is_said_with_the_commands_own_usage(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["avatar", "a.jpg", "b.jpg", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("usage: fexlab avatar ") and "PHOTO_OR_VIDEO" in err
+    assert err.strip().endswith("fexlab avatar: error: unrecognized arguments: b.jpg")
+    assert not (tmp_path / "out").exists()
