@@ -121,12 +121,14 @@ def _emotions(emotions: Any) -> list[str]:
     return names
 
 
-def _notes(label: str, generator: Generator, emotions: list[str], options: dict[str, Any]) -> list[str]:
-    """What a user should know about a generator's output: its data and, for a diffusion
-    model, the prompts and settings used."""
+def _notes(label: str, generator: Generator, emotions: list[str], options: dict[str, Any],
+           trained: bool = True) -> list[str]:
+    """What a user should know about a generator's output: its data (unless not ``trained``: an
+    edit's message says what was done to the photo, not each editor's training) and, for a
+    diffusion model, the prompts and settings used."""
     notes = []
     data = generator.metadata.get("training_data")
-    if data:
+    if data and trained:
         notes.append(f"**{label}** was trained on {public_paths(data)}.")
     elif "SYNTHETIC" in generator.description:
         notes.append(f"**{label}** draws SYNTHETIC cartoon faces, not photographs.")
@@ -375,7 +377,7 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
             index = chosen - 1 if chosen else result.largest()
             animation = animate_face(result, generator, index, frames=8, strength=strength, seed=seed, **settings)
             files += [str(f) for f in animation.save(folder / animation.stem(f"{slug}_face{index + 1}"), rate)]
-        notes += _notes(label, generator, names, settings)
+        notes += _notes(label, generator, names, settings, trained=False)
         notes.append(f"**{label}**: {result.limit_note()}." if result.limit_note()
                      else f"**{label}** found {len(result.faces)} face(s).")
         if result.skipped:

@@ -310,6 +310,7 @@ def test_mesh_warp_edits_the_photo_at_its_resolution_with_units_one_by_one(regis
     assert np.array_equal(_pixels(untouched[1][0]), photo)
     assert any(f.endswith(".gif") for f in files) and any(f.endswith(".webm") for f in files)
     assert "found 1 face(s)" in note
+    assert "trained on" not in note and "ferplus" not in note  # the edit, not the editor's training history
     # one emotion still animates: from the face's own expression to it
     _, _, one, _ = edit_expression(registry, ["mesh_warp"], "", str(astronaut_path), ["surprise"], 0, 1.0,
                                    ui_options())
