@@ -10,6 +10,7 @@ import inspect
 import io
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -89,6 +90,19 @@ def _as_messages(name: str) -> Iterator[None]:
     except Exception as err:  # an unexpected failure: keep serving, tell the user what broke
         log.exception("unexpected error in %s", name)
         raise gr.Error(public_paths(f"{type(err).__name__}: {err}"), print_exception=False) from None
+
+
+def number(value: Any, what: str, *, whole: bool = False) -> Any:
+    """``value`` (a number, or its text as an API call may send it) as a float, or an int when
+    ``whole``; an :class:`InputError` naming ``what`` when it is not one ("the seed must be a whole
+    number, got 'abc'"), never Python's own ValueError."""
+    try:
+        converted = float(value)
+    except (TypeError, ValueError):
+        converted = math.nan
+    if not math.isfinite(converted) or (whole and not converted.is_integer()):
+        raise InputError(f"{what} must be a {'whole number' if whole else 'number'}, got '{value}'")
+    return int(converted) if whole else converted
 
 
 def clear_on_error(event: Any, outputs: Sequence[Any]) -> Any:

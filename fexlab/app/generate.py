@@ -16,6 +16,7 @@ prompt and LoRA scale. Everything made can be downloaded as PNGs in one zip.
 
 from __future__ import annotations
 
+import inspect
 import re
 import zipfile
 from pathlib import Path
@@ -37,6 +38,7 @@ from .common import (
     figure_file,
     image_file,
     load_plugins,
+    number,
     output_folder,
     plugin_choices,
     public_paths,
@@ -74,14 +76,15 @@ ANIMATIONS = [("From → To", "interpolate"), ("One identity, all seven emotions
 def ui_options(truncation: float = 1.0, intensity: float = 1.0, variation: float = 0.0, steps: int = 30,
                guidance: float = 7.5, negative_prompt: str = "", lora_scale: float = 1.0) -> dict[str, Any]:
     """The option values the tab's controls set, checked; each generator takes the ones it declares."""
-    steps = int(steps)
+    steps = number(steps, "diffusion steps", whole=True)
     if not 1 <= steps <= MAX_STEPS:
         raise InputError(f"diffusion steps must be between 1 and {MAX_STEPS}, got {steps}")
-    if not 0.0 < float(truncation) <= 1.0:
+    truncation = number(truncation, "truncation")
+    if not 0.0 < truncation <= 1.0:
         raise InputError(f"truncation must be in (0, 1], got {truncation}")
-    return {"truncation": float(truncation), "intensity": float(intensity), "variation": float(variation),
-            "steps": steps, "guidance": float(guidance), "negative_prompt": str(negative_prompt or ""),
-            "lora_scale": float(lora_scale)}
+    return {"truncation": truncation, "intensity": number(intensity, "intensity"),
+            "variation": number(variation, "variation"), "steps": steps, "guidance": number(guidance, "guidance"),
+            "negative_prompt": str(negative_prompt or ""), "lora_scale": number(lora_scale, "the LoRA scale")}
 
 
 def _options_for(generator: Generator, options: dict[str, Any]) -> dict[str, Any]:
@@ -91,10 +94,7 @@ def _options_for(generator: Generator, options: dict[str, Any]) -> dict[str, Any
 def _seed(seed: Any) -> int:
     if seed is None or seed == "":
         return Generator.resolve_seed(None)
-    try:
-        value = int(seed)
-    except (TypeError, ValueError):
-        raise InputError(f"the seed must be a whole number, got '{seed}'") from None
+    value = number(seed, "the seed", whole=True)
     if not 0 <= value < 2**31:
         raise InputError(f"the seed must be between 0 and {2**31 - 1}, got {value}")
     return value
@@ -162,10 +162,7 @@ def generate_faces(registry: Registry, generators: list[str] | str | None, check
     Row ``i`` of each grid is seed ``seed + i`` (one identity), its columns the ``emotions``.
     """
     names = _emotions(emotions)
-    try:
-        count = int(count)
-    except (TypeError, ValueError):
-        raise InputError(f"the number of identities must be a whole number, got '{count}'") from None
+    count = number(count, "the number of identities", whole=True)
     if not 1 <= count <= MAX_IDENTITIES:
         raise InputError(f"choose between 1 and {MAX_IDENTITIES} identities, got {count}")
     first = _seed(seed)
@@ -203,7 +200,7 @@ def _morph_request(start: str, end: str, seed: Any, end_seed: Any, frames: Any) 
         if emotion is None:
             raise InputError(f"choose the {which} emotion (one of {', '.join(EMOTIONS)})")
         emotions.append(emotion)
-    frames = int(frames or 0)
+    frames = number(frames or 0, "the number of frames", whole=True)
     if not 2 <= frames <= MAX_FRAMES:
         raise InputError(f"choose between 2 and {MAX_FRAMES} frames, got {frames}")
     first = _seed(seed)
@@ -312,7 +309,7 @@ def unit_options(units: list[str], chosen: Any, values: Any) -> dict[str, float]
     unknown = sorted(set(chosen) - set(units))
     if unknown:
         raise InputError(f"no action unit {', '.join(unknown)} can be set; units: {', '.join(units)}")
-    return {unit.lower(): float(value) for unit, value in zip(units, values) if unit in chosen}
+    return {unit.lower(): number(value, unit) for unit, value in zip(units, values) if unit in chosen}
 
 
 def edit_expression(registry: Registry, generators: list[str] | str | None, checkpoint: str | None, image: Any,
@@ -334,7 +331,7 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
     if not path:
         raise InputError("upload a face photo (or take a webcam snapshot) to edit first")
     names = _emotions(emotions)
-    strength = float(strength)
+    strength = number(strength, "strength")
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"strength must be between 0 and 1, got {strength}")
     rate = check_fps(fps)
@@ -356,11 +353,11 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
         slug = _slug(label)
         settings = {k: v for k, v in _options_for(generator, options).items() if k not in ("image", "strength")}
         result = edit_photo(photo, generator, finder, names, strength=strength, seed=seed, **settings)
-        for number, face in enumerate(result.faces, start=1):
-            who = f" · face {number}" if len(result.faces) > 1 else ""
+        for index, face in enumerate(result.faces, start=1):
+            who = f" · face {index}" if len(result.faces) > 1 else ""
             faces.append((image_file(face.crop), f"{label}{who} · original"))
             for emotion in names:
-                file = folder / f"{slug}_face{number}_{emotion}.png"
+                file = folder / f"{slug}_face{index}_{emotion}.png"
                 Image.fromarray(face.edits[emotion]).save(file)
                 faces.append((str(file), f"{label}{who} · {emotion}"))
         if paste:
@@ -580,9 +577,15 @@ def build(registry: Registry) -> None:
     def edit(generators, checkpoint, face, emotions, seed, strength, detector, paste, fps, animated, truncation,
              intensity, variation, steps, guidance, negative_prompt, lora_scale, chosen_units, texture, *unit_values):
         options = {**ui_options(truncation, intensity, variation, steps, guidance, negative_prompt, lora_scale),
-                   **unit_options(units, chosen_units, unit_values), "texture": float(texture)}
+                   **unit_options(units, chosen_units, unit_values),
+                   "texture": number(texture, "the learned shading")}
         return edit_expression(registry, generators, checkpoint, face, emotions, seed, strength, options, detector,
                                paste, fps, animated)
+
+    # the sliders' API parameters named after their units (au1, au12, ...), not param_18, param_19, ...
+    named = [p for p in inspect.signature(edit).parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    edit.__signature__ = inspect.Signature(
+        named + [inspect.Parameter(unit.lower(), inspect.Parameter.POSITIONAL_OR_KEYWORD) for unit in units])
 
     grid_outputs, morph_outputs = [grids, download, message], [strip, frame]
     edit_outputs = [edited, pasted, edit_files, edit_message]

@@ -52,6 +52,7 @@ from .common import (
     mesh_panel,
     mesh_triangles,
     min_score_slider,
+    number,
     output_folder,
     plain_names,
     plugin_choices,
@@ -127,9 +128,9 @@ def analyse_video(
         raise InputError(f"the Video tab analyses with one classifier at a time; choose one of {', '.join(chosen)}")
     models = load_plugins(registry, "classifier", chosen, checkpoint)
     classifiers = list(models)
-    every = max(1, int(every or 1))
+    every = max(1, number(every or 1, "every how many frames", whole=True))
     analyzers = face_analyzers(registry, bool(mesh))
-    predictor = Predictor(models, registry.detector(detector_name(detector)), min_score=float(min_score or 0.0),
+    predictor = Predictor(models, registry.detector(detector_name(detector)), min_score=number(min_score or 0.0, "the minimum face score"),
                           analyzers=analyzers)
     triangles = mesh_triangles(analyzers)
 

@@ -1,3 +1,4 @@
+import re
 import zipfile
 from pathlib import Path
 
@@ -344,3 +345,23 @@ def test_a_region_mesh_warp_finds_no_face_in_is_skipped_and_the_chosen_face_anim
         edit_expression(registry, ["mesh_warp"], "", str(photo), ["happy"], 0, 1.0, ui_options(), animated=3)
     with pytest.raises(InputError, match="the face to animate is a number from 1"):
         edit_expression(registry, ["mesh_warp"], "", str(photo), ["happy"], 0, 1.0, ui_options(), animated="two")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"steps": "thirty"}, "diffusion steps must be a whole number, got 'thirty'"),
+    ({"steps": "2.5"}, "diffusion steps must be a whole number, got '2.5'"),
+    ({"truncation": "abc"}, "truncation must be a number, got 'abc'"),
+    ({"guidance": "nan"}, "guidance must be a number, got 'nan'"),
+])
+def test_a_mistyped_value_is_a_one_line_message_naming_it(kwargs, message):
+    """As an API call may send them: text where a number goes is said plainly, not as a ValueError."""
+    import gradio as gr
+
+    from fexlab.app.common import user_errors
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        ui_options(**kwargs)
+    with pytest.raises(gr.Error) as caught:
+        user_errors(lambda: ui_options(**kwargs))()
+    assert str(caught.value.message) == message
+    assert ui_options(steps="12", truncation="0.5")["steps"] == 12  # numbers sent as text are fine
