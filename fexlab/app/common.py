@@ -435,7 +435,10 @@ def face_analyzers(registry: Registry, mesh: bool) -> dict[str, Any]:
 
 def mesh_triangles(analyzers: dict[str, Any]) -> Any:
     """The triangles of the first analyzer whose mesh has a surface (to draw and export), or None."""
-    return next((topology[0] for topology in (a.mesh_faces() for a in analyzers.values()) if topology), None)
+    from fexlab.pipeline.exports import mesh_topology
+
+    topology = mesh_topology(analyzers.values())
+    return topology[0] if topology else None
 
 
 def mesh_panel() -> gr.Column:
