@@ -380,15 +380,16 @@ def test_plugins_table(client):
 
 
 def test_every_api_example_in_the_readme_runs_against_the_app(client, monkeypatch):
-    """Each ```python block of the README that uses gradio_client, run as written against this app."""
+    """Each ```python block of the README and the docs pages that uses gradio_client, run as written
+    against this app."""
     import contextlib
     import io
     import re
 
     from tests.conftest import ROOT
+    from tests.docs_text import docs_text
 
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-              if "gradio_client" in b]
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", docs_text(), re.S) if "gradio_client" in b]
     assert blocks
     monkeypatch.chdir(ROOT)  # the examples name examples/... as from a clone's root
     for block in blocks:

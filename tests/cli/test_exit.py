@@ -10,6 +10,7 @@ from PIL import Image
 
 from fexlab.cli import main
 from tests.conftest import EXAMPLES, ROOT
+from tests.docs_text import docs_text
 
 
 def run(capsys, *argv):
@@ -83,7 +84,7 @@ def test_prepare_refuses_unlabelled_photos_as_the_readme_says(capsys, tmp_path, 
     Image.open(astronaut_path).save(tmp_path / "photos" / "holiday.jpg")
     code, _, err = run(capsys, "prepare", str(tmp_path / "photos"), str(tmp_path / "faces"))
     assert code == 2 and "CLASS/*.jpg" in err
-    readme = " ".join((ROOT / "README.md").read_text().split())
+    readme = " ".join(docs_text().split())  # the README and the docs pages
     assert "A flat folder of unlabelled photos is refused" in readme and "`fexlab predict photos/ --annotate out/`" in readme
     assert "**Exit status**, the same for every command" in readme and "**One face order.**" in readme
 
