@@ -172,7 +172,7 @@ def _edit(generator: Any, name: str, args: argparse.Namespace, options: dict[str
 
 
 def _animate(generator: Any, name: str, args: argparse.Namespace, options: dict[str, Any], out: Path) -> int:
-    """``--animate``: a GIF and a WebM for each seed (README, "Animated export")."""
+    """``--animate``: a GIF and a WebM for each seed (docs/generators.md, "Animated export")."""
     from fexlab.pipeline.animation import animate, check_fps, path_emotions
 
     emotions, fps = path_emotions(args.animate, args.emotion), check_fps(8.0 if args.fps is None else args.fps)

@@ -31,7 +31,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector plugin (full_frame for face crops)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=DEFAULT_ALIGN,
                    help="level the eyes on the detector's keypoints before classifying "
-                        f"(default {'on' if DEFAULT_ALIGN else 'off'}: see the README's alignment measurement)")
+                        f"(default {'on' if DEFAULT_ALIGN else 'off'}: see the alignment measurement in docs/detection.md)")
     p.add_argument("--min-score", type=float, default=0.0, metavar="S",
                    help="leave out faces the detector scores below S, 0 to 1 (default 0: every face it reports; "
                         "blazeface reports faces from 0.5, haar scores its own from 0.5)")

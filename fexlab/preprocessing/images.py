@@ -5,7 +5,7 @@ common mode is converted (RGB, RGBA, L, LA, P, PA, 1, CMYK, YCbCr, I;16, I, F); 
 orientation is applied; transparency is composited over white; the first frame of an animation
 is used.
 
-Limits (documented in the README):
+Limits (documented in docs/limits.md):
 
 - :data:`MAX_FILE_BYTES`: files or uploads above 50 MB are refused.
 - :data:`MAX_DECODE_PIXELS`: images above 80 megapixels are refused before they are decoded.

@@ -33,7 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 #: The classifier the CLI and every app tab use unless told otherwise: the best shipped model on
-#: real faces by the README's measurements (``efficientnet``'s default tag is ``ferplus``).
+#: real faces by the measurements of docs/classifiers.md (``efficientnet``'s default tag is ``ferplus``).
 DEFAULT_CLASSIFIER = "efficientnet"
 
 

@@ -13,13 +13,13 @@ from .plugin import Plugin
 __all__ = ["DEFAULT_ALIGN", "DEFAULT_DETECTOR", "Face", "FaceDetector"]
 
 #: The detector the CLI, every app tab, ``prepare`` and the trainers use unless told otherwise:
-#: chosen by measurement (README, "Face detection"): YuNet finds more of the real faces of the
+#: chosen by measurement (docs/detection.md): YuNet finds more of the real faces of the
 #: detection benchmark than BlazeFace's full-range model (67 of 137 against 60) at no lower
 #: precision, none on title cards, text and drawings, in one call where BlazeFace needs tiles and a
 #: close-up pass.
 DEFAULT_DETECTOR = "yunet"
 #: Whether prediction levels the eyes on the detector's keypoints before the crop by default, as
-#: the measurement of ``python -m fexlab.eval.crop_fit`` decided (README, "Crops fitted to the detector").
+#: the measurement of ``python -m fexlab.eval.crop_fit`` decided (docs/classifiers.md, "Crops fitted to the detector").
 DEFAULT_ALIGN = False
 
 

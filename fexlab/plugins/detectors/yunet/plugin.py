@@ -46,7 +46,7 @@ ONNX_INSTALL = "pip install onnxruntime"
 @dataclass
 class YuNetConfig:
     #: Faces scoring below this are dropped. 0.6: no face on the title cards, drawings and text of
-    #: the no-face benchmark, every face of the example photos (README, "Face detection").
+    #: the no-face benchmark, every face of the example photos (docs/detection.md).
     min_score: float = 0.6
     #: Faces overlapping by more IoU than this are merged into one (OpenCV's default 0.3).
     nms_iou: float = 0.3
