@@ -248,7 +248,9 @@ def test_video_endpoint(client, astronaut_path, tmp_path):
     preview = client.predict(handle_file(str(clip)), api_name="/playable_video")  # MPEG-4 part 2: made playable
     *_, table, message, units, avatar, exports = client.predict(handle_file(str(clip)), "mini_xception", "",
                                                                 "blazeface", 2, 0.5, True, api_name="/video")
-    assert table["headers"][-1] == "AU43" and len(table["data"][0]) == len(table["headers"])
+    headers = table["headers"]  # the face mesh's columns: action units, head pose, then blendshapes
+    assert headers.index("AU43") < headers.index("head_yaw") < headers.index("jawOpen")
+    assert len(table["data"][0]) == len(headers)
     assert units["type"] == "matplotlib" and "estimates derived from" in message
     assert str(avatar["video"] if isinstance(avatar, dict) else avatar).endswith("clip.avatar.webm")
     assert [Path(f).name for f in exports] == ["clip.live_link.csv", "clip.blendshapes.json"]
@@ -398,3 +400,14 @@ def test_every_api_example_in_the_readme_runs_against_the_app(client, monkeypatc
         with contextlib.redirect_stdout(printed):
             exec(block.replace("http://127.0.0.1:7860/", client.src), {})
         assert "happy" in printed.getvalue()
+
+
+def test_every_api_parameter_has_a_readable_name(client):
+    """The action-unit sliders are au1, au12, ... in the API, not param_18 to param_32."""
+    import re
+
+    endpoints = client.view_api(return_format="dict")["named_endpoints"]
+    names = {endpoint: [p["parameter_name"] for p in info["parameters"]] for endpoint, info in endpoints.items()}
+    assert not [(endpoint, n) for endpoint, ps in names.items() for n in ps if n.startswith("param_")]
+    units = [n for n in names["/edit_expression"] if re.fullmatch(r"au\d+", n)]
+    assert "au12" in units and units == sorted(units, key=lambda n: int(n[2:]))
