@@ -118,6 +118,24 @@ BROKEN_HEADER_WORDS = """selector => [...document.querySelectorAll(selector + " 
 #: Whether the table in ``selector`` fits its block: no column cut off at the right.
 TABLE_FITS = """selector => { const block = document.querySelector(selector), table = block.querySelector("table");
   return table.getBoundingClientRect().right <= block.getBoundingClientRect().right + 1; }"""
+#: What ``selector`` shows (its images and the leaves holding text) that lies outside its box: cut
+#: off at the bottom or the right; [] when everything is shown.
+CONTENT_SHOWN = """selector => { const block = document.querySelector(selector), cut = [];
+  const outside = (r, box) => r.bottom > box.bottom + 1 || r.right > box.right + 1;
+  const clipped = (node, r) => { for (let a = node.parentElement; a && a !== block.parentElement; a = a.parentElement) {
+      const style = getComputedStyle(a);
+      if ((a === block || style.overflowX !== "visible" || style.overflowY !== "visible")
+          && outside(r, a.getBoundingClientRect())) return true; }
+    return false; };
+  const texts = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
+  for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+    if (!node.textContent.trim() || node.parentElement.offsetParent === null) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    if (clipped(node, range.getBoundingClientRect())) cut.push(node.textContent.trim()); }
+  for (const image of block.querySelectorAll("img"))
+    if (image.offsetParent !== null && clipped(image, image.getBoundingClientRect())) cut.push("an image");
+  return cut; }"""
 #: Progress indicators on screen (Gradio's status trackers that are not hidden).
 PROGRESS_SHOWN = """() => [...document.querySelectorAll('[data-testid="status-tracker"]')]
   .filter(e => !e.classList.contains("hide") && e.offsetParent !== null).length"""
@@ -139,6 +157,7 @@ def test_a_visit_through_every_tab(page, tmp_path):
     page.get_by_role("button", name="Predict emotions").click()
     message = page.locator("#predict-message")
     message.get_by_text("2 faces found").wait_for()
+    assert page.evaluate(CONTENT_SHOWN, "#predict-photos") == []  # "Or several photos at once" shown whole
     # a table, one row per face, each classifier's emotion with its probability
     header = message.locator("table th").all_inner_texts()
     assert header == ["face", "efficientnet", "mini_xception.ferplus", "convnext"], header
@@ -246,6 +265,7 @@ def test_a_visit_through_every_tab(page, tmp_path):
     page.locator("#generate-pasted img").first.wait_for()
     assert page.locator("#generate-edited img").count() == 1 + 7  # the face as it is, then in the seven emotions
     _images_are_whole(page, "#generate-edited")
+    assert page.evaluate(CONTENT_SHOWN, "#generate-edited") == []  # no column cut off at the right
     assert page.locator("#generate-edit-files").get_by_text(".gif").count() >= 1
     assert "mesh_warp" in page.locator("#generate-edit-message").inner_text()
     # one action unit on its own (strength 0): the mouth opens, the summary says so

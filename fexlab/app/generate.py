@@ -536,7 +536,7 @@ def build(registry: Registry) -> None:
                                         interactive=not cannot_edit, elem_id="generate-edit-button")
             with gr.Column(scale=2):
                 edit_message = gr.Markdown(label="Summary of the edit", elem_id="generate-edit-message")
-                edited = gr.Gallery(label="Each face as it is, then in each emotion", columns=8, height="auto",
+                edited = gr.Gallery(label="Each face as it is, then in each emotion", columns=4, height="auto",
                                     object_fit="contain",
                                     fit_columns=False, preview=False, elem_classes=["fexlab-whole"],
                                     elem_id="generate-edited")

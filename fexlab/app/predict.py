@@ -248,7 +248,7 @@ def build(registry: Registry) -> None:
                              sources=["upload", "clipboard", "webcam"], height=340, elem_id="predict-photo",
                              webcam_options=WEBCAM)
             photos = gr.File([], label="Or several photos at once", file_count="multiple", file_types=["image"],
-                             height=90, elem_id="predict-photos")
+                             height=150, elem_id="predict-photos")
             run = gr.Button("Predict emotions", variant="primary")
             chosen = gr.Dropdown(classifiers, value=default_comparison(classifiers), multiselect=True, label="Classifiers",
                                  info="choose several to compare them side by side")
