@@ -115,3 +115,17 @@ def test_face_picks_the_face_to_animate_and_needs_image_and_animate(two_faces, t
                            [["--animate", "all", "--face", "3"], "--face 3: the photo has 2 face"]):
         assert main([*argv, str(tmp_path / "b"), *extra]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_region_with_no_face_for_mesh_warp_is_said_and_exits_0(capsys, tmp_path):
+    """The detector gives a region (here the whole image) but the face mesh finds no face in it:
+    a photo without a face, said plainly, not a usage error."""
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(tmp_path / "noise.png")
+    code = main(["generate", "--plugin", "mesh_warp", "--image", str(tmp_path / "noise.png"), "--detector", "full_frame",
+                 "--emotion", "happy", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0 and "finds no face" in out and "nothing written" in out
+    assert not list(tmp_path.glob("out/*.png"))

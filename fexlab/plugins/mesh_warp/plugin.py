@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fexlab.registry import Face, Generator, InputError
+from fexlab.registry import Face, Generator, InputError, NoFaceError
 from fexlab.registry.plugin import BROKEN, PluginStatus
 
 from ..face_mesh.blendshapes import ARKIT_NAMES
@@ -190,10 +190,10 @@ class MeshWarp(Generator):
                 for name in names}
 
     def _analyse_some(self, image: np.ndarray, faces: Sequence[Face]) -> list[dict[str, Any]]:
-        """:meth:`analyse`, or an :class:`InputError` when the mesh finds none of ``faces``."""
+        """:meth:`analyse`, or a :class:`NoFaceError` when the mesh finds none of ``faces``."""
         analyses = self.analyse(image, faces)
         if faces and not analyses:
-            raise InputError(f"the face mesh finds no face in the {len(faces)} region(s) the detector gave, so there "
+            raise NoFaceError(f"the face mesh finds no face in the {len(faces)} region(s) the detector gave, so there "
                              "is nothing to edit; try a larger, frontal, well-lit face")
         return analyses
 
@@ -232,7 +232,7 @@ class MeshWarp(Generator):
         array = to_rgb_array(image) if isinstance(image, np.ndarray) else load_image(image)
         analyses = self.analyse(array, [Face((0, 0, array.shape[1], array.shape[0]), 1.0, None)])
         if not analyses:
-            raise InputError("the face mesh finds no face in this image; give a face crop (the face filling the "
+            raise NoFaceError("the face mesh finds no face in this image; give a face crop (the face filling the "
                              "image), or a photo through `fexlab generate --image` which finds its faces first")
         return array, analyses
 
