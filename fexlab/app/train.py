@@ -177,7 +177,8 @@ def show_run(run: str | None):
 def data_hint() -> tuple[str, str]:
     """(placeholder, info) of the Data box: what the data folder holds, or how to point it at data."""
     root = folder("FEXLAB_DATA_DIR")
-    tables = [p for p in data_set_paths() if p.suffix.lower() == ".csv"] or data_set_paths()
+    found = data_set_paths()
+    tables = [p for p in found if p.suffix.lower() == ".csv"] or found
     if not tables:
         return ("empty: the synthetic faces above",
                 f"no data sets in {relative_name(root)}: start the app with FEXLAB_DATA_DIR set to a folder of data "

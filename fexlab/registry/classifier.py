@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -185,12 +185,14 @@ class Classifier(Plugin):
         module = self.torch_module()
         module.eval()
         device = next(module.parameters()).device
-        out = []
         with torch.inference_mode():
-            for start in range(0, len(faces), self.batch_size):
-                chunk = torch.from_numpy(self.to_array(faces[start : start + self.batch_size])).to(device)
-                out.append(forward(module, chunk).float().cpu().numpy())
-        return out
+            return [forward(module, torch.from_numpy(batch).to(device)).float().cpu().numpy()
+                    for batch in self._input_batches(faces)]
+
+    def _input_batches(self, faces: Sequence[np.ndarray]) -> Iterator[np.ndarray]:
+        """:meth:`to_array` of each :attr:`batch_size` chunk of ``faces``."""
+        for start in range(0, len(faces), self.batch_size):
+            yield self.to_array(faces[start : start + self.batch_size])
 
     def predict_logits(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         """Raw (N, len(labels)) logits, batched by :attr:`batch_size`: on ONNX Runtime where it
@@ -199,8 +201,7 @@ class Classifier(Plugin):
         if runner is None:
             out = self._forward_batches(faces, lambda module, batch: module(batch))
         else:
-            out = [runner(self.to_array(faces[start : start + self.batch_size]))
-                   for start in range(0, len(faces), self.batch_size)]
+            out = [runner(batch) for batch in self._input_batches(faces)]
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
 
     def onnx_module(self) -> OnnxModule | None:

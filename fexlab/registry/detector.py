@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from .plugin import Plugin
 
-__all__ = ["DEFAULT_ALIGN", "DEFAULT_DETECTOR", "Face", "FaceDetector"]
+__all__ = ["DEFAULT_ALIGN", "DEFAULT_DETECTOR", "Face", "FaceDetector", "faces_from_arrays"]
 
 #: The detector the CLI, every app tab, ``prepare`` and the trainers use unless told otherwise:
 #: chosen by measurement (docs/detection.md): YuNet finds more of the real faces of the
@@ -43,6 +44,23 @@ class Face:
         if self.landmarks:
             marks = {k: (px * factor, py * factor) for k, (px, py) in self.landmarks.items()}
         return Face(box, self.score, marks)
+
+
+def faces_from_arrays(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, names: Sequence[str],
+                      width: int, height: int) -> list[Face]:
+    """A detector's faces from its arrays in the pixels of a ``width`` x ``height`` image: boxes
+    (N, 4: x, y, w, h) rounded and clipped to the image (those under 2 px dropped), scores (N,) and
+    keypoints (N, K, 2) named ``names``; largest first, as :meth:`FaceDetector.detect` returns them."""
+    faces = []
+    for (x, y, w, h), score, points in zip(boxes, scores, keypoints):
+        x0, y0 = max(0, round(float(x))), max(0, round(float(y)))
+        x1, y1 = min(width, round(float(x + w))), min(height, round(float(y + h)))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        landmarks = {name: (float(px), float(py)) for name, (px, py) in zip(names, points)}
+        faces.append(Face((x0, y0, x1 - x0, y1 - y0), float(score), landmarks))
+    faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
+    return faces
 
 
 class FaceDetector(Plugin):

@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fexlab.registry import Face, FaceDetector, InputError
+from fexlab.registry.detector import faces_from_arrays
 from fexlab.registry.errors import CheckpointError
 from fexlab.registry.litert import (
     INTERPRETER_INSTALL,
@@ -273,16 +274,7 @@ class BlazeFace(FaceDetector):
     def detect(self, image: np.ndarray) -> list[Face]:
         found = self.detect_arrays(image)
         height, width = np.asarray(image).shape[:2]
-        faces = []
-        for (x, y, w, h), score, points in zip(found.boxes, found.scores, found.keypoints):
-            x0, y0 = max(0, round(float(x))), max(0, round(float(y)))
-            x1, y1 = min(width, round(float(x + w))), min(height, round(float(y + h)))
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                continue
-            landmarks = {name: (float(px), float(py)) for name, (px, py) in zip(KEYPOINTS, points)}
-            faces.append(Face((x0, y0, x1 - x0, y1 - y0), float(score), landmarks))
-        faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
-        return faces
+        return faces_from_arrays(found.boxes, found.scores, found.keypoints, KEYPOINTS, width, height)
 
 
 def _drop_nested(found: Detections, inside: float = 0.6) -> Detections:

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fexlab.registry import Face, FaceDetector, InputError
+from fexlab.registry.detector import faces_from_arrays
 from fexlab.registry.errors import CheckpointError
 from fexlab.registry.onnx_runtime import session_options
 from fexlab.registry.plugin import BROKEN, PluginStatus
@@ -67,7 +68,6 @@ def decode(outputs: dict[str, np.ndarray], width: int, height: int, min_score: f
     an input of ``width`` x ``height`` (multiples of 32), in that input's pixels, as OpenCV's
     ``FaceDetectorYN`` decodes them: per anchor point, score = sqrt(class x objectness), the box
     centre offset by the regressed fraction of a stride, its size exp(regressed) strides."""
-    import cv2
 
     boxes, scores, points = [], [], []
     for stride in STRIDES:
@@ -90,9 +90,16 @@ def decode(outputs: dict[str, np.ndarray], width: int, height: int, min_score: f
     if not boxes:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
     boxes_, scores_, points_ = np.concatenate(boxes), np.concatenate(scores), np.concatenate(points)
-    kept = np.asarray(cv2.dnn.NMSBoxes(boxes_.tolist(), scores_.tolist(), min_score, nms_iou, top_k=top_k),
-                      dtype=int).reshape(-1)
+    kept = _nms(boxes_, scores_, min_score, nms_iou, top_k)
     return boxes_[kept].astype(np.float32), scores_[kept].astype(np.float32), points_[kept].astype(np.float32)
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, min_score: float, nms_iou: float, top_k: int = 5000) -> np.ndarray:
+    """Indices of the faces OpenCV's non-maximum suppression keeps, best first."""
+    import cv2
+
+    return np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), min_score, nms_iou, top_k=top_k),
+                      dtype=int).reshape(-1)
 
 
 def _resized(image: np.ndarray, scale: float) -> np.ndarray:
@@ -189,7 +196,6 @@ class YuNet(FaceDetector):
     def detect_arrays(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (x, y, w, h), scores and (5, 2) keypoints of every face in ``image`` (HxWx3 RGB
         uint8), in its pixels."""
-        import cv2
 
         image = np.asarray(image)
         if image.ndim == 2:
@@ -212,22 +218,13 @@ class YuNet(FaceDetector):
             found.append((boxes[small] / factor, scores[small], points[small] / factor))
         boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
         if fine and len(boxes):
-            kept = np.asarray(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), self.config.min_score,
-                                               self.config.nms_iou), dtype=int).reshape(-1)
+            kept = _nms(boxes, scores, self.config.min_score, self.config.nms_iou)
             boxes, scores, points = boxes[kept], scores[kept], points[kept]
         return boxes, scores, points
 
     def detect(self, image: np.ndarray) -> list[Face]:
         boxes, scores, points = self.detect_arrays(image)
         height, width = np.asarray(image).shape[:2]
-        faces = []
-        for (x, y, w, h), score, keypoints in zip(boxes, scores, points):
-            x0, y0 = max(0, round(float(x))), max(0, round(float(y)))
-            x1, y1 = min(width, round(float(x + w))), min(height, round(float(y + h)))
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                continue
-            landmarks = {name: (float(px), float(py)) for name, (px, py) in zip(KEYPOINTS, keypoints)}
-            landmarks["mouth_center"] = tuple(float(v) for v in (keypoints[3] + keypoints[4]) / 2)
-            faces.append(Face((x0, y0, x1 - x0, y1 - y0), float(score), landmarks))
-        faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
-        return faces
+        mouth_centres = points[:, 3:5].mean(axis=1, keepdims=True)  # between the mouth corners
+        return faces_from_arrays(boxes, scores, np.concatenate([points, mouth_centres], axis=1),
+                                 (*KEYPOINTS, "mouth_center"), width, height)
