@@ -96,8 +96,7 @@ def predict_photo(registry: Registry, image: Any, classifiers: list[str] | str |
                 raise
             skipped.append(str(err))
             continue
-        if predictor.min_score > 0.0:
-            below += sum(face.score < predictor.min_score for face in predictor.detector.detect(result.image))
+        below += result.left_out
         _step(progress, 2 * number + 1, 2 * len(uploads), f"{where}: drawing the boxes")
         factor = min(1.0, SHOWN_MAX_SIDE / max(result.image.shape[:2]))
         drawn = result.image if factor == 1.0 else _resized(result.image, factor)

@@ -182,11 +182,13 @@ class FacePrediction:
 
 @dataclass
 class ImagePrediction:
-    """The faces found in one image; ``size`` is the (width, height) of the image as given."""
+    """The faces found in one image; ``size`` is the (width, height) of the image as given;
+    ``left_out``: the faces the detector scored below the predictor's minimum score."""
 
     faces: list[FacePrediction]
     size: tuple[int, int]
     image: np.ndarray | None = field(default=None, repr=False)
+    left_out: int = 0
 
 
 @dataclass
@@ -278,11 +280,12 @@ class Predictor:
         ``name`` is how error messages call the image (default: its path).
         """
         image, scale = load_image_scaled(source, name=name, max_pixels=ANALYSIS_MAX_PIXELS)
-        faces = self.predict_frames([image])[0]
+        [detected], [left_out] = self._detect_frames([image])
+        faces = self._classify([image], [self.analyze(image, detected)])[0]
         if scale != 1.0:
             faces = [face.scaled(1.0 / scale) for face in faces]
         size = (round(image.shape[1] / scale), round(image.shape[0] / scale))
-        return ImagePrediction(faces, size, image if keep_image else None)
+        return ImagePrediction(faces, size, image if keep_image else None, left_out)
 
     def predict_frames(self, frames: Sequence[np.ndarray], *, follower: FaceFollower | None = None) -> list[list[FacePrediction]]:
         """Detect in each RGB frame (in parallel where the detector allows), analyse each face, then
@@ -290,13 +293,19 @@ class Predictor:
         to right. ``follower`` (video): consecutive frames, each face's region taken from the last one."""
         if follower is not None:
             return self._classify(frames, [follower.step(frame) for frame in frames])
+        detections = self._detect_frames(frames)[0]
+        return self._classify(frames, [self.analyze(frame, faces) for frame, faces in zip(frames, detections)])
+
+    def _detect_frames(self, frames: Sequence[np.ndarray]) -> tuple[list[list[Face]], list[int]]:
+        """Each frame's faces scoring at least ``min_score``, left to right, detected in parallel
+        where the detector allows; and how many faces of each the minimum score left out."""
         if len(frames) > 1 and DETECT_WORKERS > 1 and getattr(self.detector, "thread_safe", False):
             detections = list(_detect_pool().map(self.detector.detect, frames))
         else:
             detections = [self.detector.detect(frame) for frame in frames]
-        detections = [sorted((face for face in faces if face.score >= self.min_score),
-                             key=lambda face: (face.box[0], face.box[1])) for faces in detections]
-        return self._classify(frames, [self.analyze(frame, faces) for frame, faces in zip(frames, detections)])
+        kept = [sorted((face for face in faces if face.score >= self.min_score),
+                       key=lambda face: (face.box[0], face.box[1])) for faces in detections]
+        return kept, [len(faces) - len(chosen) for faces, chosen in zip(detections, kept)]
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         """The faces the detector finds in one frame and keeps (its score at least ``min_score``)."""
