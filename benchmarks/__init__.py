@@ -21,7 +21,7 @@ __all__ = ["GOALS", "Benchmark", "Row", "all_benchmarks", "goals"]
 
 def all_benchmarks() -> list[Benchmark]:
     """Every benchmark, in the order the table shows them (classifier ones per installed plugin)."""
-    from . import capabilities, detection, face_mesh, pipeline, profile
+    from . import analysis, capabilities, detection, face_mesh, pipeline, profile
 
     benches: list[Benchmark] = []
     for name in pipeline.classifier_names():
@@ -46,6 +46,8 @@ def all_benchmarks() -> list[Benchmark]:
                   "landmark jitter of the followed mesh on a still clip with and without smoothing, and its lag"),
         Benchmark("video-mesh", face_mesh.mesh_video, ("fexlab.plugins.face_mesh", "fexlab.pipeline.predict"),
                   "every frame of a 640x480 clip with detector, face mesh (tracking) and classifier"),
+        Benchmark("analyze", analysis.analyze_engines, ("fexlab.pipeline.analysis",),
+                  "fexlab analyze on every frame of a 640x480 clip with the face mesh: local engine, Ray with 1 and 2 workers"),
         Benchmark("app", pipeline.app_cold_start, ("fexlab.app",), "process start to the app's first response"),
         Benchmark("renderer", capabilities.renderer, ("fexlab.preprocessing.synthetic",), "synthetic faces/s"),
         Benchmark("train", capabilities.train_classifier, ("fexlab.trainers.classifier",), "classifier training steps/s"),
@@ -74,6 +76,8 @@ GOALS = [
      "frames/s", 300.0),
     ("default pipeline video with the face mesh >= 100 frames/s at 640x480, one face",
      f"video 640x480 + face mesh ({DEFAULT_CLASSIFIER})", None, "frames/s", 100.0),
+    ("fexlab analyze: an hour of 640x480 video with the face mesh in <= 15 min (120 frames/s)",
+     "analyze 640x480 + face mesh (local)", None, "frames/s", 120.0),
     ("default detector < 5 ms per 640x480 frame", f"detect ({DEFAULT_DETECTOR})", "640x480 frame, 1 face", "ms", 5.0),
     ("default detector: 0 faces on no-face media", f"false faces ({DEFAULT_DETECTOR})", None, "faces", 0.0),
     ("mini-Xception >= 1000 faces/s at batch 64", "classify (mini_xception)", "batch 64", "faces/s", 1000.0),

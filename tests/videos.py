@@ -28,3 +28,15 @@ def face_video(path: Path, image: np.ndarray, count: int = 12, blank_every: int 
             frame = np.full_like(image, 128)
         frames.append(frame)
     return write_video(path, frames)
+
+
+def sway_video(path: Path, image: np.ndarray, count: int = 250) -> Path:
+    """``count`` frames of ``image`` (160 x 160) swaying left and right on a 240 x 180 grey ground,
+    always whole in the frame."""
+    frames = []
+    for i in range(count):
+        frame = np.full((180, 240, 3), 118, np.uint8)
+        x = int(40 + 35 * np.sin(i / 12))
+        frame[10:170, x:x + 160] = image
+        frames.append(frame)
+    return write_video(path, frames)

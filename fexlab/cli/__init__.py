@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from fexlab.registry import FexlabError
 
-from . import augment_preview, avatar, evaluate, generate, plugins, predict, prepare, serve, synth, train
+from . import analyze, augment_preview, avatar, evaluate, generate, plugins, predict, prepare, serve, synth, train
 from .common import err
 from .train import TRAINERS
 
@@ -20,8 +20,8 @@ __all__ = ["COMMANDS", "TRAINERS", "build_parser", "main"]
 
 
 #: Command name -> its module, in the order ``fexlab --help`` lists them.
-COMMANDS = {"predict": predict, "avatar": avatar, "plugins": plugins, "serve": serve, "train": train,
-            "evaluate": evaluate, "generate": generate, "prepare": prepare, "synth": synth,
+COMMANDS = {"predict": predict, "analyze": analyze, "avatar": avatar, "plugins": plugins, "serve": serve,
+            "train": train, "evaluate": evaluate, "generate": generate, "prepare": prepare, "synth": synth,
             "augment-preview": augment_preview}
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "FaceFollower",
     "FacePrediction",
     "FramePrediction",
+    "IoUTracker",
     "ImagePrediction",
     "Predictor",
     "VideoWriter",
@@ -348,15 +349,17 @@ class Predictor:
     # -- video -----------------------------------------------------------------------------------
     def predict_video(
         self, path: str | Path, *, every: int = 1, batch_frames: int = 16, keep_frames: bool = False,
-        max_frames: int | None = None,
+        max_frames: int | None = None, start: int = 0, stop: int | None = None,
     ) -> Iterator[FramePrediction]:
-        """Stream a video file: every ``every``-th frame, ``batch_frames`` frames per batch."""
+        """Stream a video file: every ``every``-th frame, ``batch_frames`` frames per batch; only
+        the frames from index ``start`` (a multiple of ``every``) up to ``stop`` when given."""
         if every < 1:
             raise InputError(f"every must be >= 1, got {every}")
-        tracker = _IoUTracker()
+        tracker = IoUTracker()
         follower = FaceFollower.of(self)
         batch: list[tuple[int, float, np.ndarray]] = []
-        for index, time, frame in read_ahead(read_video(path, every=every, max_frames=max_frames), batch_frames):
+        frames = read_video(path, every=every, max_frames=max_frames, start=start, stop=stop)
+        for index, time, frame in read_ahead(frames, batch_frames):
             batch.append((index, time, frame))
             if len(batch) == batch_frames:
                 yield from self._flush(batch, tracker, keep_frames, follower)
@@ -417,9 +420,15 @@ def read_ahead(items: Iterator[Any], ahead: int) -> Iterator[Any]:
         worker.join()
 
 
-def read_video(path: str | Path, *, every: int = 1, max_frames: int | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
-    """(frame index, seconds, RGB frame) for every ``every``-th frame; one frame in memory at a time."""
+def read_video(path: str | Path, *, every: int = 1, max_frames: int | None = None, start: int = 0,
+               stop: int | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(frame index, seconds, RGB frame) for every ``every``-th frame (indices 0, ``every``,
+    ``2 * every``...), from index ``start`` (a multiple of ``every``) up to ``stop`` when given;
+    one frame in memory at a time."""
     import cv2
+
+    if start < 0 or start % every:
+        raise InputError(f"a video's first frame must be a multiple of every ({every}), got {start}")
 
     path = Path(path)
     if not path.is_file():
@@ -437,7 +446,10 @@ def read_video(path: str | Path, *, every: int = 1, max_frames: int | None = Non
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
         fps = fps if 0 < fps < 1000 else 25.0
         index = produced = 0
-        while max_frames is None or produced < max_frames:
+        if start:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+            index = start
+        while (max_frames is None or produced < max_frames) and (stop is None or index < stop):
             if index % every == 0:
                 ok, frame = capture.read()
                 if not ok or frame is None:
@@ -447,7 +459,7 @@ def read_video(path: str | Path, *, every: int = 1, max_frames: int | None = Non
             elif not capture.grab():
                 break
             index += 1
-        if index == 0:
+        if index == 0 and not (stop == 0 or max_frames == 0):
             raise InputError(f"{path}: no frame could be read; the video is empty or corrupt")
     finally:
         capture.release()
@@ -613,7 +625,10 @@ def video_fps(path: str | Path) -> float:
 class FaceFollower:
     """Video tracking the MediaPipe way: the first analyzer that can follow faces finds each face
     of the last frame again in the region its analysis gives; the predictor's detector runs on the
-    first frame, when a face is lost, and every ``redetect`` frames. ``detections`` counts its runs.
+    first frame, when a face is lost, and on every ``redetect``-th frame (frames 0, ``redetect``,
+    ``2 * redetect``... of those the follower is given, whatever happened between), so a video cut
+    into pieces of a multiple of ``redetect`` frames is analysed as it is in one piece.
+    ``detections`` counts the detector's runs.
 
     ``predict_video`` makes one per video; a caller with frames of its own (a webcam) keeps one
     across calls: ``follower = FaceFollower.of(predictor)``, then
@@ -632,7 +647,7 @@ class FaceFollower:
         self.predictor, self.name, self.smoothing = predictor, name, float(smoothing)
         self.analyzer = predictor.analyzers[name]
         self.previous: list[dict[str, Any]] = []
-        self.since_detection = 0
+        self.steps = 0  # frames stepped so far
         self.detections = 0
 
     @classmethod
@@ -657,7 +672,9 @@ class FaceFollower:
 
     def step(self, frame: np.ndarray) -> list[tuple[Face, dict[str, Any]]]:
         """The faces of the next frame with their analyses."""
-        due = self.predictor.redetect and self.since_detection >= self.predictor.redetect
+        redetect = self.predictor.redetect
+        due = redetect and self.steps % redetect == 0
+        self.steps += 1
         if self.previous and not due:
             followed = self.analyzer.follow(frame, self.previous)
             if followed is not None and len(followed) == len(self.previous):
@@ -667,34 +684,41 @@ class FaceFollower:
                     if self.smoothing:
                         found = [(face, self._smoothed(last, analysis))
                                  for (face, analysis), last in zip(found, self.previous)]
-                    self.since_detection += 1
                     self.previous = [analysis for _, analysis in found]
                     return found
         found = self.predictor.analyze(frame, self.predictor.detect(frame))
         self.detections += 1
-        self.since_detection = 1  # frames since the detector last ran, that one included
         self.previous = [analysis for _, analysis in found]
         return found
 
 
-class _IoUTracker:
-    """Gives faces in consecutive frames the same ``track`` id when their boxes overlap."""
+class IoUTracker:
+    """Gives faces in consecutive frames the same track id when their boxes overlap; tracks are
+    numbered from 1, as faces are, in the order they appear."""
 
     def __init__(self, threshold: float = 0.3):
         self.threshold = threshold
-        self.previous: list[FacePrediction] = []
-        self.next_id = 1  # tracks are numbered from 1, as faces are
+        self.previous: list[tuple[Sequence[int], int]] = []  # the last frame's (box, track)
+        self.next_id = 1
 
-    def assign(self, faces: list[FacePrediction]) -> None:
-        free = list(self.previous)
-        for face in faces:
-            best = max(free, key=lambda old: _iou(old.box, face.box), default=None)
-            if best is not None and _iou(best.box, face.box) >= self.threshold:
-                face.track = best.track
+    def ids(self, boxes: Sequence[Sequence[int]]) -> list[int]:
+        """The track id of each box of the next frame (x, y, w, h), in the order given."""
+        free, ids = list(self.previous), []
+        for box in boxes:
+            best = max(free, key=lambda old: _iou(old[0], box), default=None)
+            if best is not None and _iou(best[0], box) >= self.threshold:
+                ids.append(best[1])
                 free.remove(best)
             else:
-                face.track, self.next_id = self.next_id, self.next_id + 1
-        self.previous = faces
+                ids.append(self.next_id)
+                self.next_id += 1
+        self.previous = list(zip(boxes, ids))
+        return ids
+
+    def assign(self, faces: list[FacePrediction]) -> None:
+        """Set the ``track`` of each face of the next frame."""
+        for face, track in zip(faces, self.ids([face.box for face in faces])):
+            face.track = track
 
 
 def _iou(a: Sequence[int], b: Sequence[int]) -> float:

@@ -48,6 +48,12 @@ class FaceAnalyzer(Plugin):
         3D exports, or None when the analyzer's mesh has no surface (the default)."""
         return None
 
+    def output_names(self) -> dict[str, tuple[str, ...]]:
+        """The names each of its scored outputs gives (``blendshapes``, ``action_units``,
+        ``head_pose`` -> their names, in order), known before any face is analysed: tables with
+        a column per name (``fexlab analyze``) are laid out from them. Empty by default."""
+        return {}
+
     def present(self, analysis: dict[str, Any]) -> bool:
         """Whether ``analysis`` says its region holds a face (an analyzer with no presence
         score keeps every face)."""

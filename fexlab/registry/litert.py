@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError, InputError
+from .onnx_runtime import cores
 
 __all__ = ["INTERPRETER_INSTALL", "WORKERS", "interpreter_installed", "open_interpreter", "parallel_pool", "quiet_stderr",
            "share_cores", "shares_cores"]
@@ -23,8 +24,8 @@ __all__ = ["INTERPRETER_INSTALL", "WORKERS", "interpreter_installed", "open_inte
 INTERPRETER_INSTALL = "pip install ai-edge-litert"
 _quiet_lock = threading.Lock()
 _this_thread = threading.local()
-#: Threads of a :func:`parallel_pool`: the machine's cores, at most 4.
-WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Threads of a :func:`parallel_pool`: the process's cores (``onnx_runtime.cores``), at most 4.
+WORKERS = min(4, cores())
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
 

@@ -29,8 +29,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ENGINE_ENV", "OnnxModule", "cache_dir", "engine", "export_module", "module_fingerprint", "onnx_available",
-           "session_options"]
+from .errors import InputError
+
+__all__ = ["ENGINE_ENV", "OnnxModule", "cache_dir", "cores", "engine", "export_module", "module_fingerprint",
+           "onnx_available", "session_options"]
 
 #: ``onnx`` (the default where ONNX Runtime is installed) or ``torch``.
 ENGINE_ENV = "FEXLAB_ENGINE"
@@ -61,7 +63,14 @@ def cache_dir() -> Path:
 
 
 def cores() -> int:
-    """The cores this process may run on."""
+    """The cores this process may run on, or ``FEXLAB_THREADS`` when set: how many threads the
+    models of one process use (one analysis worker among several on a machine sets it to its share)."""
+    if os.environ.get("FEXLAB_THREADS", "").strip():
+        try:
+            return max(1, int(os.environ["FEXLAB_THREADS"]))
+        except ValueError:
+            raise InputError("FEXLAB_THREADS must be a whole number of threads, "
+                             f"got {os.environ['FEXLAB_THREADS']!r}") from None
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux

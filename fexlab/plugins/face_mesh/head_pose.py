@@ -18,7 +18,7 @@ import numpy as np
 
 from .bundle import CanonicalFace
 
-__all__ = ["head_pose", "pose_angles", "pose_rotation"]
+__all__ = ["HEAD_POSE_ANGLES", "head_pose", "pose_angles", "pose_rotation"]
 
 
 def pose_rotation(mesh: np.ndarray, canonical: CanonicalFace) -> np.ndarray:
@@ -33,6 +33,10 @@ def pose_rotation(mesh: np.ndarray, canonical: CanonicalFace) -> np.ndarray:
     centred_model = model - np.average(model, axis=0, weights=weights)
     rotation, _ = Rotation.align_vectors(centred_seen, centred_model, weights=weights)
     return rotation.as_matrix()
+
+
+#: The angles of :func:`head_pose`, in degrees.
+HEAD_POSE_ANGLES = ("yaw", "pitch", "roll")
 
 
 def pose_angles(rotation: np.ndarray) -> dict[str, float]:

@@ -29,10 +29,10 @@ from fexlab.registry.analyzer import FaceAnalyzer
 from fexlab.registry.litert import INTERPRETER_INSTALL, interpreter_installed, open_interpreter
 from fexlab.registry.plugin import BROKEN, NEEDS_WEIGHTS, READY, PluginStatus
 
-from .action_units import action_units
+from .action_units import ACTION_UNITS, action_units
 from .blendshapes import ARKIT_NAMES, MODEL_NAMES, blendshape_input
 from .bundle import BUNDLE, canonical_face, check_bundle, member
-from .head_pose import head_pose
+from .head_pose import HEAD_POSE_ANGLES, head_pose
 from .region import Region, region_from_face, region_from_mesh
 
 __all__ = ["CROP_SIZE", "FaceMesh", "FaceMeshConfig"]
@@ -148,6 +148,9 @@ class FaceMesh(FaceAnalyzer):
     def analyze(self, image: np.ndarray, faces: Sequence[Face]) -> list[dict[str, Any]]:
         image = _rgb(image)
         return [self.analyze_region(image, region_from_face(face), refine=self.config.refine) for face in faces]
+
+    def output_names(self) -> dict[str, tuple[str, ...]]:
+        return {"blendshapes": ARKIT_NAMES, "action_units": tuple(ACTION_UNITS), "head_pose": HEAD_POSE_ANGLES}
 
     def mesh_faces(self) -> tuple[np.ndarray, np.ndarray]:
         """MediaPipe's canonical triangulation of the first 468 points and their texture coordinates."""
