@@ -39,7 +39,8 @@ from .generation import generator_metrics
 from .photos import crops, largest_faces
 from .results import slugify, write_leaderboard, write_result
 
-__all__ = ["DEFAULT_JUDGE", "MIN_CLASS_FACES", "MIN_GENERATED_PER_EMOTION", "MIN_SPLIT_FACES", "EvaluationReport",
+__all__ = ["DEFAULT_JUDGE", "MIN_CLASS_FACES", "MIN_GENERATED_PER_EMOTION", "MIN_SPLIT_FACES", "POSED_LIKE_AGREEMENT",
+           "EvaluationReport",
            "ProgressCallback", "data_fingerprint", "evaluate", "generator_warnings", "split_warnings"]
 
 #: Called as ``progress(fraction_done, message)``; ``gr.Progress`` objects fit.
@@ -50,6 +51,9 @@ DEFAULT_JUDGE = "mini_xception"
 #: the split (accuracy and its interval), faces of one emotion (its recall, precision and F1),
 #: generated faces per emotion (Frechet and kernel distances, diversity).
 MIN_SPLIT_FACES = 50
+#: Faces whose annotators agree this much (a share of their votes, FER+: 8 of 10) are the split's
+#: posed-like faces, scored apart as well (``metrics["posed_like"]``) where the data has votes.
+POSED_LIKE_AGREEMENT = 0.8
 MIN_CLASS_FACES = 10
 MIN_GENERATED_PER_EMOTION = 50
 _CHUNK = 256
@@ -300,6 +304,8 @@ def _evaluate_classifiers(classifiers: dict[str, Any], part: Any, seed: int, n_r
                           align: bool = False) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """The result of every classifier on the split, and their probabilities (for the judge)."""
     labels = part.labels()
+    agreement = part.label_agreement() if hasattr(part, "label_agreement") else None
+    posed = None if agreement is None else agreement >= POSED_LIKE_AGREEMENT
     probs, seconds, first_face = _predict_split(classifiers, part, ticker, detected, align)
     results, predictions = [], {}
     for spec, classifier in classifiers.items():
@@ -308,9 +314,15 @@ def _evaluate_classifiers(classifiers: dict[str, Any], part: Any, seed: int, n_r
         metrics = classification_metrics(labels, p, seed=seed, n_resamples=n_resamples)
         curve = reliability_curve(labels, p)
         latency = _latency(lambda c=classifier: c.predict([first_face]))
+        extra = {}
+        if posed is not None and posed.any():
+            on_posed = classification_metrics(labels[posed], p[posed], seed=seed, n_resamples=n_resamples)
+            extra["posed_like"] = {"min_agreement": POSED_LIKE_AGREEMENT, "n": int(posed.sum()),
+                                   **{key: getattr(on_posed, key) for key in (
+                                       "accuracy", "accuracy_ci", "balanced_accuracy", "macro_f1", "macro_f1_ci")}}
         results.append({
             **_model_record("classifier", spec, classifier),
-            "metrics": {**metrics.as_dict(), "reliability": {
+            "metrics": {**metrics.as_dict(), **extra, "reliability": {
                 "confidence": curve.confidence, "accuracy": curve.accuracy, "count": curve.count, "ece": curve.ece}},
             "speed": {"latency_ms": 1000 * latency, "throughput_per_s": len(part) / max(seconds[spec], 1e-9),
                       "batch_size": int(getattr(classifier, "batch_size", 0)) or None, "device": "cpu"},

@@ -45,6 +45,8 @@ _PACKAGES = ("fexlab", "torch", "numpy", "scikit-learn", "scipy", "torchmetrics"
 #: Leaderboard columns shown for classifiers and for generators, after the common ones.
 CLASSIFIER_COLUMNS = ("accuracy", "accuracy_ci", "balanced_accuracy", "macro_f1", "macro_f1_ci", "weighted_f1",
                       "top2_accuracy", "ece")
+#: A classifier's figures on the split's posed-like faces (FER+: 8 or more of 10 votes agree), where the data has votes.
+POSED_LIKE_COLUMNS = ("posed_like_n", "posed_like_accuracy", "posed_like_macro_f1")
 #: A generator's judge figures sit beside the same judge's on the split's real faces
 #: (``judge_real_*``): generated faces are balanced across emotions, so the fair comparison of
 #: ``expression_accuracy`` is ``judge_real_balanced_accuracy`` (the mean recall over emotions).
@@ -145,6 +147,9 @@ def _row(result: Mapping[str, Any]) -> dict[str, Any]:
         row.update({key: metrics.get(key) for key in CLASSIFIER_COLUMNS if not key.endswith("_ci")})
         row["accuracy_ci"] = _interval(metrics.get("accuracy_ci"))
         row["macro_f1_ci"] = _interval(metrics.get("macro_f1_ci"))
+        posed = metrics.get("posed_like") or {}
+        row["posed_like_n"], row["posed_like_accuracy"] = posed.get("n"), posed.get("accuracy")
+        row["posed_like_macro_f1"] = posed.get("macro_f1")
     elif result["kind"] == "editor":
         real = metrics.get("judge_on_real") or {}
         recalls = [c["recall"] for c in ((metrics.get("target") or {}).get("per_class") or {}).values() if c.get("support")]
@@ -196,7 +201,8 @@ def leaderboard(results: str | Path | Iterable[Mapping[str, Any]]):
     import pandas as pd
 
     items = load_results(results) if isinstance(results, (str, Path)) else list(results)
-    columns = list(dict.fromkeys([*_COMMON, *CLASSIFIER_COLUMNS, *GENERATOR_COLUMNS, *EDITOR_COLUMNS, *_SPEED,
+    columns = list(dict.fromkeys([*_COMMON, *CLASSIFIER_COLUMNS, *POSED_LIKE_COLUMNS, *GENERATOR_COLUMNS,
+                                  *EDITOR_COLUMNS, *_SPEED,
                                   *_RECALL_COLUMNS]))
     frame = pd.DataFrame([_row(r) for r in items], columns=columns)
     if frame.empty:
@@ -240,7 +246,10 @@ def leaderboard_markdown(frame) -> str:
         for (data, split, synthetic, fingerprint), group in rows.fillna({"data_fingerprint": "-"}).groupby(keys, sort=False):
             note = " (SYNTHETIC faces, not comparable with real-photo results)" if synthetic else ""
             parts.append(f"### {title}: {data}, split {split}, data fingerprint {fingerprint}{note}\n")
-            shown = group[_SHOWN[kind]].copy()
+            columns = list(_SHOWN[kind])
+            if kind == "classifier" and group["posed_like_accuracy"].notna().any():
+                columns[columns.index("ece") + 1:columns.index("ece") + 1] = POSED_LIKE_COLUMNS
+            shown = group[columns].copy()
             shown["parameters"] = shown["parameters"].map(lambda v: f"{int(v):,}" if v == v and v is not None else "")
             parts.append(shown.to_markdown(index=False, floatfmt=".4g", missingval="") + "\n")
             if kind == "editor":

@@ -17,7 +17,9 @@ way, faces where "unknown" or "NF" (not a face) has the majority are dropped, an
 majority labels, faces with no majority. ``contempt`` says what contempt votes become: ``"drop"``
 (the default: faces where contempt has the majority are dropped, other contempt votes ignored)
 or an emotion they count for (``"disgust"``), added after the outlier removal. What was dropped is
-counted by reason in ``info["dropped"]``.
+counted by reason in ``info["dropped"]``. Each kept face's ``agreement`` is the share of its ten
+votes (all columns, before the outlier removal) that its most voted emotion got: faces with 0.8 or
+more are the ones annotators read alike, the nearest FER2013 has to posed expressions.
 """
 
 from __future__ import annotations
@@ -136,8 +138,10 @@ def read_ferplus(path: str | Path, *, votes: str = "majority", contempt: str = "
             return [_fer_pixels(pixels[rows[i]], f"{path.parent / _KAGGLE_PIXELS} row {rows[i] + 2}") for i in indices]
 
         ids = [f"{_KAGGLE_PIXELS}:{r + 2}" for r in rows]
+    raw = counts[rows]
+    agreement = raw[:, :7].max(axis=1) / np.maximum(raw.sum(axis=1), 1.0)
     return FaceDataset(name, labels, _fill_splits(labels, splits, fractions, seed), ids, load, info=info,
-                       targets=targets)
+                       targets=targets, agreement=agreement)
 
 
 def _kaggle_pixels(path: Path, rows: int) -> np.ndarray:

@@ -90,13 +90,15 @@ class FaceDataset(Sequence[Sample]):
     ``name`` describes the data and says plainly when it is synthetic; ``info`` carries what a
     reader dropped or assumed (unmappable labels, the label order of numeric folders).
     ``targets``, when a reader has them (FER+ votes), is an (N, 7) float distribution over
-    :data:`EMOTIONS` per face; ``labels`` is then its most likely emotion.
+    :data:`EMOTIONS` per face; ``labels`` is then its most likely emotion. ``agreement``, when a
+    reader has it (FER+ votes), is the share of each face's annotators who chose its most voted
+    emotion (8 of 10: 0.8); the evaluation reports the faces most annotators agree on apart.
     """
 
     def __init__(self, name: str, labels: Sequence[int], splits: Sequence[str], source_ids: Sequence[str],
                  load: Callable[[Sequence[int]], list[np.ndarray]], *, synthetic: bool = False,
                  info: dict[str, Any] | None = None, rows: np.ndarray | None = None,
-                 targets: np.ndarray | None = None):
+                 targets: np.ndarray | None = None, agreement: np.ndarray | None = None):
         self.name = name
         self.synthetic = bool(synthetic)
         self.info: dict[str, Any] = dict(info or {})
@@ -104,6 +106,9 @@ class FaceDataset(Sequence[Sample]):
         self._splits = np.asarray(splits, dtype=str)
         self._source_ids = np.asarray(source_ids, dtype=str)
         self._targets = None if targets is None else np.asarray(targets, dtype=np.float32)
+        self._agreement = None if agreement is None else np.asarray(agreement, dtype=np.float32)
+        if self._agreement is not None and self._agreement.shape != self._labels.shape:
+            raise ValueError(f"agreement must have one entry per face, got {self._agreement.shape}")
         if not len(self._labels) == len(self._splits) == len(self._source_ids):
             raise ValueError("labels, splits and source_ids must have one entry per face")
         if self._targets is not None and self._targets.shape != (len(self._labels), len(EMOTIONS)):
@@ -144,6 +149,10 @@ class FaceDataset(Sequence[Sample]):
         """(N, 7) float distribution over :data:`EMOTIONS` per face, or None for hard labels only."""
         return None if self._targets is None else self._targets.copy()
 
+    def label_agreement(self) -> np.ndarray | None:
+        """(N,) share of each face's annotators who chose its most voted emotion, or None."""
+        return None if self._agreement is None else self._agreement.copy()
+
     def split_names(self) -> np.ndarray:
         """The split ("train", "val", "test") of every face."""
         return self._splits.copy()
@@ -162,7 +171,8 @@ class FaceDataset(Sequence[Sample]):
         indices = np.asarray(indices, dtype=np.int64)
         return FaceDataset(self.name, self._labels[indices], self._splits[indices], self._source_ids[indices],
                            self._load, synthetic=self.synthetic, info=self.info, rows=self._rows[indices],
-                           targets=None if self._targets is None else self._targets[indices])
+                           targets=None if self._targets is None else self._targets[indices],
+                           agreement=None if self._agreement is None else self._agreement[indices])
 
     def split(self, name: str) -> FaceDataset:
         """The faces of split ``name`` ("train", "val" or "test")."""
@@ -178,7 +188,7 @@ class FaceDataset(Sequence[Sample]):
         images = [image for start in range(0, len(self), _CHUNK)
                   for image in self.images(range(start, min(start + _CHUNK, len(self))))]
         return ArrayDataset(images, self._labels, self._splits, self._source_ids, name=self.name,
-                            synthetic=self.synthetic, info=self.info, targets=self._targets)
+                            synthetic=self.synthetic, info=self.info, targets=self._targets, agreement=self._agreement)
 
     def __repr__(self) -> str:
         counts = {s: int((self._splits == s).sum()) for s in SPLITS}
@@ -191,7 +201,7 @@ class ArrayDataset(FaceDataset):
     def __init__(self, images: np.ndarray | Sequence[np.ndarray], labels: Sequence[int],
                  splits: Sequence[str] | None = None, source_ids: Sequence[str] | None = None, *,
                  name: str = "in-memory faces", synthetic: bool = False, info: dict[str, Any] | None = None,
-                 targets: np.ndarray | None = None):
+                 targets: np.ndarray | None = None, agreement: np.ndarray | None = None):
         self._images = images if isinstance(images, np.ndarray) else list(images)
         count = len(self._images)
         labels = np.asarray(labels, dtype=np.int64)
@@ -202,7 +212,7 @@ class ArrayDataset(FaceDataset):
         super().__init__(name, labels, ["train"] * count if splits is None else splits,
                          [f"array/{i}" for i in range(count)] if source_ids is None else source_ids,
                          lambda rows: [self._images[r] for r in rows], synthetic=synthetic, info=info,
-                         targets=targets)
+                         targets=targets, agreement=agreement)
 
     def stacked(self) -> np.ndarray:
         """All images as one (N, H, W, 3) array (they must share one size)."""

@@ -174,3 +174,26 @@ def test_a_judge_also_scored_as_a_classifier_gives_the_same_real_face_figures(tm
     assert generator["judge"] == "band_judge"
     assert generator["metrics"]["judge_on_real"] == alone.results[0]["metrics"]["judge_on_real"]
     assert generator["metrics"]["judge_on_real"]["accuracy"] == classifier["metrics"]["accuracy"]
+
+
+def test_faces_most_annotators_agree_on_are_scored_apart_as_posed_like(tmp_path):
+    from fexlab.eval.results import leaderboard_markdown
+    from fexlab.preprocessing.readers import ArrayDataset
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % len(EMOTIONS)
+    agreement = np.where(np.arange(60) < 20, 0.9, 0.5)  # the first 20 faces: 9 of 10 votes agree
+    data = ArrayDataset(rng.integers(0, 256, (60, 48, 48, 3), dtype=np.uint8), labels, ["val"] * 60,
+                        name="voted faces (a test)", agreement=agreement)
+    report = evaluate(["mini_xception"], data=data, out=tmp_path, split="val", registry=Registry(), plots=False,
+                      n_resamples=50)
+    metrics = report.results[0]["metrics"]
+    posed = metrics["posed_like"]
+    predicted = report.results[0]["metrics"]["confusion"]
+    assert posed["n"] == 20 and posed["min_agreement"] == 0.8 and 0 <= posed["accuracy"] <= 1
+    assert sum(map(sum, predicted)) == 60
+    assert "posed_like_accuracy" in leaderboard_markdown(report.leaderboard)
+    plain = evaluate(["mini_xception"], data=ArrayDataset(data.stacked(), labels, ["val"] * 60), out=tmp_path / "plain",
+                     split="val", registry=Registry(), plots=False, n_resamples=50)
+    assert "posed_like" not in plain.results[0]["metrics"]
+    assert "posed_like_accuracy" not in leaderboard_markdown(plain.leaderboard)

@@ -136,3 +136,14 @@ def test_kaggle_csv_beside_fer2013new(tmp_path):
     (tmp_path / "fer2013.csv").unlink()
     with pytest.raises(InputError, match="put that file beside it"):
         open_dataset(tmp_path / "fer2013new.csv")
+
+
+def test_agreement_is_the_share_of_all_ten_votes_the_top_emotion_got(tmp_path):
+    path = _write_votes_table(tmp_path, np.random.default_rng(0))
+    data = open_dataset(path, votes="soft")
+    agreement = data.label_agreement()
+    # kept cases: happiness 6 of 10, neutral 5 of 10, neutral / sadness 4 of 10, neutral 3 of 10 (unknown 4)
+    np.testing.assert_allclose(np.unique(np.round(agreement, 4)), [0.3, 0.4, 0.5, 0.6], rtol=1e-5)
+    assert int((agreement >= 0.6 - 1e-6).sum()) == 4  # the happiness=6 case: twice in each of two folders
+    np.testing.assert_allclose(data.split("val").materialize().label_agreement(),
+                               agreement[data.split_names() == "val"])
