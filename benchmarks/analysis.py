@@ -40,10 +40,14 @@ def analyze_engines(frames: int = 1800) -> list[Row]:
             assert outcome == {clip: None}, outcome
             return time.perf_counter() - start
 
-        seconds = timed(analyze_local)
-        rows.append(Row("analyze 640x480 + face mesh (local)", f"{frames} frames, every frame", frames / seconds,
-                        "frames/s", note=f"{_hour(frames / seconds)}; models loaded in the run",
-                        extra={"seconds": seconds, "cores": cores()}))
+        for workers in (1, cores()):
+            seconds = timed(lambda analysis, paths: analyze_local(analysis, paths, workers=workers,
+                                                                  frames_per_range=240))
+            how = "in the driver process" if workers == 1 else f"{workers} worker processes, ranges of 240 frames"
+            rows.append(Row(f"analyze 640x480 + face mesh (local, {workers} worker{'s' if workers > 1 else ''})",
+                            f"{frames} frames, every frame", frames / seconds, "frames/s",
+                            note=f"{_hour(frames / seconds)}; {how}; models loaded in the run",
+                            extra={"seconds": seconds, "cores": cores(), "workers": workers}))
         rows += _ray_rows(timed, frames)
     finally:
         shutil.rmtree(out, ignore_errors=True)

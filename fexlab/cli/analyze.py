@@ -60,9 +60,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", metavar="ADDRESS",
                    help="ray: the cluster to join (auto, ray://host:10001); default: a local Ray started for the run")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="ray: workers, one CPU each (default: every CPU of the local Ray or the cluster)")
+                   help="processes (local: default one per core) or Ray workers, one CPU each (ray: default every "
+                        "CPU of the local Ray or the cluster); they take the photos and video ranges in turn")
     p.add_argument("--frames-per-task", type=int, default=1920, metavar="N",
-                   help="ray: analysed frames of a video per task, rounded up to a multiple of 240 (default 1920)")
+                   help="analysed frames of a video per task of a worker, rounded up to a multiple of 240 "
+                        "(default 1920)")
     p.add_argument("--overwrite", action="store_true",
                    help="redo the parts OUT holds that were made with other settings (else that is refused)")
     p.set_defaults(func=run)
@@ -74,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = AnalysisSettings(tuple(args.classifier or [DEFAULT_CLASSIFIER]), args.detector, tuple(args.analyzer),
                                 args.every, args.min_score, args.align)
-    if args.engine == "local" and (args.address or args.workers):
-        err("--address and --workers apply to --engine ray; running locally")
+    if args.engine == "local" and args.address:
+        err("--address applies to --engine ray; running locally")
     paths = media_files(args.paths, recursive=True)
     check_output_dir(args.out)
     if args.engine == "ray":
@@ -101,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
                 outcomes = analyze_ray(analysis, paths, address=args.address, workers=args.workers,
                                        frames_per_range=args.frames_per_task, on_frames=bar.update, on_file=on_file)
             else:
-                outcomes = analyze_local(analysis, paths, on_frames=bar.update, on_file=on_file)
+                outcomes = analyze_local(analysis, paths, workers=args.workers, frames_per_range=args.frames_per_task,
+                                         on_frames=bar.update, on_file=on_file)
         except KeyboardInterrupt:
             bar.close()
             err(f"interrupted after {bar.files} of {len(todo)} inputs; the finished ones are kept: run the same "

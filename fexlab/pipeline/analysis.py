@@ -24,6 +24,7 @@ the same.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -58,8 +59,11 @@ __all__ = [
     "AnalysisSettings",
     "FaceTable",
     "Part",
+    "RangeWorker",
+    "Workers",
     "analyze_file",
     "analyze_local",
+    "analyze_ranges",
     "frame_ranges",
 ]
 
@@ -408,31 +412,161 @@ def one_line(error: BaseException) -> str:
 #: Called with the frames just analysed, and when an input is finished with its path and its error.
 FramesDone = Callable[[int], None]
 FileDone = Callable[[str, "str | None"], None]
+#: What a range of an input gives: (rows, frames analysed, None), or (None, 0, the one-line error).
+RangeResult = tuple[Any, int, "str | None"]
 
 
-def analyze_local(analysis: Analysis, paths: Sequence[str], *, registry: Registry | None = None,
+class RangeWorker:
+    """One worker's models, loaded once; :meth:`run` analyses one photo or one range of a video.
+    The process pool of :func:`analyze_local` and the Ray engine's actors each hold one."""
+
+    def __init__(self, settings: AnalysisSettings, registry: Registry | None = None):
+        self.settings = settings
+        self.predictor = settings.predictor(registry)
+        self.table = FaceTable.of(self.predictor)
+
+    def run(self, path: str, start: int, stop: int | None) -> RangeResult:
+        import pyarrow as pa
+
+        try:
+            chunks = list(analyze_file(self.predictor, self.table, path, every=self.settings.every,
+                                       start=start, stop=stop))
+        except Exception as error:  # noqa: BLE001 - the input becomes an error row; the run goes on
+            return None, 0, one_line(error)
+        rows = pa.concat_tables([rows for rows, _ in chunks]) if chunks else self.table.rows(path, [])
+        return rows, sum(frames for _, frames in chunks), None
+
+
+class Workers(Protocol):
+    """Workers that run :meth:`RangeWorker.run` elsewhere (processes, Ray actors)."""
+
+    def __len__(self) -> int: ...
+
+    def submit(self, path: str, start: int, stop: int | None) -> Any:
+        """Start one range; a handle that :meth:`wait` gives back with its result."""
+
+    def wait(self) -> tuple[Any, RangeResult]:
+        """The next range to finish: (its handle, its result); a range whose worker died gives an error result."""
+
+    def cancel(self) -> None:
+        """Drop the ranges still running (the run was interrupted)."""
+
+
+def analyze_ranges(analysis: Analysis, todo: Sequence[str], workers: Workers, frames_per_range: int,
+                   outcomes: dict[str, str | None], on_frames: FramesDone | None = None,
+                   on_file: FileDone | None = None) -> None:
+    """Run ``todo`` on ``workers`` as photos and video ranges (:func:`frame_ranges`), two in flight
+    per worker, and write each input's part when its last range is in, from its ranges in frame
+    order; ``outcomes`` gets each input's None or error."""
+    def finished(path: str, error: str | None) -> None:
+        outcomes[path] = error
+        if on_file:
+            on_file(path, error)
+
+    queue: collections.deque[tuple[str, int, int, int, int | None]] = collections.deque()
+    for path in todo:
+        try:
+            ranges = frame_ranges(path, analysis.settings.every, frames_per_range)
+        except Exception as error:  # noqa: BLE001 - an input that cannot be opened is an error row
+            finished(path, one_line(error))
+            continue
+        queue.extend((path, number, len(ranges), start, stop) for number, (start, stop) in enumerate(ranges))
+    results: dict[str, dict[int, RangeResult]] = collections.defaultdict(dict)
+    flight: dict[Any, tuple[str, int, int]] = {}
+
+    def submit() -> None:
+        path, number, total, start, stop = queue.popleft()
+        flight[workers.submit(path, start, stop)] = (path, number, total)
+
+    for _ in range(min(len(queue), 2 * len(workers))):
+        submit()
+    try:
+        while flight:
+            handle, result = workers.wait()
+            path, number, total = flight.pop(handle)
+            results[path][number] = result
+            if on_frames and result[1]:
+                on_frames(result[1])
+            if len(results[path]) == total:
+                done = results.pop(path)
+                finished(path, _write_ranges(analysis, path, [done[n] for n in range(total)]))
+            if queue:
+                submit()
+    finally:
+        if flight:
+            workers.cancel()
+
+
+def _write_ranges(analysis: Analysis, path: str, ranges: list[RangeResult]) -> str | None:
+    """Write ``path``'s part from its ranges in frame order; its first error instead when one failed."""
+    errors = [error for _, _, error in ranges if error]
+    if errors:
+        return errors[0]
+    try:
+        with analysis.part(path, ranges[0][0].schema) as part:
+            for rows, frames, _ in ranges:
+                part.add(rows, frames)
+            part.commit()
+    except Exception as error:  # noqa: BLE001 - e.g. the input changed or vanished meanwhile
+        return one_line(error)
+    return None
+
+
+def analyze_local(analysis: Analysis, paths: Sequence[str], *, workers: int | None = None,
+                  registry: Registry | None = None, frames_per_range: int = 1920,
                   on_frames: FramesDone | None = None, on_file: FileDone | None = None) -> dict[str, str | None]:
-    """Analyse the inputs of ``paths`` not finished yet, one after the other in this process;
-    path -> None when done, else its error. ``files.parquet`` is written at the end, also when the
-    run is interrupted."""
+    """Analyse the inputs of ``paths`` not finished yet on this machine; path -> None when done,
+    else its error. ``files.parquet`` is written at the end, also when the run is interrupted.
+
+    ``workers`` processes (default: one per core), each with its share of the cores, take the
+    photos and video ranges in turn: a face mesh follows a face frame after frame, so one video
+    keeps one core busy at a time, and ranges of it keep them all busy. One worker, or work of one
+    range, runs in this process (``registry``: where its plugins come from), streamed to its part."""
+    from fexlab.registry.onnx_runtime import cores
+
     todo = analysis.pending(paths)
     outcomes: dict[str, str | None] = {path: None for path in paths if path not in todo}
-    predictor = analysis.settings.predictor(registry)
-    table = FaceTable.of(predictor)
+    count = workers or cores()
+    if count < 1:
+        raise InputError(f"--workers must be at least 1, got {count}")
     try:
-        for path in todo:
-            try:
-                with analysis.part(path, table.schema) as part:
-                    for rows, frames in analyze_file(predictor, table, path, every=analysis.settings.every):
-                        part.add(rows, frames)
-                        if on_frames:
-                            on_frames(frames)
-                    part.commit()
-                outcomes[path] = None
-            except Exception as error:  # noqa: BLE001 - an input that fails is recorded, the run goes on
-                outcomes[path] = one_line(error)
-            if on_file:
-                on_file(path, outcomes[path])
+        if count > 1 and _ranges_of(todo, analysis.settings.every, frames_per_range) > 1:
+            from .analysis_pool import ProcessWorkers
+
+            with ProcessWorkers(analysis.settings, count) as pool:
+                analyze_ranges(analysis, todo, pool, frames_per_range, outcomes, on_frames, on_file)
+        else:
+            _analyze_here(analysis, todo, registry, outcomes, on_frames, on_file)
     finally:
         analysis.write_files_table(paths, outcomes)
     return {path: outcomes[path] for path in paths if path in outcomes}
+
+
+def _ranges_of(paths: Sequence[str], every: int, frames_per_range: int, enough: int = 2) -> int:
+    """How many ranges ``paths`` make, counted up to ``enough``."""
+    count = 0
+    for path in paths:
+        count += len(frame_ranges(path, every, frames_per_range))
+        if count >= enough:
+            break
+    return count
+
+
+def _analyze_here(analysis: Analysis, todo: Sequence[str], registry: Registry | None,
+                  outcomes: dict[str, str | None], on_frames: FramesDone | None, on_file: FileDone | None) -> None:
+    """Analyse ``todo`` one after the other in this process, each streamed to its part."""
+    predictor = analysis.settings.predictor(registry)
+    table = FaceTable.of(predictor)
+    for path in todo:
+        try:
+            with analysis.part(path, table.schema) as part:
+                for rows, frames in analyze_file(predictor, table, path, every=analysis.settings.every):
+                    part.add(rows, frames)
+                    if on_frames:
+                        on_frames(frames)
+                part.commit()
+            outcomes[path] = None
+        except Exception as error:  # noqa: BLE001 - an input that fails is recorded, the run goes on
+            outcomes[path] = one_line(error)
+        if on_file:
+            on_file(path, outcomes[path])

@@ -53,7 +53,7 @@ def faces_table(out) -> pd.DataFrame:
 def clean_run(tmp_path_factory, inputs, registry):
     """The table of one uninterrupted run with the face mesh: what every resumed run must equal."""
     out = tmp_path_factory.mktemp("clean")
-    outcomes = analyze_local(Analysis(out, MESH), inputs, registry=registry)
+    outcomes = analyze_local(Analysis(out, MESH), inputs, registry=registry, workers=1)
     return out, outcomes, faces_table(out)
 
 
@@ -115,12 +115,12 @@ def test_duckdb_and_polars_read_the_parts_as_one_table(clean_run):
 
 def test_a_rerun_skips_finished_inputs_and_redoes_a_changed_one(tmp_path, inputs, registry, astronaut_path):
     inputs = inputs[:3]
-    analyze_local(Analysis(tmp_path, MESH), inputs, registry=registry)
+    analyze_local(Analysis(tmp_path, MESH), inputs, registry=registry, workers=1)
     parts = {path: Analysis(tmp_path, MESH).part_path(path) for path in inputs}
     stamps = {path: part.stat().st_mtime_ns for path, part in parts.items()}
     analysis = Analysis(tmp_path, MESH)
     assert analysis.pending(inputs) == []
-    analyze_local(analysis, inputs, registry=registry)
+    analyze_local(analysis, inputs, registry=registry, workers=1)
     assert {path: part.stat().st_mtime_ns for path, part in parts.items()} == stamps
     # the photo changes (a mirror image): only its part is made again
     two = inputs[0]
@@ -128,7 +128,7 @@ def test_a_rerun_skips_finished_inputs_and_redoes_a_changed_one(tmp_path, inputs
     os.utime(two, ns=(stamps[two] + 10**9, stamps[two] + 10**9))
     try:
         assert analysis.pending(inputs) == [two]
-        analyze_local(analysis, inputs, registry=registry)
+        analyze_local(analysis, inputs, registry=registry, workers=1)
         assert parts[two].stat().st_mtime_ns != stamps[two]
         assert all(parts[path].stat().st_mtime_ns == stamps[path] for path in inputs[1:])
     finally:
@@ -145,35 +145,35 @@ def test_an_interrupted_run_goes_on_to_every_row_exactly_once(tmp_path, inputs, 
 
     analysis = Analysis(tmp_path, MESH)
     with pytest.raises(KeyboardInterrupt):
-        analyze_local(analysis, inputs, registry=registry, on_frames=stop_in_the_clip)
+        analyze_local(analysis, inputs, registry=registry, workers=1, on_frames=stop_in_the_clip)
     assert not list((tmp_path / "faces").glob(".*"))  # no half-written part left behind
     assert sorted(pd.read_parquet(tmp_path / "faces").file.unique()) == sorted(inputs[:2])
     assert pd.read_parquet(tmp_path / FILES_TABLE).file.tolist() == inputs[:2]
     assert analysis.pending(inputs) == inputs[2:]
-    analyze_local(Analysis(tmp_path, MESH), inputs, registry=registry)
+    analyze_local(Analysis(tmp_path, MESH), inputs, registry=registry, workers=1)
     pd.testing.assert_frame_equal(faces_table(tmp_path), clean_run[2])
     assert pd.read_parquet(tmp_path / FILES_TABLE).file.tolist() == inputs
 
 
 def test_a_damaged_part_and_a_killed_runs_temporary_file_are_redone(tmp_path, inputs, registry, clean_run):
-    analyze_local(Analysis(tmp_path, MESH), inputs, registry=registry)
+    analyze_local(Analysis(tmp_path, MESH), inputs, registry=registry, workers=1)
     part = Analysis(tmp_path, MESH).part_path(inputs[2])
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])  # cut short, as by a full disk
     stale = tmp_path / "faces" / f".{part.name}.12345.tmp"
     stale.write_bytes(b"PAR1 half")
     analysis = Analysis(tmp_path, MESH)
     assert not stale.exists() and analysis.pending(inputs) == [inputs[2], inputs[3]]
-    analyze_local(analysis, inputs, registry=registry)
+    analyze_local(analysis, inputs, registry=registry, workers=1)
     pd.testing.assert_frame_equal(faces_table(tmp_path), clean_run[2])
 
 
 def test_parts_made_with_other_settings_are_refused_or_overwritten(tmp_path, inputs, registry):
-    analyze_local(Analysis(tmp_path, MESH), inputs[1:2], registry=registry)
+    analyze_local(Analysis(tmp_path, MESH), inputs[1:2], registry=registry, workers=1)
     with pytest.raises(InputError, match=r"1 part made with other settings \(analyzers \['face_mesh'\] \(now \[\]\)\)"):
         Analysis(tmp_path, AnalysisSettings())
     analysis = Analysis(tmp_path, AnalysisSettings(), overwrite=True)
     assert analysis.pending(inputs[1:2]) == inputs[1:2]
-    analyze_local(analysis, inputs[1:2], registry=registry)
+    analyze_local(analysis, inputs[1:2], registry=registry, workers=1)
     assert "AU12" not in pd.read_parquet(tmp_path / "faces").columns
 
 
@@ -245,3 +245,31 @@ def test_a_predictor_is_built_from_the_settings(registry):
     predictor = AnalysisSettings(("mini_xception", "efficientnet"), "full_frame", every=3).predictor(registry)
     assert isinstance(predictor, Predictor) and list(predictor.classifiers) == ["mini_xception", "efficientnet"]
     assert predictor.detector.name == "full_frame" and not predictor.analyzers
+
+
+def test_worker_processes_give_the_rows_of_one_process_and_stop_on_ctrl_c(tmp_path, inputs, clean_run, astronaut_path):
+    """Two processes take the photos and the ranges of a video in turn; the rows are those of one
+    process. Ctrl-C stops them, leaves no temporary file, and the rerun completes the table."""
+    photo = np.asarray(Image.open(astronaut_path).convert("RGB").resize((160, 160)))
+    clip = str(sway_video(tmp_path / "sway.mp4", photo))
+    paths = [*inputs, clip]
+    one = analyze_local(Analysis(tmp_path / "one", MESH), [clip], workers=1)
+    frames = []
+    outcomes = analyze_local(Analysis(tmp_path / "two", MESH), paths, workers=2, frames_per_range=240,
+                             on_frames=frames.append)
+    assert outcomes == {**clean_run[1], **one}
+    assert sorted(frames) == [1, 1, 10, 12, 240]  # photos, the short clip, the long one in two ranges
+    both = faces_table(tmp_path / "two")
+    pd.testing.assert_frame_equal(both[both.file != clip].reset_index(drop=True), clean_run[2],
+                                  check_exact=False, atol=1e-5)
+    pd.testing.assert_frame_equal(both[both.file == clip].reset_index(drop=True), faces_table(tmp_path / "one"),
+                                  check_exact=False, atol=1e-5)
+
+    def interrupt(frames):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        analyze_local(Analysis(tmp_path / "stopped", MESH), paths, workers=2, frames_per_range=240, on_frames=interrupt)
+    assert not list((tmp_path / "stopped" / "faces").glob(".*"))
+    analyze_local(Analysis(tmp_path / "stopped", MESH), paths, workers=2, frames_per_range=240)
+    pd.testing.assert_frame_equal(faces_table(tmp_path / "stopped"), both, check_exact=False, atol=1e-5)

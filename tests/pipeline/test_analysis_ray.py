@@ -53,7 +53,8 @@ def table(out) -> pd.DataFrame:
 
 
 def workers() -> list:
-    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "ray::AnalysisWorker"]
+    """The processes of the analysis actors (Ray names them after the actor's class)."""
+    return [p for p in psutil.process_iter(["cmdline"]) if any("ray::RangeWorker" in part for part in p.info["cmdline"] or [])]
 
 
 def test_the_ray_engine_gives_the_rows_of_the_local_engine(tmp_path, inputs, local, local_ray):
@@ -92,9 +93,9 @@ def test_a_killed_worker_leaves_every_row_exactly_once(tmp_path, inputs, local, 
     analysis = Analysis(tmp_path / "rerun", MESH)
     outcomes = analysis_ray.analyze_ray(analysis, inputs, workers=2, frames_per_range=240, on_frames=kill_the_workers)
     lost = [path for path, error in outcomes.items() if error and "worker analysing it stopped" in error]
-    assert killed and lost and set(lost) <= set(inputs[:2])
+    assert killed and inputs[1] in lost  # the clip's ranges were running when the workers were killed
     assert not list((tmp_path / "rerun" / "faces").glob(".*"))
-    assert analysis.pending(inputs)[:len(lost)] == lost
+    assert set(lost) <= set(analysis.pending(inputs))
     monkeypatch.undo()
     outcomes = analysis_ray.analyze_ray(Analysis(tmp_path / "rerun", MESH), inputs, workers=2, frames_per_range=240)
     assert outcomes == local[0]
