@@ -339,7 +339,8 @@ class Predictor:
         for name, classifier in self.classifiers.items():
             margin = classifier.input_spec().crop_margin
             crops = [self._crop(frames[i], face, margin) for i, face in zip(owners, flat)]
-            probs[name] = classifier.predict(crops) if crops else np.zeros((0, len(EMOTIONS)), np.float32)
+            probs[name] = (classifier.predict_analysed(crops, analyses) if crops  # geometry reads the face mesh's outputs
+                           else np.zeros((0, len(EMOTIONS)), np.float32))
         results: list[list[FacePrediction]] = [[] for _ in frames]
         for k, (owner, face) in enumerate(zip(owners, flat)):
             per = {name: p[k] for name, p in probs.items()}

@@ -280,6 +280,18 @@ class Classifier(Plugin):
             probs = (probs + self._probabilities(mirrored)) / 2
         return probs
 
+    def predict_or_abstain(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """:meth:`predict`, with NaN rows for the faces this classifier cannot read (a geometry
+        classifier where no face mesh is found), so an ensemble leaves it out for those faces.
+        Default: :meth:`predict`, which reads every face."""
+        return self.predict(faces)
+
+    def predict_analysed(self, faces: Sequence[np.ndarray], analyses: Sequence[dict[str, Any] | None]) -> np.ndarray:
+        """:meth:`predict`, given also each face's analysis (the face mesh's outputs) where the
+        pipeline ran analyzers; a classifier that reads them (``geometry``) then need not run its
+        own. Default: the analyses are not read."""
+        return self.predict(faces)
+
     @property
     def temperature(self) -> float:
         """Divides the logits before the softmax: the config's ``temperature`` (fitted on a
