@@ -126,3 +126,40 @@ def test_fit_weights_command_writes_an_ensemble_of_the_kept_members(tmp_path, ti
     saved = json.loads((tmp_path / "ens" / "config.json").read_text())
     assert saved["config"]["members"] == ["mini_xception"] and saved["config"]["weights"] == [1.0]
     assert "chosen on the val split of x.csv" in saved["training_data"]
+
+
+def test_weighted_mean_leaves_out_a_member_that_abstains():
+    from fexlab.plugins.ensemble import weighted_mean
+
+    a = np.array([[0.7, 0.1, 0.1, 0.1, 0, 0, 0], [0.2, 0.2, 0.2, 0.1, 0.1, 0.1, 0.1]])
+    b = np.array([[0, 0, 0, 1.0, 0, 0, 0], [np.nan] * 7])
+    mixed = weighted_mean([a, b], [3, 1])
+    np.testing.assert_allclose(mixed[0], 0.75 * a[0] + 0.25 * b[0], rtol=1e-6)
+    np.testing.assert_allclose(mixed[1], a[1], rtol=1e-6)  # b abstained: a alone
+    assert np.allclose(mixed.sum(axis=1), 1)
+    np.testing.assert_allclose(weighted_mean([b[1:], b[1:]], [1, 1]), np.full((1, 7), 1 / 7), rtol=1e-6)
+
+
+def test_fitted_weights_score_faces_a_member_abstains_on_with_the_others():
+    from fexlab.plugins.ensemble.fit_weights import best_weights
+
+    labels = np.array([1, 2, 3, 4])
+    right = np.eye(7)[labels]
+    wrong = np.eye(7)[[0, 0, 0, 0]]  # a tie goes to the first emotion: the geometry must weigh more
+    # geometry is right where it reads the face and abstains on the last two faces, where appearance is right
+    geometry = np.vstack([right[:2], np.full((2, 7), np.nan)])
+    appearance = np.vstack([wrong[:2], right[2:]])
+    weights, accuracy, _ = best_weights({"appearance": appearance, "geometry": geometry}, labels)
+    assert accuracy == 1.0 and weights[1] > weights[0] > 0
+
+
+def test_a_fused_ensemble_falls_back_to_appearance_where_no_mesh_is_found(reg, astronaut_path, tmp_path):
+    from fexlab.plugins.geometry import Geometry
+
+    geometry = Geometry.from_config(hidden=8).save_pretrained(tmp_path / "geo", training_data="random (a test)")
+    fused = Ensemble({"members": ["mini_xception", f"geometry:{geometry}"], "weights": [2, 1]}, registry=reg)
+    blank = np.full((64, 64, 3), 128, np.uint8)
+    appearance = fused.members["mini_xception"].predict([blank])
+    np.testing.assert_allclose(fused.predict([blank]), appearance, rtol=1e-5)
+    face = _faces(1)[0]
+    assert np.allclose(fused.predict([face]).sum(axis=1), 1, atol=1e-5)

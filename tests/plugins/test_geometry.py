@@ -107,3 +107,18 @@ def test_the_pipeline_gives_the_face_meshs_analysis_so_the_mesh_is_not_run_twice
     alone = Predictor({"geometry": model}, registry.detector("yunet")).predict_image(astronaut_path).faces[0]
     assert alone.emotion == "happy" and not alone.analysis
 
+
+def test_the_shipped_tags_load_through_the_registry_and_fuse_with_appearance(astronaut_crop, registry):
+    assert registry.info("classifier", "geometry").status == "ready"
+    geometry = registry.classifier("geometry.ferplus")
+    assert geometry.config.no_mesh and geometry.metadata["training_data"].startswith("FER2013 training faces")
+    fused = registry.classifier("ensemble.geometry")
+    assert list(fused.members) == ["efficientnet.ferplus", "geometry.ferplus"]
+    blank = np.full((80, 80, 3), 128, np.uint8)
+    probs = fused.predict([astronaut_crop, blank])
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5) and EMOTIONS[int(probs[0].argmax())] == "happy"
+    appearance = fused.members["efficientnet.ferplus"].predict([astronaut_crop, blank])
+    np.testing.assert_allclose(probs[1], appearance[1], rtol=1e-4, atol=1e-6)  # no mesh: appearance alone
+    w = fused.member_weights
+    expected = w[0] * appearance[0] + w[1] * geometry.predict([astronaut_crop])[0]
+    np.testing.assert_allclose(probs[0], expected, rtol=1e-4, atol=1e-6)

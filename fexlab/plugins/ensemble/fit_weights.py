@@ -23,27 +23,30 @@ __all__ = ["best_weights", "member_probabilities"]
 
 def member_probabilities(members: Sequence[str], data: str, split: str,
                          registry: Any = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Each member's (N, 7) probabilities on ``split`` of ``data``, and the labels."""
+    """Each member's (N, 7) probabilities on ``split`` of ``data`` (NaN rows where it abstains), and the labels."""
     from fexlab.preprocessing.readers import open_dataset
     from fexlab.registry import default_registry
 
     registry = registry or default_registry()
     part = open_dataset(data).split(split)
     faces = part.images(range(len(part)))
-    return {spec: registry.classifier(spec).predict(faces) for spec in members}, part.labels()
+    return {spec: registry.classifier(spec).predict_or_abstain(faces) for spec in members}, part.labels()
 
 
 def best_weights(probabilities: dict[str, np.ndarray], labels: np.ndarray,
                  grid: Sequence[float] = (0, 1, 2, 3)) -> tuple[tuple[float, ...], float, float]:
-    """The weights (one per member, in order) with the best accuracy, then macro F1; and those two."""
+    """The weights (one per member, in order) with the best accuracy, then macro F1; and those two.
+    A face a member abstains on (NaN row) is scored on the other members, as the ensemble predicts it."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    stacked = np.stack(list(probabilities.values()))
+    from .plugin import weighted_mean
+
+    stacked = list(probabilities.values())
     best: tuple[float, float, tuple[float, ...]] = (-1.0, -1.0, ())
     for weights in itertools.product(grid, repeat=len(probabilities)):
         if not any(weights) or np.gcd.reduce(np.asarray(weights, dtype=np.int64)) > 1:
             continue  # all zero, or a multiple of a combination already tried
-        predicted = np.tensordot(np.asarray(weights, dtype=np.float64), stacked, axes=1).argmax(axis=1)
+        predicted = weighted_mean(stacked, weights).argmax(axis=1)
         score = (accuracy_score(labels, predicted), f1_score(labels, predicted, average="macro", zero_division=0))
         if score > best[:2]:
             best = (*score, tuple(float(w) for w in weights))

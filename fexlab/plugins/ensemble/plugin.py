@@ -7,6 +7,12 @@ registered classifier can take part. An ensemble has no weights of its own: its 
 holds ``config.json`` (the members and weights) and a model card naming the members. It is ready
 when every member is.
 
+A member may abstain on a face (:meth:`~fexlab.registry.Classifier.predict_or_abstain` gives a NaN
+row: ``geometry`` where it finds no face mesh); that face then gets the weighted mean of the other
+members, the weights renormalised over them (:func:`weighted_mean`), so its probabilities still sum
+to one. Tag ``geometry`` fuses ``efficientnet.ferplus`` (appearance) with ``geometry.ferplus``
+(the face mesh's blendshapes and points) this way.
+
 Make one from Python and use it like any classifier::
 
     Ensemble.from_config(members=["convnext", "vit"], weights=[2, 1]).save_pretrained("ens")
@@ -24,12 +30,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fexlab.registry import Classifier, InputError, default_registry
+from fexlab.registry.emotions import EMOTIONS
 from fexlab.registry.checkpoint import checkpoint_plugin, source_available
 from fexlab.registry.errors import FexlabError, NeedsWeightsError
 from fexlab.registry.plugin import NEEDS_WEIGHTS, READY, PluginStatus
 from fexlab.registry.registry import Registry, parse_spec, split_spec_options
 
-__all__ = ["Ensemble", "EnsembleConfig", "WEIGHTS_DIR"]
+__all__ = ["Ensemble", "EnsembleConfig", "WEIGHTS_DIR", "weighted_mean"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CARD_NAME = "README.md"
@@ -41,6 +48,21 @@ class EnsembleConfig:
     members: tuple[str, ...] = ()
     #: One non-negative weight per member (empty: all equal); normalised to sum to 1.
     weights: tuple[float, ...] = ()
+
+
+def weighted_mean(probabilities: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """Per face, the weighted mean of the members' (N, 7) probabilities, leaving out the members
+    whose row is NaN (abstained) and renormalising the weights of the others; a face every member
+    abstained on (or only zero-weight ones read) gets a uniform row."""
+    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probabilities])  # (M, N, 7)
+    present = ~np.isnan(stacked).any(axis=2)  # (M, N)
+    w = np.asarray(weights, dtype=np.float64)[:, None] * present
+    total = w.sum(axis=0)  # (N,)
+    mixed = np.einsum("mn,mnk->nk", w, np.nan_to_num(stacked))
+    empty = total <= 0
+    mixed[~empty] /= total[~empty, None]
+    mixed[empty] = 1.0 / stacked.shape[2]
+    return mixed.astype(np.float32)
 
 
 def member_status(spec: str, registry: Registry) -> tuple[bool, str]:
@@ -67,7 +89,7 @@ class Ensemble(Classifier):
     name: ClassVar[str] = "ensemble"
     description: ClassVar[str] = "averages the probabilities of the classifiers named in its config (weights optional)"
     config_class: ClassVar[type] = EnsembleConfig
-    pretrained: ClassVar[dict[str, str]] = {"ferplus": str(WEIGHTS_DIR / "ferplus")}
+    pretrained: ClassVar[dict[str, str]] = {"ferplus": str(WEIGHTS_DIR / "ferplus"), "geometry": str(WEIGHTS_DIR / "geometry")}
     trainable: ClassVar[bool] = False
     #: Its members run on ONNX Runtime each; the ensemble has no network of its own to export.
     onnx_export: ClassVar[bool] = False
@@ -141,8 +163,16 @@ class Ensemble(Classifier):
 
     def _probabilities(self, faces: list[np.ndarray]) -> np.ndarray:
         self._check_members()
-        probs = sum(weight * member.predict(faces) for member, weight in zip(self.members.values(), self.member_weights))
-        return np.asarray(probs, dtype=np.float32)
+        return weighted_mean([member.predict_or_abstain(faces) for member in self.members.values()], self.member_weights)
+
+    def predict_analysed(self, faces: Sequence[np.ndarray], analyses: Sequence[dict[str, Any] | None]) -> np.ndarray:
+        """The weighted mean of the members, each given the faces' analyses (see the base class)."""
+        self._check_members()
+        faces = list(faces)
+        if not faces:
+            return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
+        return weighted_mean([member.predict_analysed(faces, analyses) for member in self.members.values()],
+                             self.member_weights)
 
     def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         """The members' features side by side."""
