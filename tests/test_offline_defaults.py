@@ -34,7 +34,7 @@ def test_default_classifier_and_detector_are_ready_without_the_upstream_packages
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    for name in ("mini_xception", "convnext", "vit", "ensemble"):  # no built-in classifier needs weights
+    for name in ("mini_xception", "convnext", "vit", "ensemble", "geometry"):  # no built-in classifier needs weights
         assert report["statuses"][f"classifier:{name}"] == "ready", name
     assert report["statuses"]["detector:blazeface"] == "ready"
     for name in ("cgan", "stargan"):  # the real-face generator and the face editor too

@@ -15,6 +15,7 @@ from fexlab.registry import (
     InputError,
     default_registry,
 )
+from fexlab.registry.classifier import DEFAULT_MESH_CLASSIFIER
 from fexlab.registry.paths import printable
 
 from .common import check_output_dir, err, make_output_dir, print_json, skipped
@@ -26,7 +27,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="folders: also the images and videos in subfolders")
     p.add_argument("--classifier", action="append", metavar="NAME[:CHECKPOINT]",
                    help="classifier plugin, checkpoint or run folder (repeat to compare several; default "
-                        f"{DEFAULT_CLASSIFIER}, tag ferplus); +flip after it also averages each face with its mirror image")
+                        f"{DEFAULT_CLASSIFIER}, tag ferplus; with the face mesh {DEFAULT_MESH_CLASSIFIER}); +flip after it also "
+                        "averages each face with its mirror image")
     p.add_argument("--checkpoint", metavar="DIR", help="checkpoint or run folder for the (single) classifier")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector plugin (full_frame for face crops)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=DEFAULT_ALIGN,
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.every < 1:
         raise InputError(f"--every must be at least 1, got {args.every}")
-    specs = args.classifier or [DEFAULT_CLASSIFIER]
+    specs = _classifier_specs(args)
     if args.checkpoint:
         if len(specs) != 1:
             raise InputError("--checkpoint needs exactly one --classifier; use NAME:CHECKPOINT for several")
@@ -95,6 +97,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json([{k: v for k, v in record.items() if k != "summary"} for record in results])
     return skipped(failed, len(paths), "input")
+
+
+def _classifier_specs(args: argparse.Namespace) -> list[str]:
+    """The --classifier specs; by default efficientnet.ferplus, or, where the face mesh runs anyway,
+    its fusion with the mesh's geometry (ensemble.geometry: better on every validation split, and
+    the mesh it needs is already there)."""
+    if args.classifier:
+        return list(args.classifier)
+    return [DEFAULT_MESH_CLASSIFIER if "face_mesh" in _analyzer_specs(args) else DEFAULT_CLASSIFIER]
 
 
 def _analyzer_specs(args: argparse.Namespace) -> list[str]:

@@ -22,7 +22,7 @@ from .errors import InputError
 from .onnx_runtime import OnnxModule, engine
 from .plugin import Plugin
 
-__all__ = ["DEFAULT_CLASSIFIER", "Classifier", "InputSpec"]
+__all__ = ["DEFAULT_CLASSIFIER", "DEFAULT_MESH_CLASSIFIER", "Classifier", "InputSpec"]
 
 # torch's OpenMP threads spin while they wait for each other. When another process, or OpenCV's
 # face detection in the same one, holds a core, a spinning thread waits for a thread that is not
@@ -35,6 +35,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 #: The classifier the CLI and every app tab use unless told otherwise: the best shipped model on
 #: real faces by the measurements of docs/classifiers.md (``efficientnet``'s default tag is ``ferplus``).
 DEFAULT_CLASSIFIER = "efficientnet"
+#: The default where the face mesh runs anyway (``fexlab predict --analyzer face_mesh``): appearance
+#: and the mesh's geometry fused late, better on every validation split measured and, with the
+#: mesh already run, no slower than :data:`DEFAULT_CLASSIFIER` (docs/classifiers.md).
+DEFAULT_MESH_CLASSIFIER = "ensemble.geometry"
 
 
 @dataclass(frozen=True)

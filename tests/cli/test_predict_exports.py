@@ -25,3 +25,15 @@ def test_a_photo_with_two_faces_exports_a_row_and_an_entry_per_face(capsys, two_
     data = json.loads(json_path.read_text())
     assert "fps" not in data and [entry["face"] for entry in data["faces"]] == [1, 2]
     assert [entry["box"] for entry in data["faces"]] == [face["box"] for face in faces]
+
+
+def test_the_default_classifier_is_the_fused_one_where_the_face_mesh_runs_anyway():
+    from fexlab.cli import build_parser
+    from fexlab.cli.predict import _classifier_specs
+
+    def specs(*extra):
+        return _classifier_specs(build_parser().parse_args(["predict", "photo.jpg", *extra]))
+
+    assert specs() == ["efficientnet"]
+    assert specs("--analyzer", "face_mesh") == ["ensemble.geometry"] == specs("--blendshapes-csv", "x.csv")
+    assert specs("--analyzer", "face_mesh", "--classifier", "mini_xception") == ["mini_xception"]
