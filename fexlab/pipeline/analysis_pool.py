@@ -14,8 +14,10 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from fexlab.registry import InputError
 from fexlab.registry.onnx_runtime import cores
 
 from .analysis import AnalysisSettings, RangeResult, RangeWorker
@@ -60,15 +62,26 @@ class ProcessWorkers:
         self.pool = concurrent.futures.ProcessPoolExecutor(
             count, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(settings,))
         threads = str(max(1, cores() // count))
-        with _environment(FEXLAB_THREADS=threads):  # the pool spawns a process per submit while none is idle
+        # the pool spawns a process per submit while none is idle; NumPy's BLAS and OpenMP keep to the share too
+        with _environment(FEXLAB_THREADS=threads, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads):
             started = [self.pool.submit(os.getpid) for _ in range(count)]
-        concurrent.futures.wait(started)  # every worker's models loaded
+        try:
+            for future in started:  # every worker's models loaded
+                future.result()
+        except BrokenProcessPool as error:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            raise InputError(f"the worker processes could not start ({error}); a script that runs them needs "
+                             "its work under `if __name__ == '__main__':`, or analyse with one worker") from None
 
     def __len__(self) -> int:
         return self.count
 
     def submit(self, path: str, start: int, stop: int | None) -> Any:
-        future = self.pool.submit(_run, path, start, stop)
+        try:
+            future = self.pool.submit(_run, path, start, stop)
+        except BrokenProcessPool:  # a worker died before: the range fails as the ones it held did
+            future = concurrent.futures.Future()
+            future.set_exception(BrokenProcessPool("a worker process stopped"))
         self.futures.add(future)
         return future
 
@@ -78,8 +91,8 @@ class ProcessWorkers:
         self.futures.discard(future)
         try:
             return future, future.result()
-        except concurrent.futures.process.BrokenProcessPool as error:
-            return future, (None, 0, f"a worker process stopped ({error}); run again to redo it")
+        except BrokenProcessPool:
+            return future, (None, 0, "a worker process stopped (killed, or out of memory); run again to redo it")
 
     def cancel(self) -> None:
         for future in self.futures:

@@ -273,3 +273,21 @@ def test_worker_processes_give_the_rows_of_one_process_and_stop_on_ctrl_c(tmp_pa
     assert not list((tmp_path / "stopped" / "faces").glob(".*"))
     analyze_local(Analysis(tmp_path / "stopped", MESH), paths, workers=2, frames_per_range=240)
     pd.testing.assert_frame_equal(faces_table(tmp_path / "stopped"), both, check_exact=False, atol=1e-5)
+
+
+def test_a_killed_worker_process_leaves_error_rows_that_the_rerun_does(tmp_path, inputs, clean_run):
+    psutil = pytest.importorskip("psutil")
+    killed = []
+
+    def kill_a_worker(frames):
+        if not killed:
+            worker = next(child for child in psutil.Process().children() if "spawn_main" in " ".join(child.cmdline()))
+            worker.kill()
+            killed.append(worker.pid)
+
+    outcomes = analyze_local(Analysis(tmp_path, MESH), inputs, workers=2, on_frames=kill_a_worker)
+    lost = [path for path, error in outcomes.items() if error and "a worker process stopped" in error]
+    assert killed and lost
+    assert not list((tmp_path / "faces").glob(".*"))
+    analyze_local(Analysis(tmp_path, MESH), inputs, workers=2)
+    pd.testing.assert_frame_equal(faces_table(tmp_path), clean_run[2], check_exact=False, atol=1e-5)
