@@ -122,3 +122,11 @@ def test_the_shipped_tags_load_through_the_registry_and_fuse_with_appearance(ast
     w = fused.member_weights
     expected = w[0] * appearance[0] + w[1] * geometry.predict([astronaut_crop])[0]
     np.testing.assert_allclose(probs[0], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_with_flip_the_analysis_is_not_read_and_the_mirror_is_averaged(astronaut_crop, registry, reader):
+    flipped = registry.classifier("geometry.ferplus+flip")
+    plain = registry.classifier("geometry.ferplus")
+    mirror = np.ascontiguousarray(astronaut_crop[:, ::-1])
+    expected = (plain.predict([astronaut_crop]) + plain.predict([mirror])) / 2
+    np.testing.assert_allclose(flipped.predict_analysed([astronaut_crop], [None]), expected, rtol=1e-5, atol=1e-6)

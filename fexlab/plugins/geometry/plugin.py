@@ -119,7 +119,10 @@ class Geometry(Classifier):
 
     def predict_analysed(self, faces: Sequence[np.ndarray], analyses: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
         """:meth:`predict`, taking each face's blendshapes from the pipeline's ``face_mesh`` analysis where
-        it has them and running the mesh on the crop of the others."""
+        it has them and running the mesh on the crop of the others; with ``+flip``, :meth:`predict`
+        (a mirrored face has no analysis)."""
+        if self.test_time_flip:
+            return self.predict(faces)
         features = from_analysis(analyses)
         missing = np.flatnonzero(~features.found)
         if len(missing):
