@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from fexlab.registry import DEFAULT_ALIGN, DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
+from fexlab.registry.classifier import DEFAULT_MESH_CLASSIFIER
 from fexlab.registry.paths import printable
 
 from .common import check_output_dir, err, make_output_dir, say, skipped
@@ -17,9 +18,9 @@ what it writes:
   OUT/faces/         one Parquet dataset, a part per input, one row per face per analysed frame:
                      file, frame, time (seconds), track, box_x, box_y, box_w, box_h, score,
                      emotion (the first classifier's), CLASSIFIER_EMOTION probabilities
-                     (efficientnet_happy...), and with --analyzer face_mesh: presence, the action
-                     units (AU1...), the 51 blendshapes (mouthSmileLeft...), head_yaw, head_pitch,
-                     head_roll (degrees). Read it as one table: pandas.read_parquet("OUT/faces"),
+                     (efficientnet_happy, ensemble_geometry_happy...), and with --analyzer face_mesh:
+                     presence, the action units (AU1...), the 51 blendshapes (mouthSmileLeft...),
+                     head_yaw, head_pitch, head_roll (degrees). Read it as one table: pandas.read_parquet("OUT/faces"),
                      or in DuckDB: SELECT * FROM 'OUT/faces/*.parquet'
   OUT/files.parquet  one row per input: file, status (done or error), error (the reason), frames,
                      faces, seconds, and tracks: the seconds each track spends in each emotion
@@ -44,8 +45,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="photos, videos, or folders of them (and their subfolders)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for faces/ and files.parquet (made if missing)")
     p.add_argument("--classifier", action="append", metavar="NAME[:CHECKPOINT]",
-                   help=f"classifier plugin, tag or checkpoint (repeat for several; default {DEFAULT_CLASSIFIER}); "
-                        "the first one's answer is the emotion column")
+                   help=f"classifier plugin, tag or checkpoint (repeat for several; default {DEFAULT_CLASSIFIER}, "
+                        f"with --analyzer face_mesh {DEFAULT_MESH_CLASSIFIER}); the first one's answer is the "
+                        "emotion column")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector plugin (full_frame for face crops)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=DEFAULT_ALIGN,
                    help="level the eyes on the detector's keypoints before classifying")
@@ -74,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from fexlab.pipeline.analysis import Analysis, AnalysisSettings, analyze_local
     from fexlab.pipeline.predict import media_files
 
-    settings = AnalysisSettings(tuple(args.classifier or [DEFAULT_CLASSIFIER]), args.detector, tuple(args.analyzer),
-                                args.every, args.min_score, args.align)
+    settings = AnalysisSettings(tuple(args.classifier or ()), args.detector, tuple(args.analyzer), args.every,
+                                args.min_score, args.align)
     if args.engine == "local" and args.address:
         err("--address applies to --engine ray; running locally")
     paths = media_files(args.paths, recursive=True)

@@ -48,6 +48,7 @@ from fexlab.registry import (
     __version__,
     default_registry,
 )
+from fexlab.registry.classifier import DEFAULT_MESH_CLASSIFIER
 from fexlab.registry.paths import printable
 
 from .predict import FramePrediction, IoUTracker, Predictor, is_video, video_fps, video_frame_count
@@ -84,9 +85,11 @@ RANGE_QUANTUM = 240
 @dataclass(frozen=True)
 class AnalysisSettings:
     """What an analysis runs: classifiers (``name[.tag][:checkpoint]`` specs; the first one's
-    answer is the ``emotion`` column), detector, analyzers and the options of ``fexlab predict``."""
+    answer is the ``emotion`` column), detector, analyzers and the options of ``fexlab predict``.
+    No classifier means ``fexlab predict``'s default: :data:`DEFAULT_CLASSIFIER`, or with the face
+    mesh :data:`DEFAULT_MESH_CLASSIFIER` (the mesh it reads is there anyway)."""
 
-    classifiers: tuple[str, ...] = (DEFAULT_CLASSIFIER,)
+    classifiers: tuple[str, ...] = ()
     detector: str = DEFAULT_DETECTOR
     analyzers: tuple[str, ...] = ()
     every: int = 1
@@ -95,7 +98,8 @@ class AnalysisSettings:
 
     def __post_init__(self) -> None:
         if not self.classifiers:
-            raise InputError("choose at least one classifier")
+            default = DEFAULT_MESH_CLASSIFIER if "face_mesh" in self.analyzers else DEFAULT_CLASSIFIER
+            object.__setattr__(self, "classifiers", (default,))
         if self.every < 1:
             raise InputError(f"--every must be at least 1, got {self.every}")
         if not 0.0 <= self.min_score <= 1.0:

@@ -25,7 +25,7 @@ from fexlab.preprocessing.images import load_image
 from fexlab.registry import EMOTIONS, InputError
 from tests.videos import face_video, sway_video
 
-MESH = AnalysisSettings(analyzers=("face_mesh",))
+MESH = AnalysisSettings(("efficientnet",), analyzers=("face_mesh",))
 SORT = ["file", "frame", "box_x"]
 
 
@@ -178,6 +178,10 @@ def test_parts_made_with_other_settings_are_refused_or_overwritten(tmp_path, inp
 
 
 def test_settings_are_checked():
+    from fexlab.registry.classifier import DEFAULT_CLASSIFIER, DEFAULT_MESH_CLASSIFIER
+
+    assert AnalysisSettings().classifiers == (DEFAULT_CLASSIFIER,)
+    assert AnalysisSettings(analyzers=("face_mesh",)).classifiers == (DEFAULT_MESH_CLASSIFIER,)
     with pytest.raises(InputError, match="--every must be at least 1"):
         AnalysisSettings(every=0)
     with pytest.raises(InputError, match="--min-score must lie between 0 and 1"):

@@ -18,7 +18,7 @@ ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
 pytestmark = pytest.mark.slow
-MESH = AnalysisSettings(analyzers=("face_mesh",))
+MESH = AnalysisSettings(("efficientnet",), analyzers=("face_mesh",))
 SORT = ["file", "frame", "box_x"]
 
 
