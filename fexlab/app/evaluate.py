@@ -66,6 +66,8 @@ _CLASSIFIER_COLUMNS = {
     "model": "model", "accuracy": "accuracy", "accuracy_ci": "95% CI", "balanced_accuracy": "balanced accuracy",
     "macro_f1": "macro F1", "ece": "ECE", "latency_ms": "ms / face", "parameters": "learned parameters",
 }
+#: The column of a classifier's accuracy on the split's posed-like faces, shown where the data has FER+ votes.
+_POSED_LIKE = "posed-like accuracy (8+ of 10 votes agree)"
 _GENERATOR_COLUMNS = {
     "model": "model", "judge": "judge", "expression_accuracy": "expression accuracy",
     "judge_real_balanced_accuracy": "judge on real faces, balanced", "judge_real_accuracy": "judge on real faces",
@@ -160,6 +162,9 @@ def _table(results: list[dict[str, Any]], kind: str, columns: dict[str, str]):
         import pandas as pd
 
         return pd.DataFrame(columns=[*columns.values(), *headers.values()])
+    if kind == "classifier" and frame["posed_like_accuracy"].notna().any():  # data with FER+ votes
+        columns = dict(item for key, name in columns.items()
+                       for item in ((key, name), *([("posed_like_accuracy", _POSED_LIKE)] if key == "macro_f1" else [])))
     table = frame[list(columns)].copy()
     table["model"] = table["model"].map(_display_model)
     if "parameters" in table:

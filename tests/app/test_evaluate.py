@@ -210,3 +210,17 @@ def test_tables_one_level_down_are_offered_too(folders):
     choices = dict(data_choices())
     assert choices["data/fer2013"] == str(folders["data"] / "fer2013")
     assert choices["data/fer2013/ferplus_votes.csv"] == str(folders["data"] / "fer2013" / "ferplus_votes.csv")
+
+
+
+def test_the_classifier_table_shows_the_posed_like_faces_where_the_data_has_votes():
+    from fexlab.app.evaluate import _CLASSIFIER_COLUMNS, _table
+
+    data = {"name": "FER+ faces", "split": "val", "synthetic": False, "n": 40, "fingerprint": "abc"}
+    voted = {"kind": "classifier", "model": "efficientnet.ferplus", "data": data, "seed": 0,
+             "metrics": {"accuracy": 0.8, "macro_f1": 0.7, "posed_like": {"n": 25, "accuracy": 0.92}}}
+    table = _table([voted], "classifier", _CLASSIFIER_COLUMNS)
+    column = "posed-like accuracy (8+ of 10 votes agree)"
+    assert table.iloc[0][column] == 0.92 and list(table.columns).index(column) == list(table.columns).index("macro F1") + 1
+    plain = {**voted, "metrics": {"accuracy": 0.8, "macro_f1": 0.7}}
+    assert column not in _table([plain], "classifier", _CLASSIFIER_COLUMNS).columns
