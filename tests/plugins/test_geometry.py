@@ -43,7 +43,7 @@ def test_training_on_seeded_features_beats_chance_and_a_missing_mesh_gets_the_fa
     held.found[:3] = False
     probs = model.features_probabilities(held)
     assert np.isnan(probs[:3]).all() and np.allclose(probs[3:].sum(axis=1), 1, atol=1e-5)
-    assert np.allclose(model._filled(probs)[:3], [0, 0, 0, 0, 0, 0, 1])
+    assert np.allclose(model.with_fallback(probs)[:3], [0, 0, 0, 0, 0, 0, 1])
 
     folder = model.save_pretrained(tmp_path / "geo", training_data="seeded features (a test)")
     loaded = registry.classifier(f"geometry:{folder}")

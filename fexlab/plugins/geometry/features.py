@@ -5,9 +5,9 @@ The ``geometry`` classifier and its cache (:mod:`.cache`) read a face through th
 the crop is scaled (bicubic) to :data:`UPSCALE` pixels, the whole crop is taken as the face's box
 and the Face Landmarker (``face_mesh``, refined) reads it in a region :data:`REGION_SCALE` times
 the crop's side. Measured on 105 FER2013 training faces (48 px gray crops, 15 per emotion):
-MediaPipe's own enlargement of 1.5 finds a mesh in 85.7% of them, 1.2 in 95.2%, with the same
-separation of smiles (ROC AUC of ``mouthSmileLeft`` for happy 0.89 to 0.91); scaling the crop to
-96 or 192 px first changed neither (the landmark model's input is 256 px anyway). About 18 ms
+MediaPipe's own enlargement of 1.5 finds a mesh in 85-86% of them, 1.2 in 92-95%, with the same
+separation of smiles (ROC AUC of ``mouthSmileLeft`` for happy 0.88 to 0.91); scaling the crop to
+96 or 192 px first changed neither much (the landmark model's input is 256 px anyway). 15-20 ms
 a face on one CPU thread.
 
 Where the pipeline already ran ``face_mesh`` on the whole photo, :func:`from_analysis` takes its

@@ -129,15 +129,16 @@ class Geometry(Classifier):
             read = self.reader.read([faces[i] for i in missing])
             for name in MeshFeatures.__dataclass_fields__:
                 getattr(features, name)[missing] = getattr(read, name)
-        return self._filled(self.features_probabilities(features))
+        return self.with_fallback(self.features_probabilities(features))
 
-    def _filled(self, probs: np.ndarray) -> np.ndarray:
+    def with_fallback(self, probs: np.ndarray) -> np.ndarray:
+        """``probs`` with its NaN rows (faces without a mesh) replaced by :meth:`no_mesh_probabilities`."""
         missing = np.isnan(probs).any(axis=1)
         probs[missing] = self.no_mesh_probabilities()
         return probs
 
     def _probabilities(self, faces: list[np.ndarray]) -> np.ndarray:
-        return self._filled(self.predict_or_abstain(faces))
+        return self.with_fallback(self.predict_or_abstain(faces))
 
     def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         """The standardised feature rows the network reads (zeros for faces without a mesh)."""

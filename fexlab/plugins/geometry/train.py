@@ -143,8 +143,7 @@ def score(model: Geometry, part: LabelledFeatures) -> dict[str, float]:
     with 95% bootstrap intervals, and the share of faces with a mesh."""
     from fexlab.eval.classification import classification_metrics
 
-    probs = model.features_probabilities(part.features)
-    probs = model._filled(probs)
+    probs = model.with_fallback(model.features_probabilities(part.features))
     metrics = classification_metrics(part.labels, probs, n_resamples=500)
     return {"n": int(len(part.labels)), "with_mesh": float(np.mean(part.features.found)),
             "accuracy": round(float(metrics.accuracy), 4), "accuracy_ci": [round(float(v), 4) for v in metrics.accuracy_ci],
