@@ -284,11 +284,12 @@ class Classifier(Plugin):
             probs = (probs + self._probabilities(mirrored)) / 2
         return probs
 
-    def predict_or_abstain(self, faces: Sequence[np.ndarray]) -> np.ndarray:
-        """:meth:`predict`, with NaN rows for the faces this classifier cannot read (a geometry
-        classifier where no face mesh is found), so an ensemble leaves it out for those faces.
-        Default: :meth:`predict`, which reads every face."""
-        return self.predict(faces)
+    def predict_or_abstain(self, faces: Sequence[np.ndarray],
+                           analyses: Sequence[dict[str, Any] | None] | None = None) -> np.ndarray:
+        """:meth:`predict_analysed` (:meth:`predict` without ``analyses``), with NaN rows for the
+        faces this classifier cannot read (a geometry classifier where no face mesh is found), so
+        an ensemble leaves it out for those faces. Default: every face is read."""
+        return self.predict(faces) if analyses is None else self.predict_analysed(faces, analyses)
 
     def predict_analysed(self, faces: Sequence[np.ndarray], analyses: Sequence[dict[str, Any] | None]) -> np.ndarray:
         """:meth:`predict`, given also each face's analysis (the face mesh's outputs) where the

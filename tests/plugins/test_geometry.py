@@ -130,3 +130,13 @@ def test_with_flip_the_analysis_is_not_read_and_the_mirror_is_averaged(astronaut
     mirror = np.ascontiguousarray(astronaut_crop[:, ::-1])
     expected = (plain.predict([astronaut_crop]) + plain.predict([mirror])) / 2
     np.testing.assert_allclose(flipped.predict_analysed([astronaut_crop], [None]), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_fusion_in_the_pipeline_reads_appearance_alone_where_the_mesh_finds_no_face(astronaut_crop, registry):
+    fused = registry.classifier("ensemble.geometry")
+    blank = np.full((80, 80, 3), 128, np.uint8)
+    appearance = fused.members["efficientnet.ferplus"].predict([blank])
+    # the pipeline without an analyzer passes no analysis: the geometry member runs its own mesh and abstains
+    np.testing.assert_allclose(fused.predict_analysed([blank], [{}]), appearance, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(fused.predict_analysed([astronaut_crop, blank], [{}, {}]),
+                               fused.predict([astronaut_crop, blank]), rtol=1e-4, atol=1e-6)

@@ -166,15 +166,16 @@ class Ensemble(Classifier):
         return weighted_mean([member.predict_or_abstain(faces) for member in self.members.values()], self.member_weights)
 
     def predict_analysed(self, faces: Sequence[np.ndarray], analyses: Sequence[dict[str, Any] | None]) -> np.ndarray:
-        """The weighted mean of the members, each given the faces' analyses (see the base class);
-        with ``+flip``, :meth:`predict` (a mirrored face has no analysis)."""
+        """The weighted mean of the members, each given the faces' analyses (see the base class), a
+        member that abstains on a face left out there; with ``+flip``, :meth:`predict` (a mirrored face
+        has no analysis)."""
         self._check_members()
         faces = list(faces)
         if self.test_time_flip:
             return self.predict(faces)
         if not faces:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
-        return weighted_mean([member.predict_analysed(faces, analyses) for member in self.members.values()],
+        return weighted_mean([member.predict_or_abstain(faces, analyses) for member in self.members.values()],
                              self.member_weights)
 
     def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:

@@ -113,23 +113,28 @@ class Geometry(Classifier):
             out[found] = self.logits_to_probabilities(logits)
         return out
 
-    def predict_or_abstain(self, faces: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 7) probabilities, NaN rows where no mesh was found in the face."""
-        return self.features_probabilities(self.reader.read(list(faces)))
-
-    def predict_analysed(self, faces: Sequence[np.ndarray], analyses: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
-        """:meth:`predict`, taking each face's blendshapes from the pipeline's ``face_mesh`` analysis where
-        it has them and running the mesh on the crop of the others; with ``+flip``, :meth:`predict`
-        (a mirrored face has no analysis)."""
-        if self.test_time_flip:
-            return self.predict(faces)
-        features = from_analysis(analyses)
+    def predict_or_abstain(self, faces: Sequence[np.ndarray],
+                           analyses: Sequence[Mapping[str, Any] | None] | None = None) -> np.ndarray:
+        """(N, 7) probabilities, NaN rows where no mesh was found in the face. Each face's mesh comes
+        from ``analyses`` (the pipeline's ``face_mesh`` outputs) where it has them, else from the crop;
+        with ``+flip`` the mirrored crop's probabilities are averaged in (a mirror has no analysis)."""
+        faces = list(faces)
+        features = from_analysis(analyses) if analyses is not None else MeshFeatures.empty(len(faces))
         missing = np.flatnonzero(~features.found)
         if len(missing):
             read = self.reader.read([faces[i] for i in missing])
             for name in MeshFeatures.__dataclass_fields__:
                 getattr(features, name)[missing] = getattr(read, name)
-        return self.with_fallback(self.features_probabilities(features))
+        probs = self.features_probabilities(features)
+        if self.test_time_flip:
+            mirrored = [np.ascontiguousarray(np.flip(np.asarray(face), axis=1)) for face in faces]
+            probs = (probs + self.features_probabilities(self.reader.read(mirrored))) / 2
+        return probs
+
+    def predict_analysed(self, faces: Sequence[np.ndarray], analyses: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
+        """:meth:`predict`, reading each face's mesh from the pipeline's ``face_mesh`` analysis where it
+        has one (see :meth:`predict_or_abstain`)."""
+        return self.with_fallback(self.predict_or_abstain(faces, analyses))
 
     def with_fallback(self, probs: np.ndarray) -> np.ndarray:
         """``probs`` with its NaN rows (faces without a mesh) replaced by :meth:`no_mesh_probabilities`."""
@@ -137,8 +142,12 @@ class Geometry(Classifier):
         probs[missing] = self.no_mesh_probabilities()
         return probs
 
-    def _probabilities(self, faces: list[np.ndarray]) -> np.ndarray:
+    def predict(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 7) probabilities for N face crops, the mesh run on each (see :meth:`predict_or_abstain`)."""
         return self.with_fallback(self.predict_or_abstain(faces))
+
+    def _probabilities(self, faces: list[np.ndarray]) -> np.ndarray:
+        return self.predict(faces)
 
     def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         """The standardised feature rows the network reads (zeros for faces without a mesh)."""
