@@ -3,8 +3,8 @@
 fexlab's image classifiers read 48-80 px gray crops and were trained on faces in the wild; the
 Face Landmarker (``face_mesh``) reads what posed expressions are made of: 51 ARKit blendshapes,
 the head pose and the mesh. This classifier is a small network on those (:mod:`.model`), trained
-on FER2013's training faces with FER+ vote distributions as soft targets
-(``python -m fexlab.plugins.geometry.train``, from the cache of :mod:`.cache`). It runs the mesh on
+on FER2013's training faces with FER+ vote distributions as soft targets and muxspace's training
+photos (``python -m fexlab.plugins.geometry.train``, from the cache of :mod:`.cache`). It runs the mesh on
 each crop it is given (:class:`~.features.MeshReader`); where the pipeline already ran
 ``face_mesh`` on the photo, :meth:`Geometry.predict_analysed` takes those outputs instead. A face
 in which no mesh is found gets the config's ``no_mesh`` probabilities (the training faces' mean
@@ -63,8 +63,6 @@ class Geometry(Classifier):
     #: Trained by its own script on cached mesh features, not by the image trainer.
     trainable: ClassVar[bool] = False
     onnx_export: ClassVar[bool] = False
-    #: Faces whose mesh is read in one call of the reader (the mesh runs face by face anyway).
-    batch_size: ClassVar[int] = 64
 
     def __init__(self, config: Any = None, *, reader: MeshReader | None = None, **kwargs: Any):
         super().__init__(config, **kwargs)
