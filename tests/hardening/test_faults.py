@@ -158,6 +158,7 @@ def _writing_commands(photo):
 
     commands = [
         (["predict", str(photo), "--annotate", "OUT"], "fexlab.pipeline.predict", "Predictor"),
+        (["analyze", str(photo), "--out", "OUT"], "fexlab.pipeline.analysis", "Analysis"),
         (["generate", "--plugin", "facs_renderer", "--out", "OUT"], "fexlab.registry.registry", "Registry.load"),
         (["evaluate", "--classifier", "mini_xception", "--data", "synthetic:n=70", "--out", "OUT"], "fexlab.eval.harness",
          "evaluate"),
