@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fexlab.pipeline.analysis import FRAMES_PER_RANGE
 from fexlab.registry import DEFAULT_ALIGN, DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 from fexlab.registry.classifier import DEFAULT_MESH_CLASSIFIER
 from fexlab.registry.paths import printable
@@ -64,9 +65,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N",
                    help="processes (local: default one per core) or Ray workers, one CPU each (ray: default every "
                         "CPU of the local Ray or the cluster); they take the photos and video ranges in turn")
-    p.add_argument("--frames-per-task", type=int, default=1920, metavar="N",
+    p.add_argument("--frames-per-task", type=int, default=FRAMES_PER_RANGE, metavar="N",
                    help="analysed frames of a video per task of a worker, rounded up to a multiple of 240 "
-                        "(default 1920)")
+                        f"(default {FRAMES_PER_RANGE})")
     p.add_argument("--overwrite", action="store_true",
                    help="redo the parts OUT holds that were made with other settings (else that is refused)")
     p.set_defaults(func=run)

@@ -56,6 +56,7 @@ from .predict import FramePrediction, IoUTracker, Predictor, is_video, video_fps
 __all__ = [
     "FACES_DIR",
     "FILES_TABLE",
+    "FRAMES_PER_RANGE",
     "Analysis",
     "AnalysisSettings",
     "FaceTable",
@@ -80,6 +81,9 @@ _SETTINGS, _FILE, _SOURCE, _FRAMES, _FPS = (b"fexlab.settings", b"fexlab.file", 
 #: classifier batch (16) and of the face mesh's redetection period (30), so that a video cut into
 #: ranges is analysed exactly as in one piece.
 RANGE_QUANTUM = 240
+#: Analysed frames per range by default (16 s of 30 frames/s video): enough to make a range's start
+#: (a seek and a detection) cheap, few enough that no worker is left alone with a long last range.
+FRAMES_PER_RANGE = 480
 
 
 @dataclass(frozen=True)
@@ -517,7 +521,7 @@ def _write_ranges(analysis: Analysis, path: str, ranges: list[RangeResult]) -> s
 
 
 def analyze_local(analysis: Analysis, paths: Sequence[str], *, workers: int | None = None,
-                  registry: Registry | None = None, frames_per_range: int = 1920,
+                  registry: Registry | None = None, frames_per_range: int = FRAMES_PER_RANGE,
                   on_frames: FramesDone | None = None, on_file: FileDone | None = None) -> dict[str, str | None]:
     """Analyse the inputs of ``paths`` not finished yet on this machine; path -> None when done,
     else its error. ``files.parquet`` is written at the end, also when the run is interrupted.

@@ -23,7 +23,16 @@ from typing import Any
 from fexlab.registry import InputError
 from fexlab.registry.onnx_runtime import cores
 
-from .analysis import Analysis, AnalysisSettings, FileDone, FramesDone, RangeResult, RangeWorker, analyze_ranges
+from .analysis import (
+    FRAMES_PER_RANGE,
+    Analysis,
+    AnalysisSettings,
+    FileDone,
+    FramesDone,
+    RangeResult,
+    RangeWorker,
+    analyze_ranges,
+)
 
 __all__ = ["RAY_INSTALL", "RayWorkers", "analyze_ray", "require_ray"]
 
@@ -42,7 +51,7 @@ def require_ray() -> Any:
 
 
 def analyze_ray(analysis: Analysis, paths: Sequence[str], *, address: str | None = None, workers: int | None = None,
-                frames_per_range: int = 1920, on_frames: FramesDone | None = None,
+                frames_per_range: int = FRAMES_PER_RANGE, on_frames: FramesDone | None = None,
                 on_file: FileDone | None = None) -> dict[str, str | None]:
     """Analyse the inputs of ``paths`` not finished yet on Ray workers (one CPU each); path -> None
     when done, else its error. ``files.parquet`` is written at the end, also when interrupted."""
