@@ -79,7 +79,9 @@ _EDITOR_COLUMNS = {
     "model": "model", "judge": "judge", "target_accuracy": "target accuracy",
     "judge_real_balanced_accuracy": "judge on real faces, balanced", "target_min_recall": "lowest recall",
     "ssim": "SSIM to the input", "judge_feature_distance": "judge-feature distance",
-    "realism_fid": "realism FID (ImageNet)", "reconstruction_l1": "reconstruction error", "latency_ms": "ms / edit",
+    "realism_fid": "realism FID (ImageNet)", "realism_toward_real": "realism: way to real (1 = real)",
+    "probe_auc_edited": "probe AUC: edits", "probe_auc_unedited": "probe AUC: unedited",
+    "reconstruction_l1": "reconstruction error", "latency_ms": "ms / edit",
 }
 #: Beside them, per target emotion: the edits' recall / the judge's on real faces of that emotion.
 _RECALL_HEADERS = {emotion: f"{emotion}: edits / real" for emotion in EMOTIONS}

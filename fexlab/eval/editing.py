@@ -23,6 +23,15 @@ Then:
   emotion (``realism_fid_per_target``) and between all edits and all real faces
   (``realism_fid``), in a feature space no expression model shaped (ImageNet features,
   :mod:`fexlab.plugins.efficientnet.features`, given as ``features``);
+- realism against a no-edit control (``realism_control``, per target and overall): in the same
+  features, on equal numbers of faces, the Frechet distance from the real faces of the target
+  emotion (one half of them) to the edits, to the same faces unedited, and to the other half of the
+  real faces (the floor); ``toward_real`` is the share of the way the edits moved from the
+  unedited faces' distance to the floor (1: as close as real faces; 0 or less: no closer than
+  before the edit). And a linear probe (logistic regression, cross-validated ROC AUC) that tells
+  the edits from the other half of real faces, beside the same probe on the unedited faces: where
+  the photos' sources differ, even the unedited faces are told apart, so the probe is read only
+  against that control;
 - reconstruction: the mean absolute pixel difference (0-1 scale) and SSIM when the target is the
   face's own emotion (a translator should then change nothing);
 - the reference: the same judge's accuracy on the unedited faces, so a reader can see whether
@@ -46,7 +55,7 @@ from fexlab.registry.errors import InputError
 
 from .classification import classification_metrics
 
-__all__ = ["PHOTO_SSIM_SIZE", "editing_metrics", "photo_editing_metrics"]
+__all__ = ["MIN_REALISM_FACES", "PHOTO_SSIM_SIZE", "editing_metrics", "photo_editing_metrics", "realism_control"]
 
 #: Side of the gray faces SSIM compares on whole photos.
 PHOTO_SSIM_SIZE = 128
@@ -140,7 +149,7 @@ class _Measures:
                    ssim_own=similarity[np.arange(n), own], l1_own=error[np.arange(n), own])
         if self.features is not None:
             features = np.asarray(self.features.embed(seen), dtype=np.float64)
-            self._keep(real_features=features[:n], edit_features=features[n:])
+            self._keep(real_features=features[:n], edit_features=features[n:], source_features=features[source])
 
     def metrics(self, n_resamples: int, seed: int) -> dict[str, Any]:
         """Every editing metric, JSON-ready (``examples``, the faces for the figures, is not)."""
@@ -160,13 +169,15 @@ class _Measures:
             beside[emotion] = {"edits": edits["recall"] if edits["support"] else None,
                                "real": faces["recall"] if faces["support"] else None,
                                "n_edits": edits["support"], "n_real": faces["support"]}
-        realism_fid, per_target = None, dict.fromkeys(EMOTIONS)
+        realism_fid, per_target, control = None, dict.fromkeys(EMOTIONS), None
         if self.features is not None:
             k = range(len(EMOTIONS))
             distances = frechet_distances({EMOTIONS[e]: got["real_features"][labels == e] for e in k},
                                           {EMOTIONS[e]: got["edit_features"][targets == e] for e in k},
                                           seed=seed, kid_subsets=0)
             realism_fid, per_target = distances.fid["overall"], {e: distances.fid[e] for e in EMOTIONS}
+            control = realism_control(got["real_features"], labels, got["edit_features"], got["source_features"],
+                                      targets, seed=seed)
         return {
             "judge_accuracy": target.balanced_accuracy,
             "judge_macro_f1": target.macro_f1,
@@ -177,6 +188,7 @@ class _Measures:
             "judge_feature_distance": float(got["cosine"].mean()),
             "realism_fid": realism_fid,
             "realism_fid_per_target": per_target,
+            "realism_control": control,
             "realism_features": None if self.features is None else getattr(self.features, "description",
                                                                             type(self.features).__name__),
             "reconstruction_l1": float(got["l1_own"].mean()),
@@ -190,6 +202,68 @@ class _Measures:
             "edit_seconds": self.edit_seconds,
             "examples": self.examples,
         }
+
+
+#: Fewest faces on each side of a realism comparison: fewer give no figure.
+MIN_REALISM_FACES = 8
+
+
+def realism_control(real: np.ndarray, labels: np.ndarray, edits: np.ndarray, sources: np.ndarray,
+                    targets: np.ndarray, *, seed: int = 0, min_faces: int = MIN_REALISM_FACES
+                    ) -> dict[str, dict[str, Any] | None]:
+    """Per target emotion, and ``overall`` (the targets' figures averaged, weighted by their faces):
+    the realism of the edits against a no-edit control.
+
+    ``real`` (features of the real faces, emotions ``labels``) is shuffled and halved per emotion:
+    half A is the reference, half B the floor. ``edits[i]`` (features of an edit to ``targets[i]``)
+    and ``sources[i]`` (of the same face before the edit) are drawn to as many as the smallest half.
+    Each figure is None where fewer than ``min_faces`` faces are on a side."""
+    from .generation import frechet_distances
+
+    rng = np.random.default_rng(seed)
+
+    def compare(reference: np.ndarray, floor: np.ndarray, edited: np.ndarray, unedited: np.ndarray) -> dict | None:
+        n = min(len(reference), len(floor), len(edited))
+        if n < min_faces:
+            return None
+        pick = rng.permutation(len(edited))[:n]
+        sets = {"real_vs_real": floor[:n], "edited": edited[pick], "unedited": unedited[pick]}
+        fd = frechet_distances({key: reference[:n] for key in sets}, sets, seed=seed, kid_subsets=0).fid
+        gap = fd["unedited"] - fd["real_vs_real"]
+        return {"n": int(n), **{f"fd_{key}": fd[key] for key in sets},
+                "toward_real": (fd["unedited"] - fd["edited"]) / gap if gap > 0 else None,
+                "probe_auc_edited": _probe_auc(reference[:n], edited[pick], seed),
+                "probe_auc_unedited": _probe_auc(reference[:n], unedited[pick], seed)}
+
+    out: dict[str, dict[str, Any] | None] = {}
+    for e, emotion in enumerate(EMOTIONS):
+        mine = real[labels == e][rng.permutation(int((labels == e).sum()))]
+        half = len(mine) // 2
+        out[emotion] = compare(mine[:half], mine[half:], edits[targets == e], sources[targets == e])
+    measured = [row for row in out.values() if row is not None]
+    out["overall"] = None if not measured else {  # the targets' figures averaged, weighted by their faces
+        key: (sum(row["n"] for row in measured) if key == "n" else
+              _weighted([(row[key], row["n"]) for row in measured if row[key] is not None]))
+        for key in measured[0]}
+    return out
+
+
+def _weighted(pairs: list[tuple[float, int]]) -> float | None:
+    return sum(value * n for value, n in pairs) / sum(n for _, n in pairs) if pairs else None
+
+
+def _probe_auc(real: np.ndarray, other: np.ndarray, seed: int) -> float:
+    """Cross-validated ROC AUC of a logistic regression telling ``other`` from ``real`` (0.5: it cannot)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.concatenate([real, other])
+    y = np.r_[np.zeros(len(real)), np.ones(len(other))]
+    folds = StratifiedKFold(n_splits=min(5, len(real), len(other)), shuffle=True, random_state=seed)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+    return float(cross_val_score(probe, x, y, cv=folds, scoring="roc_auc").mean())
 
 
 def editing_metrics(editor: Any, judge: Any, faces: Sequence[np.ndarray], labels: Sequence[int], *,

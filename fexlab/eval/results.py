@@ -59,9 +59,14 @@ GENERATOR_COLUMNS = ("judge", "expression_accuracy", "expression_macro_f1", "exp
 #: reconstruction when the target is the face's own emotion, and the same judge's balanced
 #: accuracy on the split's real faces beside them. Per target emotion, the leaderboard also has
 #: the edits' recall (``recall_EMOTION``) beside the judge's on the real faces of that emotion
-#: (``real_recall_EMOTION``): :func:`recall_beside_real`.
+#: (``real_recall_EMOTION``): :func:`recall_beside_real`. Realism against the no-edit control
+#: (``fexlab.eval.editing.realism_control``, the targets averaged): ``realism_toward_real``, the
+#: share of the way the edits moved from the unedited faces' distance to real faces of the target
+#: toward the real-vs-real floor, and the real-versus-edited probe's AUC beside the same probe on
+#: the unedited faces.
 EDITOR_COLUMNS = ("judge", "target_accuracy", "target_macro_f1", "target_min_recall", "judge_real_balanced_accuracy",
-                  "ssim", "judge_feature_distance", "realism_fid", "reconstruction_l1", "reconstruction_ssim")
+                  "ssim", "judge_feature_distance", "realism_fid", "realism_toward_real", "probe_auc_edited",
+                  "probe_auc_unedited", "reconstruction_l1", "reconstruction_ssim")
 _RECALL_COLUMNS = tuple(f"{kind}_{emotion}" for emotion in EMOTIONS for kind in ("recall", "real_recall"))
 _COMMON = ("kind", "model", "data", "synthetic", "split", "data_fingerprint", "n", "seed")
 _SPEED = ("latency_ms", "throughput_per_s", "parameters", "created", "file")
@@ -160,6 +165,10 @@ def _row(result: Mapping[str, Any]) -> dict[str, Any]:
             **{key: metrics.get(key) for key in ("ssim", "judge_feature_distance", "realism_fid", "reconstruction_l1",
                                                  "reconstruction_ssim")},
         })
+        control = (metrics.get("realism_control") or {}).get("overall") or {}
+        row["realism_toward_real"] = control.get("toward_real")
+        row["probe_auc_edited"], row["probe_auc_unedited"] = control.get("probe_auc_edited"), control.get(
+            "probe_auc_unedited")
         for emotion, pair in (metrics.get("target_recall_vs_real") or {}).items():
             row[f"recall_{emotion}"], row[f"real_recall_{emotion}"] = pair.get("edits"), pair.get("real")
     else:

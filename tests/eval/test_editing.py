@@ -136,3 +136,35 @@ def test_realism_compares_the_edits_to_an_emotion_with_real_faces_of_it():
     assert missed["realism_fid"] > exact["realism_fid"]
     without = editing_metrics(BrightnessEditor(), judge, faces, labels, n_resamples=20)
     assert without["realism_fid"] is None and without["realism_features"] is None
+
+
+def test_realism_is_read_against_the_unedited_faces_and_two_halves_of_real_faces():
+    from fexlab.eval.editing import realism_control
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (len(EMOTIONS), 16))
+    labels = np.repeat(np.arange(len(EMOTIONS)), 60)
+    real = centres[labels] + rng.normal(0, 1, (len(labels), 16))
+    sources = np.repeat(real, len(EMOTIONS) - 1, axis=0)  # each face edited to the six other emotions
+    targets = np.array([t for label in labels for t in range(len(EMOTIONS)) if t != label])
+    convincing = centres[targets] + rng.normal(0, 1, sources.shape)  # edits that land among real faces
+    unchanged = sources + rng.normal(0, 0.01, sources.shape)  # edits that change nothing
+    good = realism_control(real, labels, convincing, sources, targets)
+    bad = realism_control(real, labels, unchanged, sources, targets)
+    for emotion in (*EMOTIONS, "overall"):
+        assert good[emotion]["n"] == (210 if emotion == "overall" else 30)
+        assert good[emotion]["fd_unedited"] > 3 * good[emotion]["fd_real_vs_real"]
+        assert good[emotion]["toward_real"] > 0.8 and bad[emotion]["toward_real"] < 0.1
+        assert good[emotion]["probe_auc_edited"] < 0.75 < good[emotion]["probe_auc_unedited"]
+        assert bad[emotion]["probe_auc_edited"] > 0.75
+    few = realism_control(real, labels, convincing, sources, targets, min_faces=31)
+    assert few["happy"] is None and few["overall"] is None
+
+
+def test_realism_control_comes_with_the_editing_metrics():
+    faces, labels = _faces(14)
+    judge = TargetReader()
+    metrics = editing_metrics(BrightnessEditor(), judge, faces, labels, features=judge, n_resamples=20)
+    assert set(metrics["realism_control"]) == {*EMOTIONS, "overall"}
+    assert metrics["realism_control"]["happy"] is None  # two real faces of each emotion: too few to compare
+    assert editing_metrics(BrightnessEditor(), judge, faces, labels, n_resamples=20)["realism_control"] is None
