@@ -211,8 +211,9 @@ MIN_REALISM_FACES = 8
 def realism_control(real: np.ndarray, labels: np.ndarray, edits: np.ndarray, sources: np.ndarray,
                     targets: np.ndarray, *, seed: int = 0, min_faces: int = MIN_REALISM_FACES
                     ) -> dict[str, dict[str, Any] | None]:
-    """Per target emotion, and ``overall`` (the targets' figures averaged, weighted by their faces):
-    the realism of the edits against a no-edit control.
+    """Per target emotion, and ``overall`` (the targets' distances and AUCs averaged, weighted by
+    their faces, and the share of the way from those averages): the realism of the edits against a
+    no-edit control.
 
     ``real`` (features of the real faces, emotions ``labels``) is shuffled and halved per emotion:
     half A is the reference, half B the floor. ``edits[i]`` (features of an edit to ``targets[i]``)
@@ -241,15 +242,15 @@ def realism_control(real: np.ndarray, labels: np.ndarray, edits: np.ndarray, sou
         half = len(mine) // 2
         out[emotion] = compare(mine[:half], mine[half:], edits[targets == e], sources[targets == e])
     measured = [row for row in out.values() if row is not None]
-    out["overall"] = None if not measured else {  # the targets' figures averaged, weighted by their faces
-        key: (sum(row["n"] for row in measured) if key == "n" else
-              _weighted([(row[key], row["n"]) for row in measured if row[key] is not None]))
-        for key in measured[0]}
+    out["overall"] = None
+    if measured:  # the targets' distances and AUCs averaged, weighted by their faces; the share from the averages
+        n = sum(row["n"] for row in measured)
+        overall = {key: sum(row[key] * row["n"] for row in measured) / n for key in measured[0]
+                   if key not in ("n", "toward_real")}
+        gap = overall["fd_unedited"] - overall["fd_real_vs_real"]
+        overall["toward_real"] = (overall["fd_unedited"] - overall["fd_edited"]) / gap if gap > 0 else None
+        out["overall"] = {"n": n, **overall}
     return out
-
-
-def _weighted(pairs: list[tuple[float, int]]) -> float | None:
-    return sum(value * n for value, n in pairs) / sum(n for _, n in pairs) if pairs else None
 
 
 def _probe_auc(real: np.ndarray, other: np.ndarray, seed: int) -> float:
