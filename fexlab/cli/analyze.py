@@ -21,8 +21,8 @@ what it writes:
                      emotion (the first classifier's), CLASSIFIER_EMOTION probabilities
                      (efficientnet_happy, ensemble_geometry_happy...), and with --analyzer face_mesh:
                      presence, the action units (AU1...), the 51 blendshapes (mouthSmileLeft...),
-                     head_yaw, head_pitch, head_roll (degrees). Read it as one table: pandas.read_parquet("OUT/faces"),
-                     or in DuckDB: SELECT * FROM 'OUT/faces/*.parquet'
+                     head_yaw, head_pitch, head_roll (degrees). Read it as one table:
+                     pandas.read_parquet("OUT/faces"), or in DuckDB: SELECT * FROM 'OUT/faces/*.parquet'
   OUT/files.parquet  one row per input: file, status (done or error), error (the reason), frames,
                      faces, seconds, and tracks: the seconds each track spends in each emotion
 
@@ -59,7 +59,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="face analyzer plugin (repeatable): face_mesh adds action units, blendshapes and head "
                         "pose columns, and follows faces from frame to frame")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process (default); ray: Ray workers (pip install 'fexlab[ray]')")
+                   help="local: this machine, in worker processes (default); ray: the workers of a Ray cluster, "
+                        "or of a local Ray started for the run (pip install 'fexlab[ray]')")
     p.add_argument("--address", metavar="ADDRESS",
                    help="ray: the cluster to join (auto, ray://host:10001); default: a local Ray started for the run")
     p.add_argument("--workers", type=int, metavar="N",
