@@ -54,24 +54,30 @@ def _environment(**values: str) -> Iterator[None]:
 
 
 class ProcessWorkers:
-    """``count`` worker processes for :func:`~fexlab.pipeline.analysis.analyze_ranges`."""
+    """``count`` worker processes for :func:`~fexlab.pipeline.analysis.analyze_ranges`. When one
+    dies (killed, out of memory), the ranges then running fail and a new pool takes the rest."""
 
     def __init__(self, settings: AnalysisSettings, count: int):
-        self.count = count
+        self.settings, self.count = settings, count
         self.futures: set[concurrent.futures.Future] = set()
-        self.pool = concurrent.futures.ProcessPoolExecutor(
-            count, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(settings,))
-        threads = str(max(1, cores() // count))
+        self.pool = self._spawn()
+
+    def _spawn(self) -> concurrent.futures.ProcessPoolExecutor:
+        """A pool of ``count`` processes with their models loaded."""
+        pool = concurrent.futures.ProcessPoolExecutor(
+            self.count, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(self.settings,))
+        threads = str(max(1, cores() // self.count))
         # the pool spawns a process per submit while none is idle; NumPy's BLAS and OpenMP keep to the share too
         with _environment(FEXLAB_THREADS=threads, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads):
-            started = [self.pool.submit(os.getpid) for _ in range(count)]
+            started = [pool.submit(os.getpid) for _ in range(self.count)]
         try:
             for future in started:  # every worker's models loaded
                 future.result()
         except BrokenProcessPool as error:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
             raise InputError(f"the worker processes could not start ({error}); a script that runs them needs "
                              "its work under `if __name__ == '__main__':`, or analyse with one worker") from None
+        return pool
 
     def __len__(self) -> int:
         return self.count
@@ -79,9 +85,10 @@ class ProcessWorkers:
     def submit(self, path: str, start: int, stop: int | None) -> Any:
         try:
             future = self.pool.submit(_run, path, start, stop)
-        except BrokenProcessPool:  # a worker died before: the range fails as the ones it held did
-            future = concurrent.futures.Future()
-            future.set_exception(BrokenProcessPool("a worker process stopped"))
+        except BrokenProcessPool:  # a worker died: its pool's running ranges fail, a new pool goes on
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._spawn()
+            future = self.pool.submit(_run, path, start, stop)
         self.futures.add(future)
         return future
 
