@@ -10,16 +10,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fexlab.pipeline.analysis import FILES_TABLE, Analysis, AnalysisSettings, analyze_local
+from fexlab.pipeline.analysis import FILES_TABLE, Analysis, analyze_local
 from fexlab.registry import InputError
+from tests.pipeline.test_analysis import MESH, faces_table
 from tests.videos import sway_video
 
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
 pytestmark = pytest.mark.slow
-MESH = AnalysisSettings(("efficientnet",), analyzers=("face_mesh",))
-SORT = ["file", "frame", "box_x"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,7 @@ def inputs(tmp_path_factory, two_faces, astronaut_path):
 def local(tmp_path_factory, inputs, registry):
     out = tmp_path_factory.mktemp("local")
     outcomes = analyze_local(Analysis(out, MESH), inputs, registry=registry)
-    return outcomes, table(out), pd.read_parquet(out / FILES_TABLE)
+    return outcomes, faces_table(out), pd.read_parquet(out / FILES_TABLE)
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +47,10 @@ def local_ray():
     ray.shutdown()
 
 
-def table(out) -> pd.DataFrame:
-    return pd.read_parquet(out / "faces").sort_values(SORT).reset_index(drop=True)
-
-
 def workers() -> list:
     """The processes of the analysis actors (Ray names them after the actor's class)."""
-    return [p for p in psutil.process_iter(["cmdline"]) if any("ray::RangeWorker" in part for part in p.info["cmdline"] or [])]
+    return [p for p in psutil.process_iter(["cmdline"])
+            if any("ray::RangeWorker" in part for part in p.info["cmdline"] or [])]
 
 
 def test_the_ray_engine_gives_the_rows_of_the_local_engine(tmp_path, inputs, local, local_ray):
@@ -64,7 +60,7 @@ def test_the_ray_engine_gives_the_rows_of_the_local_engine(tmp_path, inputs, loc
     outcomes = analyze_ray(Analysis(tmp_path, MESH), inputs, workers=2, frames_per_range=240, on_frames=frames.append)
     assert outcomes == local[0] and "broken.mp4" in outcomes[inputs[2]]
     assert sorted(frames) == [1, 10, 240]  # the photo, and the clip in two ranges
-    pd.testing.assert_frame_equal(table(tmp_path), local[1], check_exact=False, atol=1e-5)
+    pd.testing.assert_frame_equal(faces_table(tmp_path), local[1], check_exact=False, atol=1e-5)
     files = pd.read_parquet(tmp_path / FILES_TABLE)
     pd.testing.assert_frame_equal(files.drop(columns="tracks"), local[2].drop(columns="tracks"))
     assert files.tracks.map(list).tolist() == local[2].tracks.map(list).tolist()
@@ -86,7 +82,7 @@ def test_a_killed_worker_leaves_every_row_exactly_once(tmp_path, inputs, local, 
     outcomes = analysis_ray.analyze_ray(Analysis(tmp_path / "retried", MESH), inputs, workers=2,
                                         frames_per_range=240, on_frames=kill_the_workers)
     assert killed and outcomes == local[0]
-    pd.testing.assert_frame_equal(table(tmp_path / "retried"), local[1], check_exact=False, atol=1e-5)
+    pd.testing.assert_frame_equal(faces_table(tmp_path / "retried"), local[1], check_exact=False, atol=1e-5)
 
     killed.clear()
     monkeypatch.setattr(analysis_ray, "RETRIES", 0)
@@ -99,7 +95,7 @@ def test_a_killed_worker_leaves_every_row_exactly_once(tmp_path, inputs, local, 
     monkeypatch.undo()
     outcomes = analysis_ray.analyze_ray(Analysis(tmp_path / "rerun", MESH), inputs, workers=2, frames_per_range=240)
     assert outcomes == local[0]
-    pd.testing.assert_frame_equal(table(tmp_path / "rerun"), local[1], check_exact=False, atol=1e-5)
+    pd.testing.assert_frame_equal(faces_table(tmp_path / "rerun"), local[1], check_exact=False, atol=1e-5)
 
 
 def test_without_ray_the_engine_says_how_to_install_it(monkeypatch, tmp_path):
