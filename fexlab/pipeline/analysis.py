@@ -25,6 +25,7 @@ the same.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import os
@@ -346,6 +347,18 @@ class Analysis:
         """The inputs of ``paths`` still to analyse: those without a finished part."""
         return [path for path in paths if not self.finished(path)]
 
+    @contextlib.contextmanager
+    def run(self, paths: Sequence[str]) -> Iterator[tuple[list[str], dict[str, str | None]]]:
+        """What an engine works through: the inputs of ``paths`` still to analyse, and the outcomes
+        (path -> None when done, else its error) it fills in, the finished inputs already there;
+        ``files.parquet`` is written when the block ends, also when the run is interrupted."""
+        todo = self.pending(paths)
+        outcomes: dict[str, str | None] = {path: None for path in paths if path not in todo}
+        try:
+            yield todo, outcomes
+        finally:
+            self.write_files_table(paths, outcomes)
+
     def part(self, path: str, schema: Any) -> Part:
         """A new part for the input at ``path``, with the table's ``schema``."""
         if not os.path.isfile(path):
@@ -532,12 +545,10 @@ def analyze_local(analysis: Analysis, paths: Sequence[str], *, workers: int | No
     range, runs in this process (``registry``: where its plugins come from), streamed to its part."""
     from fexlab.registry.onnx_runtime import cores
 
-    todo = analysis.pending(paths)
-    outcomes: dict[str, str | None] = {path: None for path in paths if path not in todo}
     count = workers or cores()
     if count < 1:
         raise InputError(f"--workers must be at least 1, got {count}")
-    try:
+    with analysis.run(paths) as (todo, outcomes):
         if count > 1 and _ranges_of(todo, analysis.settings.every, frames_per_range) > 1:
             from .analysis_pool import ProcessWorkers
 
@@ -545,8 +556,6 @@ def analyze_local(analysis: Analysis, paths: Sequence[str], *, workers: int | No
                 analyze_ranges(analysis, todo, pool, frames_per_range, outcomes, on_frames, on_file)
         else:
             _analyze_here(analysis, todo, registry, outcomes, on_frames, on_file)
-    finally:
-        analysis.write_files_table(paths, outcomes)
     return {path: outcomes[path] for path in paths if path in outcomes}
 
 

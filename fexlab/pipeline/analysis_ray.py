@@ -58,20 +58,18 @@ def analyze_ray(analysis: Analysis, paths: Sequence[str], *, address: str | None
     ray = require_ray()
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
-    todo = analysis.pending(paths)
-    outcomes: dict[str, str | None] = {path: None for path in paths if path not in todo}
-    started = bool(todo) and not ray.is_initialized()
-    try:
-        if todo:
+    with analysis.run(paths) as (todo, outcomes):
+        started = bool(todo) and not ray.is_initialized()
+        try:
+            if todo:
+                if started:
+                    _start(ray, address, workers)
+                count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+                analyze_ranges(analysis, todo, RayWorkers(ray, analysis.settings, count), frames_per_range,
+                               outcomes, on_frames, on_file)
+        finally:
             if started:
-                _start(ray, address, workers)
-            count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-            analyze_ranges(analysis, todo, RayWorkers(ray, analysis.settings, count), frames_per_range, outcomes,
-                           on_frames, on_file)
-    finally:
-        analysis.write_files_table(paths, outcomes)
-        if started:
-            ray.shutdown()
+                ray.shutdown()
     return {path: outcomes[path] for path in paths if path in outcomes}
 
 
