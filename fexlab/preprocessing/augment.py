@@ -3,8 +3,12 @@
 An :class:`Augmenter` draws the parameters of each operation from a numpy generator (one seed per
 call, so a run is repeatable and a DataLoader worker never changes the result), then applies them
 with OpenCV in this order: rotation / scaling / translation (one affine warp, edges reflected),
-horizontal flip, brightness / contrast, Gaussian blur, Gaussian noise, random erasing. Setting an
-operation's magnitude or probability to 0 turns it off.
+horizontal flip, gray, gamma, histogram equalisation, brightness / contrast, Gaussian blur,
+Gaussian noise, random erasing. Setting an operation's magnitude or probability to 0 turns it off.
+
+Gray, gamma and equalisation are off by default; turned on (``gray_p=0.3 gamma=0.3
+equalize_p=0.3``) they make faces in the wild look more like posed lab photos: even light over
+the whole face, full contrast, no colour.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class AugmentConfig:
     noise_sigma: float = 8.0  # gray levels
     erase_p: float = 0.25
     erase_area: float = 0.12  # largest fraction of the face erased
+    gray_p: float = 0.0  # a colour face becomes gray (3 equal channels)
+    gamma: float = 0.0  # gamma drawn log-uniformly in [exp(-gamma), exp(gamma)]
+    equalize_p: float = 0.0  # histogram equalisation of the brightness (even, full-range light)
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -72,7 +79,11 @@ class Augmenter:
         area, aspect = u[9] * c.erase_area, np.exp(sym(u[10], 0.8))
         h = int(round(min(size, np.sqrt(area * size * size * aspect))))
         w = int(round(min(size, np.sqrt(area * size * size / aspect))))
+        # drawn after the others and only when on, so faces augmented without them stay as they were
+        extra = rng.random(3) if c.gray_p or c.gamma or c.equalize_p else np.ones(3)
         return {
+            "gray": extra[0] < c.gray_p, "gamma": float(np.exp(sym(extra[1], c.gamma))) if c.gamma else None,
+            "equalize": extra[2] < c.equalize_p,
             "angle": sym(u[0], c.rotation), "zoom": 1.0 + sym(u[1], c.scale),
             "shift": (sym(u[2], c.translate) * size, sym(u[3], c.translate) * size),
             "flip": u[4] < c.hflip_p,
@@ -93,6 +104,14 @@ class Augmenter:
         out = cv2.warpAffine(face, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         if params["flip"]:
             out = cv2.flip(out, 1)
+        if params.get("gray"):
+            out = np.repeat(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+        if params.get("gamma") is not None:
+            out = (255.0 * (out / 255.0) ** params["gamma"]).round().astype(np.uint8)
+        if params.get("equalize"):
+            ycrcb = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb)
+            ycrcb[..., 0] = cv2.equalizeHist(ycrcb[..., 0])
+            out = cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
         pixels = out.astype(np.float32)
         mean = float(pixels.mean())
         pixels = (pixels - mean) * params["contrast"] + mean * params["brightness"]

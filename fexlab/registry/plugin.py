@@ -103,11 +103,15 @@ class Plugin(abc.ABC):
         return cls(make_config(cls.config_class, config, **overrides))
 
     @classmethod
-    def from_pretrained(cls: type[P], source: str | os.PathLike) -> P:
-        """Load a checkpoint folder or hub id written by :meth:`save_pretrained`."""
+    def from_pretrained(cls: type[P], source: str | os.PathLike, **overrides: Any) -> P:
+        """Load a checkpoint folder or hub id written by :meth:`save_pretrained`.
+
+        ``overrides`` replace fields of the checkpoint's config (``input_size=96`` to fine-tune at
+        another size); one that changes the weights' shapes fails when the weights load.
+        """
         directory = resolve_source(source)
         payload = read_checkpoint_config(directory, plugin=cls.name or None, kind=cls.kind or None, name=str(source))
-        plugin = cls.from_config(payload["config"])
+        plugin = cls.from_config(payload["config"], **overrides)
         plugin.metadata = {
             key: payload.get(key) for key in ("training_data", "metrics", "labels", "notes", "init") if key in payload
         }
@@ -177,11 +181,11 @@ class Plugin(abc.ABC):
         return cls.pretrained[tag]
 
     @classmethod
-    def load_default(cls: type[P], tag: str | None = None) -> P:
-        """The instance the app and CLI use when no checkpoint is given."""
+    def load_default(cls: type[P], tag: str | None = None, **overrides: Any) -> P:
+        """The instance the app and CLI use when no checkpoint is given (``overrides``: see :meth:`from_pretrained`)."""
         if not cls.requires_weights and not cls.pretrained:
-            return cls.from_config()
-        return cls.from_pretrained(cls.resolve_pretrained(tag))
+            return cls.from_config(**overrides)
+        return cls.from_pretrained(cls.resolve_pretrained(tag), **overrides)
 
     @classmethod
     def status(cls) -> PluginStatus:

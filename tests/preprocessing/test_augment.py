@@ -96,3 +96,34 @@ def test_cli_writes_a_preview_png(tmp_path, astronaut_path):
     assert cli.main(["augment-preview", str(astronaut_path), str(out), "--n", "7", "--set", "rotation=25"]) == 0
     assert Image.open(out).size[0] > 400
     assert cli.main(["augment-preview", str(astronaut_path), str(out), "--set", "rotate=2"]) == 2
+
+
+def test_lab_like_options_are_off_by_default_and_leave_other_draws_alone(face):
+    np.testing.assert_array_equal(Augmenter(seed=2, gamma=0.0)(face, seed=4), Augmenter(seed=2)(face, seed=4))
+    params = Augmenter(seed=0).params(np.random.default_rng(0), 64)
+    assert not params["gray"] and params["gamma"] is None and not params["equalize"]
+
+
+def test_gray_makes_three_equal_channels(face):
+    out = Augmenter({**OFF, "gray_p": 1.0})(face)
+    assert out.shape == face.shape and (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+    assert not np.array_equal(out, face)
+
+
+def test_equalisation_spreads_a_dim_face_over_the_full_range():
+    rng = np.random.default_rng(1)
+    dim = np.repeat(rng.integers(40, 90, (64, 64, 1), dtype=np.uint8), 3, axis=2)  # a badly lit gray face
+    out = Augmenter({**OFF, "equalize_p": 1.0})(dim)
+    assert out.min() < 20 and out.max() > 235
+    order = np.argsort(dim[..., 0].ravel(), kind="stable")  # brighter stays brighter
+    assert (np.diff(out[..., 0].ravel()[order].astype(int)) >= 0).all()
+
+
+def test_gamma_darkens_or_brightens_monotonically(face):
+    augmenter = Augmenter({**OFF, "gamma": 0.5}, seed=0)
+    outs = [augmenter(face, seed=s) for s in range(6)]
+    gammas = [augmenter.params(np.random.default_rng([0, s]), 64)["gamma"] for s in range(6)]
+    assert all(np.exp(-0.5) <= g <= np.exp(0.5) for g in gammas) and max(gammas) > 1 > min(gammas)
+    for out, g in zip(outs, gammas):
+        mean_change = out.astype(float).mean() - face.astype(float).mean()
+        assert mean_change < 0 if g > 1.05 else mean_change > 0 if g < 0.95 else True

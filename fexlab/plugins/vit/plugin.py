@@ -141,13 +141,14 @@ class ViT(Classifier):
 
     # -- checkpoints -----------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike, *, label_overrides: dict[str, Any] | None = None) -> ViT:
+    def from_pretrained(cls, source: str | os.PathLike, *, label_overrides: dict[str, Any] | None = None,
+                        **overrides: Any) -> ViT:
         """A fexlab checkpoint / run folder, or a Hugging Face image classifier (hub id or folder)."""
         directory = resolve_source(source, allow_patterns=HUB_PATTERNS)
         if _is_fexlab_checkpoint(directory):
-            plugin = super().from_pretrained(directory)
+            plugin = super().from_pretrained(directory, **overrides)
         else:
-            plugin = cls.from_config(base_model=str(source), label_overrides=dict(label_overrides or {}))
+            plugin = cls.from_config(base_model=str(source), label_overrides=dict(label_overrides or {}), **overrides)
             try:
                 plugin._adopt(_load_hf(directory, source), _read_json(directory / PREPROCESSOR_NAME))
             except InputError as err:

@@ -35,7 +35,8 @@ class ClassifierTrainConfig:
     out: str | None = field(default=None, metadata={
         "help": "run folder (default runs/PLUGIN-DATE-TIME)", "metavar": "RUN_DIR"})
     model: dict[str, Any] = field(default_factory=dict, metadata={
-        "help": "plugin config for a fresh model, e.g. variant=convnext_femto or input_size=48 (repeatable)"})
+        "help": "plugin config for a fresh model, e.g. variant=convnext_femto or input_size=48; with --init, "
+                "changes to the checkpoint's config, e.g. input_size=96 (repeatable)"})
     init: str | None = field(default=None, metadata={
         "help": "fine-tune from a pretrained tag (mini_xception: fer2013), checkpoint / run folder or hub id "
                 "instead of a fresh model; 'imagenet': a fresh model (configured by --model) from ImageNet "

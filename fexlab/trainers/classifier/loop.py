@@ -70,10 +70,9 @@ def _build_plugin(cls: type[Classifier], config: ClassifierTrainConfig, resumed_
         note = resumed_from or plugin.init_for_training(required=True)
         plugin.metadata["init"] = note
         return plugin, note
-    if config.init and config.model:
-        raise InputError("--model configures a fresh model; with --init the checkpoint's own config is used")
-    if config.init:
-        plugin = cls.load_default(config.init) if config.init in cls.pretrained else cls.from_pretrained(config.init)
+    if config.init:  # --model changes the checkpoint's config (input_size=96), not its weights' shapes
+        load = cls.load_default if config.init in cls.pretrained else cls.from_pretrained
+        plugin = load(config.init, **config.model)
         note = f"fine-tuned from {config.init}"
     else:
         plugin = cls.from_config(config.model)
