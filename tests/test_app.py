@@ -21,9 +21,10 @@ ENDPOINTS = {"/predict", "/live", "/live_recording", "/clear_live_recording", "/
              "/generate", "/identity_grid", "/interpolate",
              "/interpolation_frame", "/animate", "/edit_expression", "/leaderboard", "/evaluate", "/data_sets", "/runs",
              "/show_run", "/trainer_changed", "/train", "/stop_training", "/continue_training", "/follow_training",
-             "/plugins"}
+             "/plugins", "/predict_mesh_classifiers", "/video_mesh_classifier", "/live_mesh_classifier"}
 #: Endpoints whose outputs are choices or a preview, not results: nothing to clear after an error.
-NO_RESULTS = {"data_sets", "trainer_changed", "stop_training"}
+NO_RESULTS = {"data_sets", "trainer_changed", "stop_training", "predict_mesh_classifiers", "video_mesh_classifier",
+              "live_mesh_classifier"}
 
 
 @pytest.fixture(scope="module")
@@ -230,6 +231,19 @@ def test_predict_with_the_face_mesh(client, astronaut_path):
     _, _, result, _, _, units, model, avatars, meshes = client.predict(
         handle_file(str(astronaut_path)), ["mini_xception"], "blazeface", api_name="/predict")
     assert "mesh" not in result["faces"][0] and units is None and model is None and not avatars and not meshes
+
+
+def test_ticking_the_face_mesh_switches_each_tabs_default_classifier(client):
+    from fexlab.registry import DEFAULT_CLASSIFIER
+    from fexlab.registry.classifier import DEFAULT_MESH_CLASSIFIER
+
+    compared = [DEFAULT_CLASSIFIER, "mini_xception.ferplus"]
+    ticked = client.predict(True, compared, api_name="/predict_mesh_classifiers")
+    assert ticked == [DEFAULT_MESH_CLASSIFIER, "mini_xception.ferplus"]
+    assert client.predict(False, ticked, api_name="/predict_mesh_classifiers") == compared
+    for tab in ("video", "live"):
+        assert client.predict(True, DEFAULT_CLASSIFIER, api_name=f"/{tab}_mesh_classifier") == DEFAULT_MESH_CLASSIFIER
+        assert client.predict(True, "mini_xception", api_name=f"/{tab}_mesh_classifier") == "mini_xception"
 
 
 def test_video_endpoint(client, astronaut_path, tmp_path):

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from fexlab.registry import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, FexlabError, InputError, Registry
+from fexlab.registry.classifier import DEFAULT_MESH_CLASSIFIER
 from fexlab.registry.paths import ROOT_VARIABLES, allowed_roots, resolve_user_path
 
 __all__ = [
@@ -33,9 +34,11 @@ __all__ = [
     "detector_dropdown",
     "detector_name",
     "figure_file",
+    "follow_mesh",
     "folder",
     "image_file",
     "load_plugins",
+    "mesh_classifiers",
     "output_folder",
     "plain_names",
     "DEFAULT_COMPARISON",
@@ -420,6 +423,26 @@ def mesh_checkbox(elem_id: str) -> gr.Checkbox:
     """The "Face mesh" option: MediaPipe's 478-point mesh, blendshapes, action units and head pose."""
     return gr.Checkbox(False, label="Face mesh", elem_id=elem_id,
                        info="478 points, blendshapes, action units (estimated from blendshapes), head pose, avatar")
+
+
+def mesh_classifiers(selection: str | Sequence[str] | None, mesh: bool, choices: Sequence[str]) -> Any:
+    """The classifier choice after the Face mesh option changes: ticked, the default classifier gives
+    way to :data:`DEFAULT_MESH_CLASSIFIER` (which reads the mesh beside the pixels: better on every
+    validation split measured, and no slower once the mesh runs); unticked, back again. Any other
+    choice stays, and nothing changes where the mesh classifier is not ready here."""
+    old, new = (DEFAULT_CLASSIFIER, DEFAULT_MESH_CLASSIFIER) if mesh else (DEFAULT_MESH_CLASSIFIER, DEFAULT_CLASSIFIER)
+    if new not in choices:
+        return selection
+    if selection is None or isinstance(selection, str):
+        return new if selection == old else selection
+    swapped = [new if name == old else name for name in selection]
+    return list(dict.fromkeys(swapped))
+
+
+def follow_mesh(mesh: gr.Checkbox, chosen: gr.Dropdown, choices: Sequence[str], api_name: str) -> None:
+    """Ticking or unticking ``mesh`` updates the classifier dropdown ``chosen`` (:func:`mesh_classifiers`)."""
+    mesh.change(lambda ticked, selection: mesh_classifiers(selection, ticked, choices), [mesh, chosen], chosen,
+                api_name=api_name, show_progress="hidden", queue=False)
 
 
 def face_analyzers(registry: Registry, mesh: bool) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from .common import (
     detector_dropdown,
     detector_name,
     face_analyzers,
+    follow_mesh,
     load_plugins,
     mesh_checkbox,
     mesh_triangles,
@@ -177,6 +178,7 @@ def build(registry: Registry) -> None:
             keypoints = gr.Checkbox(False, label="Show keypoints", elem_id="live-keypoints",
                                     info="the eyes, nose, mouth... that the detector finds, where it finds them")
             mesh = mesh_checkbox("live-mesh")
+            follow_mesh(mesh, classifier, classifiers, "live_mesh_classifier")
         with gr.Column():
             shown = gr.Image(label="Emotions, live", height=360, elem_id="live-output")
             avatar = gr.Image(label="Avatar and action units (with the face mesh)", show_label=False, height=256,

@@ -27,6 +27,7 @@ from .common import (
     detector_dropdown,
     detector_name,
     face_analyzers,
+    follow_mesh,
     image_file,
     load_plugins,
     mesh_checkbox,
@@ -257,6 +258,7 @@ def build(registry: Registry) -> None:
             keypoints = gr.Checkbox(False, label="Show keypoints", elem_id="predict-keypoints",
                                     info="the eyes, nose, mouth... that the detector finds, where it finds them")
             mesh = mesh_checkbox("predict-mesh")
+            follow_mesh(mesh, chosen, classifiers, "predict_mesh_classifiers")
             unavailable_accordion(registry, "classifier")
             examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
             if examples:

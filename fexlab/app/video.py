@@ -47,6 +47,7 @@ from .common import (
     detector_dropdown,
     detector_name,
     face_analyzers,
+    follow_mesh,
     load_plugins,
     mesh_checkbox,
     mesh_panel,
@@ -255,6 +256,7 @@ def build(registry: Registry) -> None:
             every = gr.Slider(1, 30, value=2, step=1, label="Analyse every k-th frame",
                               info="higher is faster; boxes are drawn on analysed frames")
             mesh = mesh_checkbox("video-mesh")
+            follow_mesh(mesh, chosen, classifiers, "video_mesh_classifier")
             run = gr.Button("Analyse video", variant="primary")
             examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.webm"))
             if examples:

@@ -28,3 +28,19 @@ def test_a_tag_chosen_in_the_tab_predicts(registry, astronaut_path):
     models = load_plugins(registry, "classifier", ["mini_xception.ferplus", "mini_xception"])
     assert set(models) == {"mini_xception.ferplus", "mini_xception"}
     assert models["mini_xception.ferplus"].metadata["source"].endswith("ferplus")
+
+
+def test_ticking_the_face_mesh_swaps_the_default_classifier_for_the_one_that_reads_the_mesh():
+    from fexlab.app.common import mesh_classifiers
+    from fexlab.registry.classifier import DEFAULT_MESH_CLASSIFIER
+
+    choices = [DEFAULT_CLASSIFIER, DEFAULT_MESH_CLASSIFIER, "mini_xception.ferplus"]
+    compared = [DEFAULT_CLASSIFIER, "mini_xception.ferplus"]
+    ticked = mesh_classifiers(compared, True, choices)
+    assert ticked == [DEFAULT_MESH_CLASSIFIER, "mini_xception.ferplus"]
+    assert mesh_classifiers(ticked, False, choices) == compared
+    assert mesh_classifiers(DEFAULT_CLASSIFIER, True, choices) == DEFAULT_MESH_CLASSIFIER  # one-choice dropdowns
+    assert mesh_classifiers("mini_xception.ferplus", True, choices) == "mini_xception.ferplus"  # the user's own choice
+    assert mesh_classifiers([DEFAULT_CLASSIFIER, DEFAULT_MESH_CLASSIFIER], True, choices) == [DEFAULT_MESH_CLASSIFIER]
+    assert mesh_classifiers(compared, True, compared) == compared  # the mesh classifier is not ready here
+    assert mesh_classifiers(None, True, choices) is None
