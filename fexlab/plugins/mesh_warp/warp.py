@@ -10,15 +10,23 @@ and resized to the pixels (it is linear inside each triangle, so little is lost)
 
 The same triangulation carries MediaPipe's texture coordinates onto the target face, which is how
 a shading change fitted on the texture square (:mod:`.model`) lands on the photo.
+
+Turned faces: a point of the mesh moves as much as it faces the camera (:func:`facing_weights`,
+from the canonical face's normals turned by the head's pose), so the far side of a turned face,
+seen edge-on, moves less and its silhouette against the background holds; and no triangle of the
+mesh may turn over or collapse (:func:`prevent_folds`), which is what tears a cheek, smears skin
+onto the background or doubles an eye.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Field", "edit_field", "apply_field", "ring_points"]
+__all__ = ["Field", "apply_field", "edit_field", "facing_weights", "prevent_folds", "ring_points", "skin_triangles",
+           "vertex_normals"]
 
 #: The fixed ring around the face: its convex hull enlarged this many times about its centre.
 RING = 1.35
@@ -26,6 +34,11 @@ RING = 1.35
 RING_POINTS = 64
 #: The largest change of log luminance applied (a factor of about 1.4 either way).
 MAX_SHADE = 0.35
+#: A point seen at a grazing angle (the cosine between its normal and the view below ``FACING[0]``)
+#: stays where it is, one that faces the camera within ``FACING[1]`` moves fully; smooth between.
+FACING = (0.15, 0.6)
+#: A triangle of the mesh may shrink to this share of its area (a closing eyelid's do), never turn over.
+MIN_AREA_RATIO = 0.05
 
 
 @dataclass
@@ -52,6 +65,64 @@ def ring_points(points: np.ndarray, scale: float = RING, count: int = RING_POINT
     lengths = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))]
     at = np.linspace(0.0, lengths[-1], count, endpoint=False)
     return np.stack([np.interp(at, lengths, closed[:, 0]), np.interp(at, lengths, closed[:, 1])], axis=1)
+
+
+def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(N, 3) unit normals of a triangle mesh's vertices, each the area-weighted mean of its triangles'."""
+    vertices = np.asarray(vertices, np.float64)
+    a, b, c = (vertices[triangles[:, k]] for k in range(3))
+    faces = np.cross(b - a, c - a)  # length: twice the area
+    normals = np.zeros_like(vertices)
+    for k in range(3):
+        np.add.at(normals, triangles[:, k], faces)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return normals / np.where(length > 0, length, 1.0)
+
+
+def facing_weights(normals: np.ndarray, rotation: np.ndarray, facing: tuple[float, float] = FACING) -> np.ndarray:
+    """(N,) how much each point may move, in [0, 1]: its canonical ``normals`` turned by the head's
+    ``rotation`` (canonical axes: z toward the camera), then how squarely it faces the camera,
+    smoothstepped from ``facing[0]`` (edge-on: 0) to ``facing[1]`` (1)."""
+    toward = (np.asarray(normals, np.float64) @ np.asarray(rotation, np.float64).T)[:, 2]
+    low, high = facing
+    t = np.clip((toward - low) / (high - low), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def skin_triangles(triangles: np.ndarray, openings: Sequence[Sequence[int]]) -> np.ndarray:
+    """``triangles`` without those spanning an opening (all three points on one eye's or the
+    mouth's contour): those may close to nothing, as a blink or a closing mouth closes them."""
+    spans = np.zeros(len(triangles), bool)
+    for contour in openings:
+        spans |= np.isin(triangles, np.asarray(contour)).all(axis=1)
+    return np.asarray(triangles)[~spans]
+
+
+def _signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    a, b, c = (points[triangles[:, k], :2] for k in range(3))
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+def prevent_folds(source: np.ndarray, target: np.ndarray, triangles: np.ndarray, *,
+                  min_ratio: float = MIN_AREA_RATIO, rounds: int = 12) -> np.ndarray:
+    """``target`` ((N, 2+) image points) with the moves of the points of every triangle that would
+    turn over or shrink below ``min_ratio`` of its area in ``source`` halved, round after round,
+    until none does (after ``rounds`` halvings such a triangle's points stay where they were).
+    Triangles already degenerate in ``source`` (edge-on) are left out of the test; the points of
+    triangles that never fail keep their moves exactly."""
+    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64).copy()
+    before = _signed_areas(source, triangles)
+    scale = np.abs(before).max() if len(before) else 0.0
+    check = np.abs(before) > 1e-6 * max(scale, 1e-12)
+    move = target - source
+    for round_ in range(rounds + len(source)):  # each round past ``rounds`` stops at least one more point
+        after = _signed_areas(source + move, triangles)
+        bad = check & (after * np.sign(before) < min_ratio * np.abs(before))
+        if not bad.any():
+            break
+        points = np.unique(triangles[bad])
+        move[points] *= 0.5 if round_ < rounds else 0.0
+    return source + move
 
 
 def _grid(box: tuple[int, int, int, int], step: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:

@@ -1,0 +1,84 @@
+"""mesh_warp on turned faces: points move as much as they face the camera, and no triangle of the
+mesh turns over (what tears a cheek or doubles an eye), while eyes and mouths may still close."""
+
+import numpy as np
+
+from fexlab.plugins.mesh_warp.warp import facing_weights, prevent_folds, skin_triangles, vertex_normals
+
+
+def _grid_mesh(n=6):
+    """A flat n x n grid of points in the z = 0 plane, triangulated, its normals toward +z."""
+    ys, xs = np.mgrid[0:n, 0:n].astype(float)
+    points = np.stack([xs.ravel(), ys.ravel(), np.zeros(n * n)], axis=1)
+    triangles = []
+    for r in range(n - 1):
+        for c in range(n - 1):
+            a, b, d, e = r * n + c, r * n + c + 1, (r + 1) * n + c, (r + 1) * n + c + 1
+            triangles += [(a, b, e), (a, e, d)]
+    return points, np.array(triangles)
+
+
+def _turn(degrees):
+    t = np.radians(degrees)
+    return np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
+
+
+def test_normals_of_a_sphere_point_outward():
+    from scipy.spatial import ConvexHull
+
+    rng = np.random.default_rng(0)
+    points = rng.standard_normal((200, 3))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    hull = ConvexHull(points)
+    triangles = hull.simplices.copy()
+    flip = np.einsum("ij,ij->i", np.cross(points[triangles[:, 1]] - points[triangles[:, 0]],
+                                          points[triangles[:, 2]] - points[triangles[:, 0]]), points[triangles[:, 0]]) < 0
+    triangles[flip] = triangles[flip][:, ::-1]  # every triangle counter-clockwise seen from outside
+    normals = vertex_normals(points, triangles)
+    assert np.einsum("ij,ij->i", normals, points).min() > 0.95
+
+
+def test_points_move_as_much_as_they_face_the_camera():
+    normals = np.array([[0, 0, 1.0], [1.0, 0, 0], [-1.0, 0, 0], [np.sin(np.radians(60)), 0, np.cos(np.radians(60))]])
+    frontal = facing_weights(normals, np.eye(3))
+    np.testing.assert_allclose(frontal[:3], [1.0, 0.0, 0.0])  # the face's front moves, its edge-on sides stay
+    assert 0 < frontal[3] < 1
+    turned = facing_weights(normals, _turn(40))  # the head turned 40 degrees: one side now faces the camera
+    np.testing.assert_allclose(turned[:3], [1.0, 0.0, 1.0])
+    assert facing_weights(normals, _turn(70))[0] < 0.5  # turned farther, the front is seen at a slant
+
+
+def test_moves_that_keep_every_triangle_are_kept_exactly():
+    points, triangles = _grid_mesh()
+    target = points.copy()
+    target[14, :2] += [0.3, -0.2]
+    np.testing.assert_array_equal(prevent_folds(points, target, triangles), target)
+
+
+def test_a_move_that_would_turn_triangles_over_is_shrunk_until_none_does():
+    points, triangles = _grid_mesh()
+    target = points.copy()
+    target[14, 0] += 2.5  # past its right-hand neighbours: their triangles turn over
+    target[20, 1] -= 0.2  # a small move elsewhere stays
+    fixed = prevent_folds(points, target, triangles)
+
+    def areas(p):
+        a, b, c = (p[triangles[:, k], :2] for k in range(3))
+        return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+    assert (areas(target) <= 0).any()
+    assert (areas(fixed) > 0.05 * areas(points) - 1e-12).all()
+    assert 0 < fixed[14, 0] - points[14, 0] < 2.5  # still moves right, less far
+    np.testing.assert_array_equal(fixed[20], target[20])
+
+
+def test_an_opening_may_close_to_nothing():
+    points, triangles = _grid_mesh()
+    eye = list(range(12, 24))  # rows 2 and 3 of the grid: the band of cells between them is the "eye"
+    skin = skin_triangles(triangles, [eye])
+    assert len(skin) == len(triangles) - 10
+    target = points.copy()
+    target[18:24, 1] -= 0.99  # the lower lid comes up to the upper one: the band closes, the skin below stretches
+    fixed = prevent_folds(points, target, skin)
+    np.testing.assert_array_equal(fixed, target)
+    assert not np.array_equal(prevent_folds(points, target, triangles), target)
