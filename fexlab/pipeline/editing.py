@@ -155,7 +155,8 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
     edits (``needs_image``, with a ``strength`` option: stargan) is asked for its full edit and
     for the face as it is (strength 0: its own redrawing of the face), and ``strength`` scales the
     difference: what it cannot reproduce of the face is never pasted, and more strength always
-    changes more. Other editors (sd_lora) take ``strength`` as their own option.
+    changes more. Other editors (sd_lora) take ``strength`` as their own option. ``strength`` is at
+    most 1, or the editor's ``max_strength`` (mesh_warp: 2, its emotions' most intense real faces).
     """
     import cv2
 
@@ -165,8 +166,9 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
         raise InputError(f"{editor.name} does not edit faces (it takes no image); choose an editing generator "
                          "such as stargan")
     names = editor.check_inputs(emotions, {k: v for k, v in options.items() if k in editor.options})
-    if not 0.0 <= strength <= 1.0:
-        raise InputError(f"strength must be between 0 and 1, got {strength}")
+    top = float(getattr(editor, "max_strength", 1.0))  # mesh_warp goes on to its most intense real faces
+    if not 0.0 <= strength <= top:
+        raise InputError(f"strength must be between 0 and {top:g}, got {strength} ({editor.name})")
     image = load_image(photo)
     detected = detector.detect(image)
     faces = sorted(detected, key=lambda f: -f.box[2] * f.box[3])[:max_faces]

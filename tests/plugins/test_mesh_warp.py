@@ -14,6 +14,7 @@ from fexlab.plugins.face_mesh.blendshapes import ARKIT_NAMES
 from fexlab.plugins.face_mesh.bundle import canonical_face
 from fexlab.plugins.mesh_warp import MAIN_UNITS, MeshWarp
 from fexlab.plugins.mesh_warp.fit import fit, select_faces, shading_mask
+from fexlab.plugins.mesh_warp.magnitudes import Magnitudes, fit_magnitudes
 from fexlab.plugins.mesh_warp.model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
 from fexlab.plugins.mesh_warp.mouth import INNER_LIPS, opening, paint_mouth
 from fexlab.plugins.mesh_warp.warp import apply_field, edit_field, ring_points
@@ -27,7 +28,14 @@ INDEX = {name: k for k, name in enumerate(ARKIT_NAMES)}
 def tiny_model(seed: int = 0, size: int = 8) -> ExpressionModel:
     rng = np.random.default_rng(seed)
     return ExpressionModel(rng.normal(size=(478, 3)), rng.normal(scale=0.05, size=(CODE_SIZE, 478 * 3)),
-                           rng.normal(scale=0.05, size=(CODE_SIZE, size * size)), rng.uniform(0, 0.5, size=(7, N)))
+                           rng.normal(scale=0.05, size=(CODE_SIZE, size * size)))
+
+
+def tiny_magnitudes(seed: int = 0) -> Magnitudes:
+    """Magnitudes fitted on seeded random blendshapes, 40 faces per emotion."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(EMOTIONS)), 40)
+    return fit_magnitudes(rng.beta(1.0, 4.0, size=(len(labels), N)), labels)
 
 
 @pytest.fixture(scope="module")
@@ -54,43 +62,38 @@ def test_displacement_is_linear_and_zero_between_equal_expressions():
 
 
 def test_targets_start_from_the_faces_own_expression():
-    model = tiny_model()
+    magnitudes = tiny_magnitudes()
     current = face_code({name: 0.3 for name in ARKIT_NAMES})
     assert current.shape == (CODE_SIZE,) and current[N:].sum() == 0.0  # a face's own code has no emotion weight
     happy = EMOTIONS.index("happy")
-    assert np.allclose(target_code(model, current, "happy", 0.0), current)
-    full = target_code(model, current, "happy", 1.0)
-    assert np.allclose(full[:N], model.prototypes[happy]) and full[N + happy] == 1.0 and full[N:].sum() == 1.0
-    half = target_code(model, current, "happy", 0.5)
+    assert np.allclose(target_code(magnitudes, current, "happy", 0.0), current)
+    full = target_code(magnitudes, current, "happy", 1.0)
+    assert np.allclose(full[:N], magnitudes.typical[happy]) and full[N + happy] == 1.0 and full[N:].sum() == 1.0
+    half = target_code(magnitudes, current, "happy", 0.5)
     assert np.allclose(half, (current + full) / 2)
-    # a smiling face edited to sad gets sad's smile, not its own plus sad's
-    smiling = current.copy()
-    smiling[INDEX["mouthSmileLeft"]] = 0.9
-    sad = EMOTIONS.index("sad")
-    assert target_code(model, smiling, "sad", 1.0)[INDEX["mouthSmileLeft"]] == model.prototypes[sad,
-                                                                                               INDEX["mouthSmileLeft"]]
-    # the gain takes the emotion farther from the neutral prototype, never outside [0, 1]
-    neutral = model.prototypes[EMOTIONS.index("neutral")]
-    far = target_code(model, current, "happy", 1.0, gain=2.0)
-    assert np.allclose(far[:N], np.clip(neutral + 2 * (model.prototypes[happy] - neutral), 0, 1))
-    assert far[N + happy] == 2.0
     # units and blendshapes set one by one, on top of the emotion
-    units = target_code(model, current, None, 1.0, {"AU12": 0.9}, {"jawOpen": 0.7})
+    units = target_code(magnitudes, current, None, 1.0, {"AU12": 0.9}, {"jawOpen": 0.7})
     assert units[INDEX["mouthSmileLeft"]] == units[INDEX["mouthSmileRight"]] == 0.9
     assert units[INDEX["jawOpen"]] == 0.7 and units[INDEX["browInnerUp"]] == 0.3
     with pytest.raises(InputError, match="AU99"):
-        target_code(model, current, None, 1.0, {"AU99": 0.5})
+        target_code(magnitudes, current, None, 1.0, {"AU99": 0.5})
     with pytest.raises(InputError, match="no blendshape 'smile'"):
-        target_code(model, current, None, 1.0, shapes={"smile": 0.5})
+        target_code(magnitudes, current, None, 1.0, shapes={"smile": 0.5})
 
 
-def test_an_emotion_can_take_its_own_gain():
-    editor = MeshWarp(MeshWarp.config_class(gain=2.0, emotion_gains={"sad": 3.0}))
-    editor.model = tiny_model()
+def test_the_editor_aims_at_its_magnitudes_up_to_strength_2():
+    editor = MeshWarp()
+    editor.model, editor.magnitudes = tiny_model(), tiny_magnitudes()
     analysis = {"blendshapes": {name: 0.2 for name in ARKIT_NAMES}}
-    sad, happy = (editor.targets([analysis], e, {})[0] for e in ("sad", "happy"))
-    assert sad[N + EMOTIONS.index("sad")] == 3.0 and happy[N + EMOTIONS.index("happy")] == 2.0
+    sad = EMOTIONS.index("sad")
+    typical, strong = (editor.targets([analysis], "sad", {"strength": s})[0] for s in (1.0, 2.0))
+    assert np.allclose(typical[:N], editor.magnitudes.typical[sad]) and typical[N + sad] == 1.0
+    assert np.allclose(strong[:N], editor.magnitudes.intense[sad]) and strong[N + sad] == 1.0
     assert editor.targets([analysis], None, {"au12": "0.5"})[0][INDEX["mouthSmileLeft"]] == 0.5
+    with pytest.raises(InputError, match="strength must be between 0 and 2"):
+        editor.targets([analysis], "sad", {"strength": 2.5})
+    # a checkpoint's retired settings (the gains of older folders) are dropped, not an error
+    assert not hasattr(MeshWarp.from_config({"texture": 0.3, "gain": 2.5, "emotion_gains": {}}).config, "gain")
 
 
 def test_every_offered_unit_is_set_through_real_blendshapes():
@@ -123,7 +126,7 @@ def test_model_round_trip_and_a_damaged_file(tmp_path):
     with pytest.raises(CheckpointError, match="has no expression_model"):
         ExpressionModel.load(tmp_path / "missing")
     with pytest.raises(CheckpointError, match="geometry"):
-        ExpressionModel(model.intercept, model.geometry[:5], model.shading, model.prototypes)
+        ExpressionModel(model.intercept, model.geometry[:5], model.shading)
 
 
 # -- the warp -------------------------------------------------------------------------------------------
@@ -299,15 +302,14 @@ def test_fit_on_a_few_real_faces_gives_a_working_checkpoint(tmp_path, astronaut_
         faces.append((file, EMOTIONS.index("happy" if path == astronaut_path else "neutral")))
     model, report = fit(faces, texture_size=16, progress=False)
     assert report["faces"] == 8 and report["per_emotion"]["happy"] == 4
-    smile = INDEX["mouthSmileLeft"]
-    assert model.prototypes[EMOTIONS.index("happy"), smile] > model.prototypes[EMOTIONS.index("neutral"), smile]
     mask = shading_mask(canonical_face().uv[:468], 16)
     assert mask.max() == pytest.approx(1.0, abs=0.1) and mask[0, 0] == 0.0
     editor = MeshWarp()
-    editor.model = model
+    editor.model, editor.magnitudes = model, tiny_magnitudes()
     editor.save_pretrained(tmp_path / "ckpt", training_data="test faces")
     loaded = MeshWarp.from_pretrained(tmp_path / "ckpt")
-    assert np.allclose(loaded.model.prototypes, model.prototypes, atol=1e-3)
+    assert np.allclose(loaded.model.geometry, model.geometry, atol=1e-2)
+    assert np.allclose(loaded.magnitudes.typical, editor.magnitudes.typical, atol=1e-6)
 
 
 # -- the CLI ------------------------------------------------------------------------------------------------

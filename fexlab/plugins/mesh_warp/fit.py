@@ -11,8 +11,10 @@ ridge regression (scikit-learn, the penalty chosen by cross-validation on those 
   the geometry;
 - the centred log luminance on MediaPipe's texture square from the same code: the shading,
   zeroed inside the mouth and the eyes (a warp and the painted mouth make those) and faded out at
-  the texture's edge;
-- the mean blendshapes of each emotion's faces: the prototypes an emotion edit aims at.
+  the texture's edge.
+
+What an emotion edit aims at is fitted next, into the same folder, by :mod:`.magnitudes`; a
+folder that already holds it keeps it.
 
 The folder it writes (``--out``) is a ``mesh_warp`` checkpoint: config.json (the data, the counts
 and the fit's cross-validated R^2) and ``expression_model.safetensors``.
@@ -29,6 +31,9 @@ import numpy as np
 
 from fexlab.registry import EMOTIONS, Face, InputError
 
+from .magnitudes import COMMAND as MAGNITUDES_COMMAND
+from .magnitudes import FILE as MAGNITUDES_FILE
+from .magnitudes import Magnitudes
 from .model import ExpressionModel, pose_frame
 from .mouth import INNER_LIPS
 
@@ -159,11 +164,9 @@ def fit_arrays(arrays: dict[str, np.ndarray]) -> tuple[ExpressionModel, dict]:
         "geometry_cv_r2": float(cross_val_score(RidgeCV(alphas=alphas), x, arrays["meshes"], cv=folds).mean()),
         "shading_cv_r2": float(cross_val_score(RidgeCV(alphas=alphas), x, arrays["textures"], cv=folds).mean()),
     }
-    prototypes = np.stack([shapes[labels == k].mean(axis=0) if (labels == k).any() else np.zeros(shapes.shape[1])
-                           for k in range(len(EMOTIONS))])
     mask = shading_mask(canonical_face().uv[:468], size)
     model = ExpressionModel(geometry.intercept_.reshape(478, 3), geometry.coef_.T,
-                            shading.coef_.T * mask.ravel()[None], prototypes)
+                            shading.coef_.T * mask.ravel()[None])
     return model, report
 
 
@@ -196,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     model, report = fit_arrays(arrays)
     editor = MeshWarp()
     editor.model = model
+    if (args.out / MAGNITUDES_FILE).is_file():
+        editor.magnitudes = Magnitudes.load(args.out)
+    else:
+        print(f"now fit what the edits aim at: {MAGNITUDES_COMMAND.replace('FOLDER', str(args.out))}", file=sys.stderr)
     command = "python -m fexlab.plugins.mesh_warp.fit " + " ".join(argv if argv is not None else sys.argv[1:])
     editor.save_pretrained(args.out, training_data=(
         f"FER2013 training faces (real) with FER+ votes {args.data}: the faces at least {args.agreement:g} of whose "

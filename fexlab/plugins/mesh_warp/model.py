@@ -14,8 +14,10 @@ of a sad face that its blendshapes miss; neutral's is 0), fitted by ridge regres
   ``texture_size`` square) and centred per face (the light of the photo drops out), is
   ``blendshapes @ shading`` + a constant: the ratio of a smile's luminance to the face's own is the
   exponential of ``(target - current) @ shading`` there (an expression ratio image: the folds of a
-  smile, the wrinkles of a sneer);
-- prototypes: the mean blendshapes of the real faces of each emotion, the targets of an emotion edit.
+  smile, the wrinkles of a sneer).
+
+What an emotion edit aims at, how strongly real faces of the emotion show it, is kept beside this
+model (:mod:`.magnitudes`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +35,9 @@ from ..face_mesh.action_units import BLENDSHAPES_OF_UNIT
 from ..face_mesh.blendshapes import ARKIT_NAMES
 from ..face_mesh.bundle import CanonicalFace
 
+if TYPE_CHECKING:
+    from .magnitudes import Magnitudes
+
 __all__ = ["CODE_SIZE", "ExpressionModel", "FILE", "Pose", "face_code", "pose_frame", "target_code"]
 
 #: The model's file inside a checkpoint folder.
@@ -40,6 +46,9 @@ FILE = "expression_model.safetensors"
 CODE_SIZE = len(ARKIT_NAMES) + len(EMOTIONS)
 #: Image axes (x right, y down, z away from the camera) to the canonical face's (x right, y up, z toward it).
 _FLIP = np.array([1.0, -1.0, -1.0])
+#: The model's arrays (an older file's ``prototypes``, the mean blendshapes per emotion, is ignored:
+#: the edits aim at :mod:`.magnitudes` instead).
+_ARRAYS = ("intercept", "geometry", "shading")
 
 
 @dataclass(frozen=True)
@@ -82,23 +91,23 @@ def face_code(blendshapes: Mapping[str, float]) -> np.ndarray:
     return code
 
 
-def target_code(model: "ExpressionModel", current: np.ndarray, emotion: str | None, strength: float,
-                units: Mapping[str, float] | None = None, shapes: Mapping[str, float] | None = None,
-                gain: float = 1.0) -> np.ndarray:
-    """The expression code an edit aims at: ``strength`` of the way from the face's ``current``
-    code to ``emotion``'s (none: the face's own): its prototype blendshapes made ``gain`` times as
-    far from the neutral prototype (a mean of many faces is milder than any one of them) and its
-    emotion weight ``gain``; then each action unit in ``units`` ("AU12" -> 0.8) set through its
-    blendshapes, then each blendshape in ``shapes`` set as given."""
+def target_code(magnitudes: "Magnitudes", current: np.ndarray, emotion: str | None, strength: float,
+                units: Mapping[str, float] | None = None, shapes: Mapping[str, float] | None = None) -> np.ndarray:
+    """The expression code an edit aims at. With an ``emotion``: ``strength`` 0 is the face's own
+    ``current`` code, 1 a typical real face of the emotion (its blendshapes in place of the face's
+    own, so a smile is taken out of a face edited to sad, and emotion weight 1), in between a
+    straight line; from 1 to 2 the blendshapes move on toward the emotion's most intense real faces,
+    never beyond the range its real faces reach, the emotion weight staying 1 (see
+    :mod:`.magnitudes`). Then each action unit in ``units`` ("AU12" -> 0.8) is set through its
+    blendshapes, then each blendshape in ``shapes`` as given."""
     n = len(ARKIT_NAMES)
     target = np.asarray(current, np.float64).copy()
     if emotion is not None:
         k = EMOTIONS.index(emotion)
-        neutral = model.prototypes[EMOTIONS.index("neutral")]
         aim = np.zeros(CODE_SIZE)
-        aim[:n] = np.clip(neutral + gain * (model.prototypes[k] - neutral), 0.0, 1.0)
-        aim[n + k] = gain
-        target += strength * (aim - target)
+        aim[:n] = magnitudes.shapes(emotion, max(float(strength), 1.0))
+        aim[n + k] = 1.0
+        target = aim if strength >= 1.0 else target + strength * (aim - target)
     index = {name: k for k, name in enumerate(ARKIT_NAMES)}
     for unit, value in (units or {}).items():
         if unit not in BLENDSHAPES_OF_UNIT:
@@ -123,16 +132,13 @@ class ExpressionModel:
     geometry: np.ndarray
     #: (CODE_SIZE, S * S) each code entry's change of the centred log luminance on the texture square.
     shading: np.ndarray
-    #: (7, 51) the mean blendshapes of each emotion's real faces (EMOTIONS order).
-    prototypes: np.ndarray
 
     @property
     def texture_size(self) -> int:
         return int(round(np.sqrt(self.shading.shape[1])))
 
     def __post_init__(self) -> None:
-        n = len(ARKIT_NAMES)
-        shapes = {"intercept": (478, 3), "geometry": (CODE_SIZE, 478 * 3), "prototypes": (len(EMOTIONS), n)}
+        shapes = {"intercept": (478, 3), "geometry": (CODE_SIZE, 478 * 3)}
         for name, shape in shapes.items():
             if np.shape(getattr(self, name)) != shape:
                 raise CheckpointError(f"the expression model's {name} has shape {np.shape(getattr(self, name))}, "
@@ -155,7 +161,7 @@ class ExpressionModel:
 
         path = Path(directory) / FILE
         save_file({name: np.ascontiguousarray(getattr(self, name), np.float16)
-                   for name in ("intercept", "geometry", "shading", "prototypes")}, str(path))
+                   for name in _ARRAYS}, str(path))
         return path
 
     @classmethod
@@ -166,8 +172,7 @@ class ExpressionModel:
         if not path.is_file():
             raise CheckpointError(f"'{directory}' has no {FILE}; the checkpoint is incomplete")
         arrays = load_file(str(path))
-        missing = {"intercept", "geometry", "shading", "prototypes"} - set(arrays)
+        missing = set(_ARRAYS) - set(arrays)
         if missing:
             raise CheckpointError(f"{path} lacks {sorted(missing)}")
-        return cls(**{name: arrays[name].astype(np.float64) for name in ("intercept", "geometry", "shading",
-                                                                          "prototypes")})
+        return cls(**{name: arrays[name].astype(np.float64) for name in _ARRAYS})

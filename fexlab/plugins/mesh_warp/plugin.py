@@ -2,8 +2,9 @@
 
 For each face the detector found, MediaPipe's Face Landmarker (the ``face_mesh`` analyzer) gives the
 478-point mesh and the 51 blendshapes of the expression it shows now. The edit aims at other
-blendshapes (an emotion's prototype, ``strength`` of the way from the face's own; then any action
-units or blendshapes set one by one), and the expression model (:mod:`.model`, fitted on real
+blendshapes (how a typical real face of an emotion shows it, ``strength`` of the way from the
+face's own, or on toward its most intense real faces: :mod:`.magnitudes`; then any action units or
+blendshapes set one by one), and the expression model (:mod:`.model`, fitted on real
 faces) turns the difference into a displacement of the mesh, in the face's own pose and scale, and
 a change of shading (the folds of a smile). The photo is warped piecewise-affinely from the mesh
 where it is to where it goes (:mod:`.warp`), shaded, and the inside of a mouth that opens is
@@ -16,16 +17,17 @@ edited to sad loses its smile, and ``strength`` 0 (no units set) gives the photo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from fexlab.registry import Face, Generator, InputError, NoFaceError
+from fexlab.registry import EMOTIONS, Face, Generator, InputError, NoFaceError
 from fexlab.registry.plugin import BROKEN, PluginStatus
 
 from ..face_mesh.blendshapes import ARKIT_NAMES
+from .magnitudes import Magnitudes
 from .model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
 from .mouth import paint_mouth
 from .warp import apply_field, edit_field
@@ -43,12 +45,6 @@ class MeshWarpConfig:
     #: How much of the learned shading change to apply (0: geometry only; 1 is the fitted change,
     #: which also carries the light of its 48 px training faces: blotchy at full strength).
     texture: float = 0.5
-    #: How much farther from neutral than its prototype (the mean of its real faces) an emotion is
-    #: taken: a mean is milder than the faces it averages.
-    gain: float = 2.5
-    #: Emotions taken another gain than ``gain``: a subtle emotion needs more, one whose mean is
-    #: already mouth-open less (chosen with ``python -m fexlab.plugins.mesh_warp.choose``).
-    emotion_gains: dict = field(default_factory=lambda: {"disgust": 2.0, "sad": 4.0, "surprise": 3.0})
     #: Paint the inside of a mouth that the edit opens.
     mouth: bool = True
     #: The warp's map is computed every ``step`` pixels, then resized to every pixel.
@@ -68,13 +64,13 @@ def parse_shapes(text: str) -> dict[str, float]:
     return out
 
 
-def _intensity(value: Any, what: str) -> float:
+def _intensity(value: Any, what: str, top: float = 1.0) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number between 0 and 1, got '{value}'") from None
-    if not 0.0 <= number <= 1.0:
-        raise InputError(f"{what} must be between 0 and 1, got {number:g}")
+        raise InputError(f"{what} must be a number between 0 and {top:g}, got '{value}'") from None
+    if not 0.0 <= number <= top:
+        raise InputError(f"{what} must be between 0 and {top:g}, got {number:g}")
     return number
 
 
@@ -86,9 +82,12 @@ class MeshWarp(Generator):
                                   "mesh warp, learned shading, painted mouth; action units one by one)")
     config_class: ClassVar[type] = MeshWarpConfig
     pretrained: ClassVar[dict[str, str]] = {"fer2013": str(WEIGHTS_DIR / "fer2013")}
-    weights_hint: ClassVar[str] = ("fit it with `python -m fexlab.plugins.mesh_warp.fit --data "
-                                   "../shared/data/fer2013/ferplus_votes.csv --out fexlab/plugins/mesh_warp/weights/fer2013`")
-    #: ``image``: the face to edit; ``strength``: 0 keeps the face's own expression, 1 the target's;
+    weights_hint: ClassVar[str] = ("fit it with `python -m fexlab.plugins.mesh_warp.fit --data ../shared/data/fer2013/"
+                                   "ferplus_votes.csv --out fexlab/plugins/mesh_warp/weights/fer2013`, "
+                                   "then `python -m fexlab.plugins.mesh_warp.magnitudes --data ../shared/data --cache "
+                                   "/work/cache/geometry.npz --out fexlab/plugins/mesh_warp/weights/fer2013`")
+    #: ``image``: the face to edit; ``strength``: 0 keeps the face's own expression, 1 is a typical
+    #: real face of the emotion, 2 its most intense real faces (:mod:`.magnitudes`);
     #: ``texture``: the learned shading (0 geometry only); ``au1``...: an action unit's target
     #: intensity (0-1, empty: as the emotion has it); ``blendshapes``: "mouthSmileLeft=0.8, ...".
     options: ClassVar[dict[str, Any]] = {"image": None, "strength": 1.0, "texture": 0.5,
@@ -97,19 +96,34 @@ class MeshWarp(Generator):
     edits_photos: ClassVar[bool] = True
     #: Margin around the detector's box of the face crops shown beside the edited photo.
     crop_margin: ClassVar[float] = 0.25
+    #: The highest ``strength``: 2, the most intense real faces of the emotion.
+    max_strength: ClassVar[float] = 2.0
+    #: Settings of checkpoints written before the magnitudes; dropped when such a folder loads
+    #: (which then fails for want of its magnitudes, naming the command that fits them).
+    _RETIRED: ClassVar[tuple[str, ...]] = ("gain", "emotion_gains")
 
     def __init__(self, config: Any = None, **kwargs: Any):
         super().__init__(config, **kwargs)
-        self.model = ExpressionModel(np.zeros((478, 3)), np.zeros((CODE_SIZE, 478 * 3)), np.zeros((CODE_SIZE, 16)),
-                                     np.zeros((7, len(ARKIT_NAMES))))
+        self.model = ExpressionModel(np.zeros((478, 3)), np.zeros((CODE_SIZE, 478 * 3)), np.zeros((CODE_SIZE, 16)))
+        zeros = np.zeros((len(EMOTIONS), len(ARKIT_NAMES)))
+        self.magnitudes = Magnitudes(zeros, zeros, zeros, zeros + 1.0, np.zeros(len(EMOTIONS)))
         self._mesh = None
+
+    @classmethod
+    def from_config(cls, config: Any = None, **overrides: Any) -> MeshWarp:
+        if isinstance(config, Mapping):
+            config = {k: v for k, v in config.items() if k not in cls._RETIRED}
+        return super().from_config(config, **overrides)
 
     # -- weights: the expression model --------------------------------------------------------------
     def save_weights(self, directory: Path) -> None:
         self.model.save(directory)
+        if self.magnitudes.faces.sum() > 0:  # fitted (:mod:`.magnitudes`); a folder without them fails to load
+            self.magnitudes.save(directory)
 
     def load_weights(self, directory: Path) -> None:
         self.model = ExpressionModel.load(directory)
+        self.magnitudes = Magnitudes.load(directory)
 
     @classmethod
     def status(cls) -> PluginStatus:
@@ -132,7 +146,7 @@ class MeshWarp(Generator):
     # -- options ------------------------------------------------------------------------------------
     def controls(self, options: Mapping[str, Any]) -> tuple[float, float, dict[str, float], dict[str, float]]:
         """(strength, texture, units, blendshapes) from generator ``options``, checked."""
-        strength = _intensity(options.get("strength", 1.0), "strength")
+        strength = _intensity(options.get("strength", 1.0), "strength", self.max_strength)
         texture = float(options.get("texture", self.config.texture))
         if not 0.0 <= texture <= 2.0:
             raise InputError(f"texture must be between 0 and 2, got {texture:g}")
@@ -174,8 +188,7 @@ class MeshWarp(Generator):
     def targets(self, analyses: Sequence[Mapping[str, Any]], emotion: str | None, options: Mapping[str, Any]
                 ) -> list[np.ndarray]:
         strength, _, units, shapes = self.controls(options)
-        gain = float(self.config.emotion_gains.get(emotion, self.config.gain)) if emotion else self.config.gain
-        return [target_code(self.model, self.code(a), emotion, strength, units, shapes, gain) for a in analyses]
+        return [target_code(self.magnitudes, self.code(a), emotion, strength, units, shapes) for a in analyses]
 
     def edit_photo(self, image: np.ndarray, faces: Sequence[Face], emotions: Sequence[str],
                    **options: Any) -> dict[str, np.ndarray]:
