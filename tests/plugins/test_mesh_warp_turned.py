@@ -82,3 +82,31 @@ def test_an_opening_may_close_to_nothing():
     fixed = prevent_folds(points, target, skin)
     np.testing.assert_array_equal(fixed, target)
     assert not np.array_equal(prevent_folds(points, target, triangles), target)
+
+
+def test_a_turned_face_moves_its_far_side_less_and_never_folds():
+    from fexlab.plugins.face_mesh.bundle import canonical_face
+    from fexlab.plugins.mesh_warp.fit import EYES
+    from fexlab.plugins.mesh_warp.mouth import INNER_LIPS
+    from fexlab.plugins.mesh_warp.warp import hold_turned_face
+
+    canonical = canonical_face()
+    normals = vertex_normals(canonical.vertices, canonical.triangles)
+    skin = skin_triangles(canonical.triangles, [*EYES, INNER_LIPS])
+    turn = _turn(40)
+    seen = canonical.vertices @ turn.T * 10  # the face turned 40 degrees, 10 px a centimetre, seen from the front
+    source = np.c_[seen[:, 0], -seen[:, 1], -seen[:, 2]]  # image axes: y down, z away
+    rng = np.random.default_rng(0)
+    target = source + rng.normal(0, 2.0, source.shape)  # an edit as rough as the model's, 2 px
+    held = hold_turned_face(source, target, turn, normals, skin)
+    moves = np.linalg.norm((held - source)[:, :2], axis=1)
+    facing_away = (normals @ turn.T)[:, 2] < 0.1
+    assert moves[facing_away].max() == 0.0 and moves[~facing_away].mean() > 0.5
+
+    def areas(points):
+        return np.cross(points[skin[:, 1], :2] - points[skin[:, 0], :2], points[skin[:, 2], :2] - points[skin[:, 0], :2])
+
+    before = areas(source)
+    check = np.abs(before) > 1e-6 * np.abs(before).max()
+    assert (areas(target)[check] * np.sign(before[check]) < 0).any()  # the rough edit alone turns triangles over
+    assert (areas(held)[check] * np.sign(before[check]) > 0).all()  # held, none turns over

@@ -16,6 +16,7 @@ edited to sad loses its smile, and ``strength`` 0 (no units set) gives the photo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,8 @@ from fexlab.registry.plugin import BROKEN, PluginStatus
 from ..face_mesh.blendshapes import ARKIT_NAMES
 from .magnitudes import Magnitudes
 from .model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
-from .mouth import paint_mouth
-from .warp import apply_field, edit_field
+from .mouth import INNER_LIPS, paint_mouth
+from .warp import apply_field, edit_field, hold_turned_face, skin_triangles, vertex_normals
 
 __all__ = ["MAIN_UNITS", "MeshWarp", "MeshWarpConfig", "WEIGHTS_DIR", "parse_shapes"]
 
@@ -72,6 +73,17 @@ def _intensity(value: Any, what: str, top: float = 1.0) -> float:
     if not 0.0 <= number <= top:
         raise InputError(f"{what} must be between 0 and {top:g}, got {number:g}")
     return number
+
+
+@functools.lru_cache(maxsize=2)
+def _surface(bundle: str) -> tuple[np.ndarray, np.ndarray]:
+    """The canonical face's vertex normals, and its triangles but those spanning the eyes and the mouth."""
+    from ..face_mesh.bundle import canonical_face
+    from .fit import EYES
+
+    canonical = canonical_face(bundle)
+    return (vertex_normals(canonical.vertices, canonical.triangles),
+            skin_triangles(canonical.triangles, [*EYES, INNER_LIPS]))
 
 
 class MeshWarp(Generator):
@@ -171,13 +183,16 @@ class MeshWarp(Generator):
         from ..face_mesh.bundle import canonical_face
 
         canonical = canonical_face(str(self.face_mesh.bundle))
+        normals, skin = _surface(str(self.face_mesh.bundle))
         out = image
         for analysis, target in zip(analyses, targets):
             current = self.code(analysis)
             if np.allclose(current, target):
                 continue
             mesh = np.asarray(analysis["mesh"], np.float64)
-            moved = mesh + pose_frame(mesh, canonical).to_image(self.model.displacement(current, target))
+            pose = pose_frame(mesh, canonical)
+            moved = hold_turned_face(mesh, mesh + pose.to_image(self.model.displacement(current, target)),
+                                     pose.rotation, normals, skin)
             shade = self.model.shade(current, target) * texture if texture else None
             field = edit_field(out.shape, mesh, moved, uv=canonical.uv[:468] if shade is not None else None,
                                shade=shade, step=self.config.step)

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Field", "apply_field", "edit_field", "facing_weights", "prevent_folds", "ring_points", "skin_triangles",
-           "vertex_normals"]
+__all__ = ["Field", "apply_field", "edit_field", "facing_weights", "hold_turned_face", "prevent_folds", "ring_points",
+           "skin_triangles", "vertex_normals"]
 
 #: The fixed ring around the face: its convex hull enlarged this many times about its centre.
 RING = 1.35
@@ -96,6 +96,23 @@ def skin_triangles(triangles: np.ndarray, openings: Sequence[Sequence[int]]) -> 
     for contour in openings:
         spans |= np.isin(triangles, np.asarray(contour)).all(axis=1)
     return np.asarray(triangles)[~spans]
+
+
+def hold_turned_face(source: np.ndarray, target: np.ndarray, rotation: np.ndarray, normals: np.ndarray,
+                     skin: np.ndarray) -> np.ndarray:
+    """``target`` ((N, 2+) image points, where the edit moves the mesh ``source``) with each point's
+    move scaled by how squarely it faces the camera (:func:`facing_weights` of the canonical
+    ``normals`` under the head's ``rotation``; points past ``normals`` - the irises - take their
+    nearest mesh point's), then kept from folding the ``skin`` triangles (:func:`prevent_folds`)."""
+    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
+    weights = np.ones(len(source))
+    weights[: len(normals)] = facing_weights(normals, rotation)
+    if len(source) > len(normals):
+        extra = source[len(normals):, None, :2] - source[None, : len(normals), :2]
+        weights[len(normals):] = weights[np.linalg.norm(extra, axis=2).argmin(axis=1)]
+    moved = source + (target - source) * weights[:, None]
+    moved[:, :2] = prevent_folds(source[:, :2], moved[:, :2], skin)
+    return moved
 
 
 def _signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
