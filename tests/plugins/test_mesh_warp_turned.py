@@ -110,3 +110,25 @@ def test_a_turned_face_moves_its_far_side_less_and_never_folds():
     check = np.abs(before) > 1e-6 * np.abs(before).max()
     assert (areas(target)[check] * np.sign(before[check]) < 0).any()  # the rough edit alone turns triangles over
     assert (areas(held)[check] * np.sign(before[check]) > 0).all()  # held, none turns over
+
+
+def test_a_closing_eye_keeps_its_eyeball_and_the_lid_comes_down_over_it():
+    from fexlab.plugins.mesh_warp.warp import apply_field, closing_openings, edit_field, polygon_area
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (120, 120, 3), dtype=np.uint8)
+    eye = np.array([[40, 60], [50, 66], [60, 68], [70, 66], [80, 60], [70, 52], [60, 50], [50, 52]], float)
+    upper = [5, 6, 7]
+    moved = eye.copy()
+    moved[upper, 1] += 8  # the upper lid comes down 8 px
+    face = np.vstack([eye, [[30, 30], [90, 30], [90, 90], [30, 90]]])  # and four fixed points around the eye
+    target = np.vstack([moved, face[8:]])
+    keep = closing_openings(face, target, [range(8)])
+    assert len(keep) == 1 and polygon_area(keep[0]) < polygon_area(eye)
+    assert not closing_openings(target, face, [range(8)])  # an opening eye is not kept
+    squeezed = apply_field(image, edit_field(image.shape, face, target, step=1))
+    covered = apply_field(image, edit_field(image.shape, face, target, step=1, keep=keep))
+    inside = (slice(60, 64), slice(55, 66))  # below the new lid line: the eyeball as it was
+    np.testing.assert_array_equal(covered[inside], image[inside])
+    assert not np.array_equal(squeezed[inside], image[inside])
+    np.testing.assert_array_equal(covered[:20], image[:20])  # far outside the face: untouched

@@ -28,10 +28,11 @@ from fexlab.registry import EMOTIONS, Face, Generator, InputError, NoFaceError
 from fexlab.registry.plugin import BROKEN, PluginStatus
 
 from ..face_mesh.blendshapes import ARKIT_NAMES
+from .fit import EYES
 from .magnitudes import Magnitudes
 from .model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
-from .mouth import INNER_LIPS, paint_mouth
-from .warp import apply_field, edit_field, hold_turned_face, skin_triangles, vertex_normals
+from .mouth import INNER_LIPS, load_bank, paint_mouth
+from .warp import apply_field, closing_openings, edit_field, hold_turned_face, skin_triangles, vertex_normals
 
 __all__ = ["MAIN_UNITS", "MeshWarp", "MeshWarpConfig", "WEIGHTS_DIR", "parse_shapes"]
 
@@ -79,7 +80,6 @@ def _intensity(value: Any, what: str, top: float = 1.0) -> float:
 def _surface(bundle: str) -> tuple[np.ndarray, np.ndarray]:
     """The canonical face's vertex normals, and its triangles but those spanning the eyes and the mouth."""
     from ..face_mesh.bundle import canonical_face
-    from .fit import EYES
 
     canonical = canonical_face(bundle)
     return (vertex_normals(canonical.vertices, canonical.triangles),
@@ -120,6 +120,7 @@ class MeshWarp(Generator):
         zeros = np.zeros((len(EMOTIONS), len(ARKIT_NAMES)))
         self.magnitudes = Magnitudes(zeros, zeros, zeros, zeros + 1.0, np.zeros(len(EMOTIONS)))
         self._mesh = None
+        self.bank = None  # the bank of real mouths (:mod:`.mouth_bank`); None: the one shipped
 
     @classmethod
     def from_config(cls, config: Any = None, **overrides: Any) -> MeshWarp:
@@ -132,10 +133,13 @@ class MeshWarp(Generator):
         self.model.save(directory)
         if self.magnitudes.faces.sum() > 0:  # fitted (:mod:`.magnitudes`); a folder without them fails to load
             self.magnitudes.save(directory)
+        if self.bank is not None:
+            self.bank.save(directory)
 
     def load_weights(self, directory: Path) -> None:
         self.model = ExpressionModel.load(directory)
         self.magnitudes = Magnitudes.load(directory)
+        self.bank = load_bank(directory)  # a folder without mouth_bank.safetensors takes the shipped bank
 
     @classmethod
     def status(cls) -> PluginStatus:
@@ -195,9 +199,9 @@ class MeshWarp(Generator):
                                      pose.rotation, normals, skin)
             shade = self.model.shade(current, target) * texture if texture else None
             field = edit_field(out.shape, mesh, moved, uv=canonical.uv[:468] if shade is not None else None,
-                               shade=shade, step=self.config.step)
+                               shade=shade, step=self.config.step, keep=closing_openings(mesh, moved, EYES))
             edited = apply_field(out, field)
-            out = paint_mouth(edited, mesh, moved, colours_from=out) if self.config.mouth else edited
+            out = paint_mouth(edited, mesh, moved, colours_from=out, bank=self.bank) if self.config.mouth else edited
         return out if out is not image else image.copy()
 
     def targets(self, analyses: Sequence[Mapping[str, Any]], emotion: str | None, options: Mapping[str, Any]

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Field", "apply_field", "edit_field", "facing_weights", "hold_turned_face", "prevent_folds", "ring_points",
-           "skin_triangles", "vertex_normals"]
+__all__ = ["Field", "apply_field", "closing_openings", "edit_field", "facing_weights", "hold_turned_face",
+           "polygon_area", "prevent_folds", "ring_points", "skin_triangles", "vertex_normals"]
 
 #: The fixed ring around the face: its convex hull enlarged this many times about its centre.
 RING = 1.35
@@ -96,6 +96,23 @@ def skin_triangles(triangles: np.ndarray, openings: Sequence[Sequence[int]]) -> 
     for contour in openings:
         spans |= np.isin(triangles, np.asarray(contour)).all(axis=1)
     return np.asarray(triangles)[~spans]
+
+
+def polygon_area(points: np.ndarray) -> float:
+    """The area of the polygon through ``points`` ((M, 2+), in order; shoelace)."""
+    x, y = np.asarray(points, np.float64)[:, 0], np.asarray(points, np.float64)[:, 1]
+    return 0.5 * abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1)))
+
+
+def closing_openings(source: np.ndarray, target: np.ndarray, contours: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    """The target polygons of the ``contours`` (each an eye's, in order around it) that the edit
+    makes smaller than they were: the openings a lid closes over (``edit_field``'s ``keep``)."""
+    out = []
+    for contour in contours:
+        index = list(contour)
+        if polygon_area(target[index]) < polygon_area(source[index]):
+            out.append(np.asarray(target, np.float64)[index, :2])
+    return out
 
 
 def hold_turned_face(source: np.ndarray, target: np.ndarray, rotation: np.ndarray, normals: np.ndarray,
@@ -176,12 +193,17 @@ def _upsample(coarse: np.ndarray, box: tuple[int, int, int, int], step: int) -> 
 
 
 def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *, uv: np.ndarray | None = None,
-               shade: np.ndarray | None = None, step: int = 4, coarse_points: int = 100) -> Field:
+               shade: np.ndarray | None = None, step: int = 4, coarse_points: int = 100,
+               keep: Sequence[np.ndarray] = ()) -> Field:
     """The :class:`Field` moving the mesh's points ``source`` ((N, 2) image pixels) to ``target``
     in an image of ``shape``; with ``uv`` (texture coordinates in [0, 1] of the first ``len(uv)``
     points) and ``shade`` (a square of log-luminance changes on them), also the shading change
     at each pixel of the target face (0 outside the mesh). The map is computed every ``step``
-    pixels, or coarser so that at most ``coarse_points`` lie along a side of the face's ring."""
+    pixels, or coarser so that at most ``coarse_points`` lie along a side of the face's ring.
+
+    Inside each polygon of ``keep`` ((M, 2) image pixels, where the points go) every pixel is
+    read from where it is: a closing eye's opening, so the eyeball stays as it was and the lid,
+    stretched down from above, covers it as a lid does, instead of the eye squeezing into a slit."""
     import cv2
     from scipy.spatial import Delaunay
 
@@ -227,7 +249,13 @@ def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *
         coarse = cv2.remap(shade.astype(np.float32), coords[..., 0], coords[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         shading = _upsample(np.where(valid, coarse, 0.0), box, step)
-    return Field(box, xs + dx, ys + dy, shading, inside.astype(bool))
+    map_x, map_y = xs + dx, ys + dy
+    if len(keep):
+        still = np.zeros_like(inside)
+        cv2.fillPoly(still, [np.round(np.asarray(p, np.float64)[:, :2] - [box[0], box[1]]).astype(np.int32)
+                             for p in keep], 1)
+        map_x, map_y = np.where(still > 0, xs, map_x), np.where(still > 0, ys, map_y)
+    return Field(box, map_x, map_y, shading, inside.astype(bool))
 
 
 def apply_field(image: np.ndarray, field: Field) -> np.ndarray:
