@@ -1,30 +1,48 @@
-"""The inside of a mouth that opens, which a warp cannot make.
+"""The inside of a mouth that opens, which a warp cannot make: taken from real mouths.
 
 A warp stretches what lies between the lips; when they were closed, that is a line of lip, and an
 opening mouth would show lip colour smeared into a hole. Where the edit opens the mouth more than
-it was, the opening (the inner contour of the lips in the target mesh) is painted: a dark cavity in
-the shade of the person's own lips, darker towards the back, upper teeth under the upper lip (the
-face's brightest skin, turned towards white), lower teeth when it opens wide, all
-softened to the photo's sharpness and blended in by how much more open the mouth is than before.
-This is the synthesised interior of Averbuch-Elor et al., "Bringing Portraits to Life" (2017),
-drawn from the face's own colours instead of a reference mouth.
+it was, the inside comes from the bank of real mouths (:mod:`.mouth_bank`): the bank mouth whose
+shape (opening, gap, smile, width) is nearest the target's, reconstructed from the bank's
+appearance model in the canonical mouth frame, is warped piecewise-affinely into the target's
+lips (its inner contour onto the target's inner contour, the inner half of its lips onto theirs),
+its colour and light matched to the face's lips in Lab (gray in a gray photo), and blended in by
+Poisson blending (:func:`poisson_blend`, its boundary halfway through the lips, so the face's own
+lip colour carries across and no seam shows), then feathered over a pixel or two into the photo.
+
+A mouth already open shows its own teeth, which the warp carries along: they are kept while the
+mouth opens up to 1.3 times as much, and the bank's mouth replaces them from twice (stretched
+teeth look wrong), the two mixed in between. A mouth that opens no more is not touched.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["INNER_LIPS", "LOWER_INNER", "OUTER_LIPS", "UPPER_INNER", "opening", "paint_mouth"]
+from fexlab.registry import CheckpointError
+
+if TYPE_CHECKING:  # the bank's module is imported when a mouth is first needed (it is also a command)
+    from .mouth_bank import MouthBank
+
+__all__ = ["INNER_LIPS", "LOWER_INNER", "OUTER_LIPS", "UPPER_INNER", "blend_mouth", "default_bank", "load_bank",
+           "match_colour", "opening", "paint_mouth", "poisson_blend"]
 
 #: The inner contour of the lips in MediaPipe's mesh, corner to corner: upper, then lower.
 UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 #: The closed inner contour (the opening of the mouth).
 INNER_LIPS = UPPER_INNER + LOWER_INNER[-2:0:-1]
-#: The mouth's inside is drawn at most this many pixels wide, then resized to the photo's.
-RENDER = 64
 #: The outer contour of the lips, corner to corner over the top, then back under.
 OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+#: The bank shipped with the package.
+SHIPPED = Path(__file__).resolve().parent / "weights" / "fer2013"
+#: The blended region reaches this far from the inner contour towards the bank texture's edge
+#: (halfway through the lips): the Poisson boundary lies in the lips, the feather inside the texture.
+BLEND = 0.5
 
 
 def _area(polygon: np.ndarray) -> float:
@@ -39,15 +57,32 @@ def opening(mesh: np.ndarray) -> float:
     return _area(mesh[list(INNER_LIPS)]) / max(width * width, 1e-6)
 
 
-def _inside(image: np.ndarray, polygon: np.ndarray, *, hole: np.ndarray | None = None,
-            convex: bool = False, samples: int = 96) -> np.ndarray:
-    """(N, 3) float pixels of ``image`` inside ``polygon`` (its convex hull with ``convex``) and
-    outside ``hole``, read from the polygon's bounding box only, on a grid of at most about
-    ``samples`` pixels a side (colour statistics need no more)."""
+@lru_cache(maxsize=1)
+def default_bank() -> MouthBank | None:
+    """The bank shipped with the package (None if it is missing: mouths are then left as the warp makes them)."""
+    from .mouth_bank import MouthBank
+
+    try:
+        return MouthBank.load(SHIPPED)
+    except CheckpointError:
+        return None
+
+
+def load_bank(directory: str | Path) -> MouthBank | None:
+    """The bank in weights folder ``directory``; a folder without one (an expression model fitted
+    alone) takes the bank shipped with the package."""
+    from .mouth_bank import FILE, MouthBank
+
+    if (Path(directory) / FILE).is_file():
+        return MouthBank.load(directory)
+    return default_bank()
+
+
+def _pixels(image: np.ndarray, polygon: np.ndarray, hole: np.ndarray | None = None) -> np.ndarray:
+    """(N, 3) float pixels of ``image`` inside ``polygon`` and outside ``hole``."""
     import cv2
 
-    points = cv2.convexHull(np.round(polygon).astype(np.int32)).reshape(-1, 2) if convex \
-        else np.round(polygon).astype(np.int32)
+    points = np.round(polygon).astype(np.int32)
     x0, y0 = np.maximum(points.min(axis=0), 0)
     x1, y1 = np.minimum(points.max(axis=0) + 1, [image.shape[1], image.shape[0]])
     if x1 <= x0 or y1 <= y0:
@@ -56,117 +91,158 @@ def _inside(image: np.ndarray, polygon: np.ndarray, *, hole: np.ndarray | None =
     cv2.fillPoly(mask, [points - [x0, y0]], 1)
     if hole is not None:
         cv2.fillPoly(mask, [np.round(hole).astype(np.int32) - [x0, y0]], 0)
-    step = max(1, max(x1 - x0, y1 - y0) // samples)
-    return image[y0:y1:step, x0:x1:step][mask[::step, ::step].astype(bool)].astype(np.float64)
+    return image[y0:y1, x0:x1][mask.astype(bool)].astype(np.float64)
 
 
 def _gray(pixels: np.ndarray) -> bool:
-    """Whether the face's ``pixels`` (N, 3) are gray (their channels differ by under 2 levels on average)."""
+    """Whether ``pixels`` (N, 3) are gray (their channels differ by under 2 levels on average)."""
     return bool(len(pixels)) and float(np.abs(pixels - pixels.mean(axis=1, keepdims=True)).mean()) < 2.0
 
 
-def _lip_colour(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
-    """The median colour of the darker part of the lips (between their outer and inner contours)."""
-    pixels = _inside(image, mesh[list(OUTER_LIPS), :2], hole=mesh[list(INNER_LIPS), :2])
-    if not len(pixels):
-        return np.array([120.0, 60.0, 60.0])
-    luma = pixels.mean(axis=1)
-    return np.median(pixels[luma <= np.percentile(luma, 60)], axis=0)  # teeth of an open mouth left out
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(np.clip(np.asarray(rgb, np.float32) / 255.0, 0, 1).reshape(-1, 1, 3),
+                        cv2.COLOR_RGB2Lab).reshape(np.shape(rgb))
 
 
-def _teeth_colour(pixels: np.ndarray) -> np.ndarray:
-    """Off-white in the hue of the face's brightest skin (``pixels``, (N, 3): the photo's white
-    balance), at a brightness between that skin's and 235, so teeth are never the photo's brightest white."""
-    if not len(pixels):
-        return np.array([215.0, 210.0, 198.0])
-    luma = pixels.mean(axis=1)
-    bright = pixels[luma >= np.percentile(luma, 90)].mean(axis=0)
-    hue = bright / max(bright.mean(), 1.0)
-    level = min(232.0, 0.6 * bright.mean() + 0.4 * 225.0)
-    return np.clip(level * (0.75 + 0.25 * hue) * np.array([1.0, 0.99, 0.95]), 0, 250)
+def _rgb(lab: np.ndarray) -> np.ndarray:
+    import cv2
+
+    shape = np.shape(lab)
+    return cv2.cvtColor(np.asarray(lab, np.float32).reshape(-1, 1, 3), cv2.COLOR_Lab2RGB).reshape(shape) * 255.0
+
+
+def match_colour(texture: np.ndarray, lips: np.ndarray, *, gray: bool = False) -> np.ndarray:
+    """The bank ``texture`` (32, 64, 3) with its lips' colour and light (the inner half of its
+    lips, :data:`.mouth_bank.LIP_BAND`) matched to ``lips`` (N, 3), the face's pixels in the same
+    band: lightness by mean and spread (the spread's ratio kept within 0.7-1.4), hue by the
+    difference of the means, fainter in the dark and on the bright (teeth turn a warm white).
+    ``gray``: a gray texture."""
+    from .mouth_bank import LIP_BAND
+
+    lab = _lab(texture)
+    band = lab[LIP_BAND]
+    face = _lab(np.asarray(lips, np.float64).reshape(-1, 1, 3)).reshape(-1, 3) if len(lips) else band
+    out = lab.copy()
+    spread = float(np.clip(face[:, 0].std() / max(band[:, 0].std(), 1e-3), 0.7, 1.4))
+    out[..., 0] = (lab[..., 0] - band[:, 0].mean()) * spread + face[:, 0].mean()
+    if gray:
+        out[..., 1:] = 0.0
+    else:  # the lips' hue, fainter in the dark (a throat) and faint on the bright (teeth, warm white)
+        lips_hue = face[:, 1:].mean(axis=0) - band[:, 1:].mean(axis=0)
+        dark = np.clip(out[..., :1] / max(face[:, 0].mean(), 1.0), 0.3, 1.0)
+        bright = np.clip((lab[..., :1] - band[:, 0].mean()) / 12.0, 0.0, 1.0)  # brighter than the bank's lips
+        out[..., 1:] = lab[..., 1:] + lips_hue * dark * (1.0 - 0.9 * bright) + bright * np.array([0.0, 5.0])
+    out[..., 0] = np.clip(out[..., 0], 0.0, 100.0)
+    rgb = np.clip(_rgb(out), 0.0, 255.0)
+    if gray:
+        rgb = np.repeat(rgb.mean(axis=2, keepdims=True), 3, axis=2)
+    return rgb.astype(np.float32)
+
+
+def poisson_blend(source: np.ndarray, destination: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``source`` (H, W, C) inside ``mask`` (H, W bool, clear of the border) with the gradients it
+    has and the values of ``destination`` on the mask's edge (Perez et al. 2003): ``source`` plus
+    the harmonic interpolation of the two images' difference around the mask. (OpenCV's
+    ``seamlessClone`` writes into its mask and gives different results for equal inputs.)"""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import spsolve
+
+    mask = np.asarray(mask, bool).copy()
+    mask[[0, -1], :] = False
+    mask[:, [0, -1]] = False
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return source
+    index = -np.ones(mask.shape, np.int64)
+    index[ys, xs] = np.arange(len(ys))
+    difference = (np.asarray(destination, np.float64) - np.asarray(source, np.float64)).reshape(*mask.shape, -1)
+    rows, cols = [np.arange(len(ys))], [np.arange(len(ys))]
+    values = [np.full(len(ys), 4.0)]
+    rhs = np.zeros((len(ys), difference.shape[2]))
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = ys + dy, xs + dx
+        neighbour = index[ny, nx]
+        inner = neighbour >= 0
+        rows.append(np.flatnonzero(inner))
+        cols.append(neighbour[inner])
+        values.append(np.full(int(inner.sum()), -1.0))
+        rhs[~inner] += difference[ny[~inner], nx[~inner]]
+    matrix = coo_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                        shape=(len(ys), len(ys))).tocsc()
+    offset = spsolve(matrix, rhs).reshape(len(ys), -1)
+    out = np.array(source, np.float64).reshape(*mask.shape, -1)
+    out[ys, xs] += offset
+    return out.reshape(np.shape(source)).astype(np.float32)
+
+
+def blend_mouth(image: np.ndarray, texture: np.ndarray, target_mesh: np.ndarray, amount: float = 1.0, *,
+                poisson: bool = True) -> np.ndarray:
+    """``image`` with the canonical mouth ``texture`` (32, 64, 3) warped into the lips of
+    ``target_mesh`` (piecewise affine, :func:`.mouth_bank.mouth_points`) and blended in (Poisson,
+    unless ``poisson`` is False, then feathered), ``amount`` of the way. Only the inside of the
+    lips and a ring of a few pixels around it change."""
+    import cv2
+
+    from .mouth_bank import TRIANGLES, canonical_points, mouth_points
+    from .mouth_bank import _locate as locate
+
+    points = mouth_points(target_mesh)
+    inner, ring = points[:20], points[20:40]
+    edge = inner + BLEND * (ring - inner)
+    width = float(np.linalg.norm(inner[0] - inner[10]))
+    pad = 3
+    x0, y0 = np.floor(ring.min(axis=0)).astype(int) - pad
+    x1, y1 = np.ceil(ring.max(axis=0)).astype(int) + pad + 1
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(image.shape[1], x1), min(image.shape[0], y1)
+    if x1 - x0 < 4 or y1 - y0 < 4 or width < 2:
+        return image
+    label, weights = locate(points, (y1 - y0, x1 - x0), (x0, y0))
+    canonical = canonical_points()
+    where = (weights[..., None] * canonical[TRIANGLES[np.maximum(label, 0)]]).sum(axis=2).astype(np.float32)
+    warped = cv2.remap(np.asarray(texture, np.float32), where[..., 0], where[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    patch = image[y0:y1, x0:x1].astype(np.float32)
+    covered = (label >= 0)[..., None]
+    source = np.where(covered, warped, patch)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round((edge - [x0, y0]) * 16).astype(np.int32)], 255, shift=4)
+    mask &= np.where(covered[..., 0], 255, 0).astype(np.uint8)
+    mask[[0, -1], :] = 0
+    mask[:, [0, -1]] = 0
+    if not mask.any():
+        return image
+    blended = poisson_blend(source, patch, mask > 0) if poisson else source
+    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(0.6, 0.012 * width))
+    alpha = (alpha * covered[..., 0] * float(amount))[..., None]
+    out = image.copy()
+    out[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + blended * alpha, 0, 255).round().astype(np.uint8)
+    return out
 
 
 def paint_mouth(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndarray, *,
-                colours_from: np.ndarray | None = None) -> np.ndarray:
-    """``image`` (the warped photo, the face at ``target_mesh``) with the mouth's inside painted
-    where the target opens it more than ``source_mesh`` was open; the face's colours are read
-    from ``colours_from`` (default ``image``) at ``source_mesh``. Unchanged when it opens no more."""
-    import cv2
+                colours_from: np.ndarray | None = None, bank: MouthBank | None = None) -> np.ndarray:
+    """``image`` (the warped photo, the face at ``target_mesh``) with a real mouth's inside put
+    where the target opens the mouth more than ``source_mesh`` was open; the face's lips are read
+    from ``colours_from`` (default ``image``) at ``source_mesh``; ``bank``: default the shipped one.
+    ``image`` itself when the mouth opens no more (or no bank is to be had)."""
+    from .mouth_bank import descriptor, mouth_points
 
     source, target = np.asarray(source_mesh, np.float64), np.asarray(target_mesh, np.float64)
     before, after = opening(source), opening(target)
     if after <= before + 0.01:
         return image
-    # a mouth already open shows its own teeth, which the warp carries along: they are kept while
-    # the mouth opens up to 1.3 times as wide, painted over from twice (stretched teeth look wrong)
     ratio = after / max(before, 1e-6)
     amount = float(np.clip((ratio - 1.3) / 0.7, 0.0, 1.0))
-    if amount == 0.0:
-        return image
-    polygon = target[list(INNER_LIPS), :2]
-    width = float(np.linalg.norm(target[78, :2] - target[308, :2]))
-    pad = int(np.ceil(0.2 * width)) + 2
-    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - pad
-    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + pad
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(image.shape[1], x1), min(image.shape[0], y1)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    bank = bank if bank is not None else default_bank()
+    if amount == 0.0 or bank is None or not len(bank):
         return image
     colours = image if colours_from is None else colours_from
-    face = _inside(colours, source[:468, :2], convex=True)  # the face's own colours, read once
-    lips, teeth = _lip_colour(colours, source), _teeth_colour(face)
-    # drawn with the mouth at most RENDER pixels wide, then resized to the patch (it is blurred anyway)
-    scale = min(1.0, RENDER / max(width, 1.0))
-    shape = (max(2, round((y1 - y0) * scale)), max(2, round((x1 - x0) * scale)))
-    local, upper, lower = ((target[list(ids), :2] - [x0, y0]) * scale for ids in (INNER_LIPS, UPPER_INNER, LOWER_INNER))
-    span = width * scale
-    hole = np.zeros(shape, np.float32)
-    cv2.fillPoly(hole, [np.round(local * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-
-    # the cavity: the lips' shade, darkest at the middle of the opening
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    centre = local.mean(axis=0)
-    half_width = max(span / 2.0, 1.0)
-    height = max(float(np.ptp(local[:, 1])), 1.0)
-    depth = np.exp(-(((xs - centre[0]) / half_width) ** 2 + ((ys - centre[1]) / (0.6 * height)) ** 2))
-    throat = lips * np.array([1.0, 0.7, 0.65])  # the inside of a mouth is redder than its lips
-    cavity = throat[None, None, :] * (0.32 - 0.2 * depth[..., None])
-
-    # upper teeth: the band below the upper inner lip; a mouth opened only to a slit shows its
-    # dark inside, no teeth
-    tooth = min(0.15 * span, 0.5 * height) * float(np.clip((height / span - 0.06) / 0.06, 0.0, 1.0))
-    band = np.zeros(shape, np.float32)
-    band_polygon = np.vstack([upper, (upper + [0.0, tooth])[::-1]])
-    cv2.fillPoly(band, [np.round(band_polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-    # the teeth recede into shadow towards the corners of the mouth, the upper lip shades their
-    # top, and a thin darker seam parts each tooth from the next (incisors, laterals, canines)
-    recede = np.clip(1.0 - np.abs(xs - centre[0]) / (0.9 * half_width), 0.0, 1.0) ** 0.8
-    if height > 0.35 * span:  # a wide-open mouth shows its tongue and, at the middle, the lower teeth
-        tongue = np.exp(-(((xs - centre[0]) / (0.45 * half_width)) ** 2
-                          + ((ys - (centre[1] + 0.45 * height)) / (0.3 * height)) ** 2))
-        cavity = cavity * (1 - 0.8 * tongue[..., None]) + (throat * 0.6)[None, None, :] * 0.8 * tongue[..., None]
-        low_band = np.zeros(shape, np.float32)
-        low_polygon = np.vstack([lower, (lower - [0.0, 0.35 * tooth])[::-1]])
-        cv2.fillPoly(low_band, [np.round(low_polygon * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-        band = np.maximum(band, 0.7 * low_band * recede ** 2)
-    lip_line = np.interp(xs, upper[:, 0], upper[:, 1]) if np.all(np.diff(upper[:, 0]) > 0) else centre[1] - height / 2
-    under_lip = np.clip((ys - lip_line) / max(0.2 * tooth, 1.0), 0.0, 1.0)
-    seams = np.zeros(shape, np.float32)
-    for offset in (0.0, -0.1, 0.1, -0.19, 0.19, -0.27, 0.27):
-        seams = np.maximum(seams, np.exp(-(((xs - centre[0] - offset * span) / max(span / 110.0, 0.5)) ** 2)))
-    light = (0.5 + 0.5 * recede) * (0.85 + 0.15 * under_lip) * (1.0 - 0.12 * seams)
-    shaded_teeth = teeth[None, None, :] * light[..., None]
-    inside = cavity * (1 - band[..., None]) + shaded_teeth * band[..., None]
-
-    blur = max(0.6, span / 70.0)
-    if _gray(face):  # a gray photo gets a gray mouth
-        inside = np.repeat(inside.mean(axis=2, keepdims=True), 3, axis=2)
-    inside = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), blur)
-    alpha = cv2.GaussianBlur(hole, (0, 0), blur)
-    if scale < 1.0:
-        inside = cv2.resize(inside, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        alpha = cv2.resize(alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    alpha = alpha[..., None] * amount
-    out = image.copy()
-    patch = out[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + inside * alpha, 0, 255).round().astype(np.uint8)
-    return out
+    points = mouth_points(source)
+    lips = _pixels(colours, points[20:40], hole=points[:20])
+    if len(lips) < 8:  # lips a few pixels across: their whole outer contour
+        lips = _pixels(colours, source[list(OUTER_LIPS), :2])
+    gray = _gray(_pixels(colours, source[list(OUTER_LIPS), :2] + 0.0)) and _gray(lips)
+    texture = bank.texture(bank.nearest(descriptor(target), colour=not gray))
+    return blend_mouth(image, match_colour(texture, lips, gray=gray), target, amount)
