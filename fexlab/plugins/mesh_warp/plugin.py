@@ -8,7 +8,8 @@ blendshapes set one by one), and the expression model (:mod:`.model`, fitted on 
 faces) turns the difference into a displacement of the mesh, in the face's own pose and scale, and
 a change of shading (the folds of a smile). The photo is warped piecewise-affinely from the mesh
 where it is to where it goes (:mod:`.warp`), shaded, and the inside of a mouth that opens is
-painted (:mod:`.mouth`). Only the face and a ring around it move; every other pixel keeps its bytes.
+taken from a bank of real mouths (:mod:`.mouth`, :mod:`.mouth_bank`). Only the face and a ring
+around it move; every other pixel keeps its bytes.
 
 Because the face's current expression is taken out before the target's is put in, a smiling face
 edited to sad loses its smile, and ``strength`` 0 (no units set) gives the photo back unchanged.
@@ -87,11 +88,11 @@ def _surface(bundle: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 class MeshWarp(Generator):
-    """Edits expressions by warping the photo along the face mesh, with learned shading and a painted mouth."""
+    """Edits expressions by warping the photo along the face mesh, with learned shading and real mouths' insides."""
 
     name: ClassVar[str] = "mesh_warp"
     description: ClassVar[str] = ("edits the expression of a photo's faces at its own resolution and colour (face "
-                                  "mesh warp, learned shading, painted mouth; action units one by one)")
+                                  "mesh warp, learned shading, mouths from real mouths; action units one by one)")
     config_class: ClassVar[type] = MeshWarpConfig
     pretrained: ClassVar[dict[str, str]] = {"fer2013": str(WEIGHTS_DIR / "fer2013")}
     weights_hint: ClassVar[str] = ("fit it with `python -m fexlab.plugins.mesh_warp.fit --data ../shared/data/fer2013/"
