@@ -34,6 +34,7 @@ from .magnitudes import Magnitudes
 from .model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
 from .mouth import INNER_LIPS, load_bank, paint_mouth
 from .warp import apply_field, closing_openings, edit_field, hold_turned_face, skin_triangles, vertex_normals
+from .wrinkles import load_wrinkles
 
 __all__ = ["MAIN_UNITS", "MeshWarp", "MeshWarpConfig", "WEIGHTS_DIR", "parse_shapes"]
 
@@ -122,6 +123,7 @@ class MeshWarp(Generator):
         self.magnitudes = Magnitudes(zeros, zeros, zeros, zeros + 1.0, np.zeros(len(EMOTIONS)))
         self._mesh = None
         self.bank = None  # the bank of real mouths (:mod:`.mouth_bank`); None: the one shipped
+        self.wrinkles = None  # the ratio images of real faces' detail (:mod:`.wrinkles`); None: linear shading
 
     @classmethod
     def from_config(cls, config: Any = None, **overrides: Any) -> MeshWarp:
@@ -136,11 +138,14 @@ class MeshWarp(Generator):
             self.magnitudes.save(directory)
         if self.bank is not None:
             self.bank.save(directory)
+        if self.wrinkles is not None:
+            self.wrinkles.save(directory)
 
     def load_weights(self, directory: Path) -> None:
         self.model = ExpressionModel.load(directory)
         self.magnitudes = Magnitudes.load(directory)
         self.bank = load_bank(directory)  # a folder without mouth_bank.safetensors takes the shipped bank
+        self.wrinkles = load_wrinkles(directory)  # a folder without wrinkles.safetensors shades linearly
 
     @classmethod
     def status(cls) -> PluginStatus:
@@ -182,6 +187,16 @@ class MeshWarp(Generator):
         """The face's own expression code (:func:`.model.face_code`)."""
         return face_code(analysis["blendshapes"])
 
+    def shade(self, current: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """(S, S) change of log luminance on the texture square from code ``current`` to ``target``: where
+        the emotion weights change and the ratio images of real faces' detail are loaded (:mod:`.wrinkles`),
+        those mixed by the change, in place of the model's linear shading (48 px faces' blotchy light);
+        else (action units or blendshapes alone) the linear shading."""
+        n = len(EMOTIONS)
+        if self.wrinkles is not None and not np.allclose(np.asarray(current)[-n:], np.asarray(target)[-n:]):
+            return self.wrinkles.shade(current, target)
+        return self.model.shade(current, target)
+
     def edit_analysed(self, image: np.ndarray, analyses: Sequence[Mapping[str, Any]],
                       targets: Sequence[np.ndarray], texture: float) -> np.ndarray:
         """``image`` with face ``k`` of ``analyses`` moved to expression code ``targets[k]``."""
@@ -198,7 +213,7 @@ class MeshWarp(Generator):
             pose = pose_frame(mesh, canonical)
             moved = hold_turned_face(mesh, mesh + pose.to_image(self.model.displacement(current, target)),
                                      pose.rotation, normals, skin)
-            shade = self.model.shade(current, target) * texture if texture else None
+            shade = self.shade(current, target) * texture if texture else None
             field = edit_field(out.shape, mesh, moved, uv=canonical.uv[:468] if shade is not None else None,
                                shade=shade, step=self.config.step, keep=closing_openings(mesh, moved, EYES))
             edited = apply_field(out, field)
