@@ -17,7 +17,7 @@ muxspace photos are up to 160 px):
   log-ratio image, in which the light of no one photo survives, so no dark patch;
 - shrunk toward 0 where the faces disagree (multiplied by ``t^2 / (t^2 + GATE^2)``, ``t`` the
   texel's Welch t-statistic), so what survives is the detail the emotion's faces share, and masked
-  to the skin (:func:`.fit.shading_mask`: no eyes, no mouth opening).
+  to the skin (:func:`skin_mask`: no eyes, no lips, whose look the bank of real mouths gives).
 
 Where an emotion has few photos, FER2013's training faces of it and of neutral (48 px, FER+
 majority labels) add their own emotion-minus-neutral difference, the sources combined per texel by
@@ -45,7 +45,8 @@ import numpy as np
 
 from fexlab.registry import EMOTIONS, CheckpointError
 
-__all__ = ["FILE", "GATE", "HIGH_PASS", "TEXTURE_SIZE", "Wrinkles", "detail", "fit_ratios"]
+__all__ = ["FILE", "GATE", "HIGH_PASS", "TEXTURE_SIZE", "Wrinkles", "detail", "fit_ratios", "load_wrinkles",
+           "skin_mask"]
 
 #: The ratio images' file inside a checkpoint folder.
 FILE = "wrinkles.safetensors"
@@ -312,14 +313,31 @@ def measure(data: str | Path, *, size: int = TEXTURE_SIZE, per_emotion: int = 60
             "labels": np.asarray(labels, np.int64), "sources": np.asarray(sources, np.int64)}
 
 
-def build(arrays: dict[str, np.ndarray], *, gate: float = GATE) -> Wrinkles:
-    """The ratio images of what :func:`measure` found (each face's detail: :func:`detail`)."""
+#: The outer contour of the lips: inside it the mouth's look comes from the bank of real mouths
+#: (:mod:`.mouth`), and the teeth of the open mouths among the faces would only brighten the lips.
+OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+
+
+def skin_mask(size: int) -> np.ndarray:
+    """(size, size) where the ratio images apply: :func:`.fit.shading_mask` (the skin, no eyes) less
+    the lips (:data:`OUTER_LIPS`), soft-edged."""
+    import cv2
+
     from ..face_mesh.bundle import canonical_face
     from .fit import shading_mask
 
+    uv = canonical_face().uv
+    lips = np.zeros((size, size), np.float32)
+    cv2.fillPoly(lips, [np.round((uv[list(OUTER_LIPS)] * size - 0.5) * 4).astype(np.int32)], 1.0,
+                 lineType=cv2.LINE_AA, shift=2)
+    lips = cv2.GaussianBlur(cv2.dilate(lips, np.ones((3, 3), np.uint8)), (0, 0), size / 96.0)
+    return shading_mask(uv[:468], size) * (1.0 - np.clip(lips, 0.0, 1.0))
+
+
+def build(arrays: dict[str, np.ndarray], *, gate: float = GATE) -> Wrinkles:
+    """The ratio images of what :func:`measure` found (each face's detail: :func:`detail`)."""
     textures = np.stack([detail(logs, np.isfinite(logs)) for logs in np.asarray(arrays["textures"], np.float32)])
-    mask = shading_mask(canonical_face().uv[:468], textures.shape[1])
-    ratios, _ = fit_ratios(textures, arrays["labels"], arrays["sources"], mask, gate=gate)
+    ratios, _ = fit_ratios(textures, arrays["labels"], arrays["sources"], skin_mask(textures.shape[1]), gate=gate)
     faces = np.zeros((len(EMOTIONS), len(SOURCES)), np.int64)
     np.add.at(faces, (np.asarray(arrays["labels"]), np.asarray(arrays["sources"])), 1)
     return Wrinkles(ratios.astype(np.float32), faces)
