@@ -43,6 +43,8 @@ SHIPPED = Path(__file__).resolve().parent / "weights" / "fer2013"
 #: The blended region reaches this far from the inner contour towards the bank texture's edge
 #: (halfway through the lips): the Poisson boundary lies in the lips, the feather inside the texture.
 BLEND = 0.5
+#: The hue (Lab a, b) of teeth in a colour photo, beside 0.3 of the lips' (the photo's light): a warm white.
+TEETH_HUE = np.array([0.0, 5.0])
 
 
 def _area(polygon: np.ndarray) -> float:
@@ -116,9 +118,10 @@ def _rgb(lab: np.ndarray) -> np.ndarray:
 def match_colour(texture: np.ndarray, lips: np.ndarray, *, gray: bool = False) -> np.ndarray:
     """The bank ``texture`` (32, 64, 3) with its lips' colour and light (the inner half of its
     lips, :data:`.mouth_bank.LIP_BAND`) matched to ``lips`` (N, 3), the face's pixels in the same
-    band: lightness by mean and spread (the spread's ratio kept within 0.7-1.4), hue by the
-    difference of the means, fainter in the dark and on the bright (teeth turn a warm white).
-    ``gray``: a gray texture."""
+    band: lightness by mean and spread (the spread's ratio kept within 0.7-1.4); the hue by
+    lightness, as real mouths have it (the bank's mouths are gray): what is well above the lips'
+    light (teeth) a warm white (:data:`TEETH_HUE` and a little of the lips' hue, the photo's
+    light), the rest the lips' hue, fainter in the dark (a throat). ``gray``: a gray texture."""
     from .mouth_bank import LIP_BAND
 
     lab = _lab(texture)
@@ -129,11 +132,11 @@ def match_colour(texture: np.ndarray, lips: np.ndarray, *, gray: bool = False) -
     out[..., 0] = (lab[..., 0] - band[:, 0].mean()) * spread + face[:, 0].mean()
     if gray:
         out[..., 1:] = 0.0
-    else:  # the lips' hue, fainter in the dark (a throat) and faint on the bright (teeth, warm white)
-        lips_hue = face[:, 1:].mean(axis=0) - band[:, 1:].mean(axis=0)
+    else:  # colour by lightness, as in real mouths: teeth a warm white, the rest the lips' hue, darker deeper in
+        lips_hue = face[:, 1:].mean(axis=0)
         dark = np.clip(out[..., :1] / max(face[:, 0].mean(), 1.0), 0.3, 1.0)
-        bright = np.clip((lab[..., :1] - band[:, 0].mean()) / 12.0, 0.0, 1.0)  # brighter than the bank's lips
-        out[..., 1:] = lab[..., 1:] + lips_hue * dark * (1.0 - 0.9 * bright) + bright * np.array([0.0, 5.0])
+        teeth = np.clip((out[..., :1] - face[:, 0].mean() - 6.0) / 12.0, 0.0, 1.0)  # well above the lips' light
+        out[..., 1:] = lips_hue * (0.4 + 0.6 * dark) * (1.0 - teeth) + teeth * (TEETH_HUE + 0.3 * lips_hue)
     out[..., 0] = np.clip(out[..., 0], 0.0, 100.0)
     rgb = np.clip(_rgb(out), 0.0, 255.0)
     if gray:
@@ -177,6 +180,18 @@ def poisson_blend(source: np.ndarray, destination: np.ndarray, mask: np.ndarray)
     return out.reshape(np.shape(source)).astype(np.float32)
 
 
+def _blend_lightness(source: np.ndarray, destination: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """:func:`poisson_blend` of the lightness (Lab L) only, the hue kept as ``source`` has it, so the
+    lips' red carried across the boundary does not tint the teeth."""
+    if np.allclose(source, source.mean(axis=-1, keepdims=True)) and np.allclose(destination,
+                                                                              destination.mean(axis=-1, keepdims=True)):
+        return poisson_blend(source, destination, mask)  # a gray photo: all channels alike
+    lab, target = _lab(source), _lab(destination)
+    lab[..., 0] = poisson_blend(lab[..., :1], target[..., :1], mask)[..., 0]
+    lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
+    return np.clip(_rgb(lab), 0.0, 255.0).astype(np.float32)
+
+
 def blend_mouth(image: np.ndarray, texture: np.ndarray, target_mesh: np.ndarray, amount: float = 1.0, *,
                 poisson: bool = True) -> np.ndarray:
     """``image`` with the canonical mouth ``texture`` (32, 64, 3) warped into the lips of
@@ -213,7 +228,7 @@ def blend_mouth(image: np.ndarray, texture: np.ndarray, target_mesh: np.ndarray,
     mask[:, [0, -1]] = 0
     if not mask.any():
         return image
-    blended = poisson_blend(source, patch, mask > 0) if poisson else source
+    blended = _blend_lightness(source, patch, mask > 0) if poisson else source
     alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(0.6, 0.012 * width))
     alpha = (alpha * covered[..., 0] * float(amount))[..., None]
     out = image.copy()

@@ -14,8 +14,8 @@ a shading change fitted on the texture square (:mod:`.model`) lands on the photo
 Turned faces: a point of the mesh moves as much as it faces the camera (:func:`facing_weights`,
 from the canonical face's normals turned by the head's pose), so the far side of a turned face,
 seen edge-on, moves less and its silhouette against the background holds; and no triangle of the
-mesh may turn over or collapse (:func:`prevent_folds`), which is what tears a cheek, smears skin
-onto the background or doubles an eye.
+mesh seen at a slant may turn over or collapse (:func:`prevent_folds`), which is what tears a
+cheek, smears skin onto the background or doubles an eye.
 """
 
 from __future__ import annotations
@@ -120,7 +120,9 @@ def hold_turned_face(source: np.ndarray, target: np.ndarray, rotation: np.ndarra
     """``target`` ((N, 2+) image points, where the edit moves the mesh ``source``) with each point's
     move scaled by how squarely it faces the camera (:func:`facing_weights` of the canonical
     ``normals`` under the head's ``rotation``; points past ``normals`` - the irises - take their
-    nearest mesh point's), then kept from folding the ``skin`` triangles (:func:`prevent_folds`)."""
+    nearest mesh point's), then kept from folding the ``skin`` triangles seen at a slant
+    (:func:`prevent_folds`; those facing the camera, at the lips' corners, may fold a little as a
+    smile goes, as the warp always let them)."""
     source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
     weights = np.ones(len(source))
     weights[: len(normals)] = facing_weights(normals, rotation)
@@ -128,7 +130,8 @@ def hold_turned_face(source: np.ndarray, target: np.ndarray, rotation: np.ndarra
         extra = source[len(normals):, None, :2] - source[None, : len(normals), :2]
         weights[len(normals):] = weights[np.linalg.norm(extra, axis=2).argmin(axis=1)]
     moved = source + (target - source) * weights[:, None]
-    moved[:, :2] = prevent_folds(source[:, :2], moved[:, :2], skin)
+    slanted = skin[(weights[skin] < 1.0).any(axis=1)]  # where the face is seen at a slant: its sides, a turned face
+    moved[:, :2] = prevent_folds(source[:, :2], moved[:, :2], slanted)
     return moved
 
 
