@@ -34,7 +34,6 @@ from .magnitudes import Magnitudes
 from .model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
 from .mouth import INNER_LIPS, load_bank, paint_mouth
 from .warp import apply_field, closing_openings, edit_field, hold_turned_face, skin_triangles, vertex_normals
-from .wrinkles import load_wrinkles
 
 __all__ = ["MAIN_UNITS", "MeshWarp", "MeshWarpConfig", "WEIGHTS_DIR", "parse_shapes"]
 
@@ -145,6 +144,8 @@ class MeshWarp(Generator):
         self.model = ExpressionModel.load(directory)
         self.magnitudes = Magnitudes.load(directory)
         self.bank = load_bank(directory)  # a folder without mouth_bank.safetensors takes the shipped bank
+        from .wrinkles import load_wrinkles  # here: `python -m ...wrinkles` must not find it imported
+
         self.wrinkles = load_wrinkles(directory)  # a folder without wrinkles.safetensors shades linearly
 
     @classmethod
