@@ -3,6 +3,7 @@ whole-photo path through editing.edit_photo, the fit, and the CLI's PNG / GIF / 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -219,9 +220,11 @@ def test_edits_change_the_expression_the_mesh_reads_and_keep_the_rest(editor, re
     box = hopper.faces[0].box
     before = _shapes(analyzer, hopper.image, box)
     happy = _shapes(analyzer, hopper.photos["happy"], box)
-    surprise = _shapes(analyzer, hopper.photos["surprise"], box)
     assert happy["mouthSmileLeft"] > before["mouthSmileLeft"] + 0.2
-    assert surprise["browOuterUpLeft"] > before["browOuterUpLeft"] + 0.05  # a typical surprised face: brows up
+    astronaut = edit_photo(astronaut_path, editor, detector, ["surprise"])  # no glasses: her brows move
+    surprise = _shapes(analyzer, astronaut.photos["surprise"], astronaut.faces[0].box)
+    assert surprise["browOuterUpLeft"] > _shapes(analyzer, astronaut.image, astronaut.faces[0].box)[
+        "browOuterUpLeft"] + 0.05  # a typical surprised face: brows up
     # the photo's own resolution, and its corners untouched
     photo = hopper.photos["happy"]
     assert photo.shape == hopper.image.shape
@@ -233,9 +236,9 @@ def test_edits_change_the_expression_the_mesh_reads_and_keep_the_rest(editor, re
             < _shapes(analyzer, smiling.image, box)["mouthSmileLeft"] - 0.2)
 
 
-def test_action_units_one_by_one(editor, registry, analyzer, hopper_path):
+def test_action_units_one_by_one(editor, registry, analyzer, hopper_path, astronaut_path):
     detector = registry.detector("blazeface")
-    result = edit_photo(hopper_path, editor, detector, ["neutral"], strength=0.0, au26="0.6", au1=0.8)
+    result = edit_photo(astronaut_path, editor, detector, ["neutral"], strength=0.0, au26="0.6", au1=0.8)
     box = result.faces[0].box
     before, after = _shapes(analyzer, result.image, box), _shapes(analyzer, result.photos["neutral"], box)
     assert after["jawOpen"] > before["jawOpen"] + 0.15
@@ -244,6 +247,28 @@ def test_action_units_one_by_one(editor, registry, analyzer, hopper_path):
         edit_photo(hopper_path, editor, detector, ["happy"], au12=1.5)
     with pytest.raises(InputError, match="NAME=VALUE"):
         edit_photo(hopper_path, editor, detector, ["happy"], blendshapes="jawOpen")
+
+
+def test_glasses_frames_stay_where_they_were_while_the_brows_would_rise(editor, registry, hopper_path, monkeypatch):
+    import fexlab.plugins.mesh_warp.plugin as mesh_warp
+    from fexlab.plugins.mesh_warp.glasses import find_glasses, frame_points
+
+    detector = registry.detector("blazeface")
+    result = edit_photo(hopper_path, editor, detector, ["surprise"], strength=2.0, texture=0.0)
+    monkeypatch.setattr(mesh_warp, "find_glasses", lambda *args, **kwargs: None)
+    unheld = edit_photo(hopper_path, editor, detector, ["surprise"], strength=2.0, texture=0.0)
+    mesh = editor.analyse(result.image, [result.faces[0].face])[0]["mesh"]
+    frames = frame_points(result.image, find_glasses(result.image, mesh))
+    count = (len(frames) - 3) // 4
+    band = np.zeros(result.image.shape[:2], np.uint8)  # between the rings just outside and inside each rim
+    for eye in range(2):
+        outer, inner = frames[eye * 2 * count : eye * 2 * count + count], frames[eye * 2 * count + count :][:count]
+        cv2.fillPoly(band, [np.round(outer).astype(np.int32)], 1)
+        cv2.fillPoly(band, [np.round(inner).astype(np.int32)], 0)
+    change = np.abs(result.photos["surprise"].astype(int) - result.image.astype(int)).max(axis=2)
+    bent = np.abs(unheld.photos["surprise"].astype(int) - result.image.astype(int)).max(axis=2)
+    assert band.sum() > 1000 and change[band > 0].mean() < 0.25 * bent[band > 0].mean()  # the frames hold still
+    assert change.max() > 40  # while the face changes
 
 
 def test_a_detection_the_mesh_cannot_read_is_a_clear_error(editor):

@@ -30,6 +30,7 @@ from fexlab.registry.plugin import BROKEN, PluginStatus
 
 from ..face_mesh.blendshapes import ARKIT_NAMES
 from .fit import EYES
+from .glasses import find_glasses, frame_points, hold_frames
 from .magnitudes import Magnitudes
 from .model import CODE_SIZE, ExpressionModel, face_code, pose_frame, target_code
 from .mouth import INNER_LIPS, load_bank, paint_mouth
@@ -214,9 +215,14 @@ class MeshWarp(Generator):
             pose = pose_frame(mesh, canonical)
             moved = hold_turned_face(mesh, mesh + pose.to_image(self.model.displacement(current, target)),
                                      pose.rotation, normals, skin)
+            glasses = find_glasses(image, mesh)
+            frames = frame_points(image, glasses) if glasses is not None else None
+            if frames is not None:  # the frames stay rigid with the head: nothing moves across them
+                moved = hold_frames(mesh, moved, frames)
             shade = self.shade(current, target) * texture if texture else None
             field = edit_field(out.shape, mesh, moved, uv=canonical.uv[:468] if shade is not None else None,
-                               shade=shade, step=self.config.step, keep=closing_openings(mesh, moved, EYES))
+                               shade=shade, step=self.config.step, keep=closing_openings(mesh, moved, EYES),
+                               anchors=frames)
             edited = apply_field(out, field)
             out = paint_mouth(edited, mesh, moved, colours_from=out, bank=self.bank) if self.config.mouth else edited
         return out if out is not image else image.copy()

@@ -197,7 +197,7 @@ def _upsample(coarse: np.ndarray, box: tuple[int, int, int, int], step: int) -> 
 
 def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *, uv: np.ndarray | None = None,
                shade: np.ndarray | None = None, step: int = 4, coarse_points: int = 100,
-               keep: Sequence[np.ndarray] = ()) -> Field:
+               keep: Sequence[np.ndarray] = (), anchors: np.ndarray | None = None) -> Field:
     """The :class:`Field` moving the mesh's points ``source`` ((N, 2) image pixels) to ``target``
     in an image of ``shape``; with ``uv`` (texture coordinates in [0, 1] of the first ``len(uv)``
     points) and ``shade`` (a square of log-luminance changes on them), also the shading change
@@ -206,11 +206,15 @@ def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *
 
     Inside each polygon of ``keep`` ((M, 2) image pixels, where the points go) every pixel is
     read from where it is: a closing eye's opening, so the eyeball stays as it was and the lid,
-    stretched down from above, covers it as a lid does, instead of the eye squeezing into a slit."""
+    stretched down from above, covers it as a lid does, instead of the eye squeezing into a slit.
+    ``anchors`` ((K, 2) image pixels) stay where they are, as the ring does: glasses' frames."""
     import cv2
     from scipy.spatial import Delaunay
 
     source, target = np.asarray(source, np.float64)[:, :2], np.asarray(target, np.float64)[:, :2]
+    if anchors is not None and len(anchors):  # fixed points: where they are is where they go
+        fixed = np.asarray(anchors, np.float64)[:, :2]
+        source, target = np.vstack([source, fixed]), np.vstack([target, fixed])
     height, width = int(shape[0]), int(shape[1])
     ring = ring_points(np.vstack([source, target]))
     x0, y0 = (int(np.floor(v)) for v in ring.min(axis=0))
@@ -245,7 +249,7 @@ def edit_field(shape: tuple[int, ...], source: np.ndarray, target: np.ndarray, *
     if uv is not None and shade is not None:
         size = shade.shape[0]
         texels = np.full((len(target) + len(ring), 2), np.nan)
-        texels[: len(uv)] = np.asarray(uv, np.float64) * size - 0.5
+        texels[: len(uv)] = np.asarray(uv, np.float64) * size - 0.5  # anchors, past the mesh, have none
         coords = interpolate(texels, np.nan)  # NaN wherever a triangle reaches past the mesh's textured points
         valid = np.isfinite(coords).all(axis=2)
         coords = np.where(valid[..., None], coords, -10.0).astype(np.float32)
