@@ -71,6 +71,8 @@ MAX_FRAMES = 16
 MAX_STEPS = 100
 #: (label, mode of :func:`animation.animate`) of the animations offered.
 ANIMATIONS = [("From → To", "interpolate"), ("One identity, all seven emotions", "all")]
+#: The strength slider's end: mesh_warp's most intense real faces; an editor that stops at 1 edits at 1.
+MAX_STRENGTH = 2.0
 
 
 def ui_options(truncation: float = 1.0, intensity: float = 1.0, variation: float = 0.0, steps: int = 30,
@@ -332,8 +334,8 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
         raise InputError("upload a face photo (or take a webcam snapshot) to edit first")
     names = _emotions(emotions)
     strength = number(strength, "strength")
-    if not 0.0 <= strength <= 1.0:
-        raise InputError(f"strength must be between 0 and 1, got {strength}")
+    if not 0.0 <= strength <= MAX_STRENGTH:
+        raise InputError(f"strength must be between 0 and {MAX_STRENGTH:g}, got {strength}")
     rate = check_fps(fps)
     chosen = _face_number(animated)
     from fexlab.preprocessing.images import load_image
@@ -352,7 +354,10 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
     for label, generator in editors.items():
         slug = _slug(label)
         settings = {k: v for k, v in _options_for(generator, options).items() if k not in ("image", "strength")}
-        result = edit_photo(photo, generator, finder, names, strength=strength, seed=seed, **settings)
+        own = min(strength, float(getattr(generator, "max_strength", 1.0)))  # past 1: mesh_warp's most intense faces
+        if own < strength:
+            notes.append(f"**{label}** goes up to strength {own:g}, so it edited at {own:g}.")
+        result = edit_photo(photo, generator, finder, names, strength=own, seed=seed, **settings)
         for index, face in enumerate(result.faces, start=1):
             who = f" · face {index}" if len(result.faces) > 1 else ""
             faces.append((image_file(face.crop), f"{label}{who} · original"))
@@ -372,7 +377,7 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
                 raise InputError(f"there is no face {chosen} to animate: {label} edited {len(result.faces)} face(s); "
                                  "give a number from 1 to that, or 0 for the largest")
             index = chosen - 1 if chosen else result.largest()
-            animation = animate_face(result, generator, index, frames=8, strength=strength, seed=seed, **settings)
+            animation = animate_face(result, generator, index, frames=8, strength=own, seed=seed, **settings)
             files += [str(f) for f in animation.save(folder / animation.stem(f"{slug}_face{index + 1}"), rate)]
         notes += _notes(label, generator, names, settings, trained=False)
         notes.append(f"**{label}**: {result.limit_note()}." if result.limit_note()
@@ -510,8 +515,9 @@ def build(registry: Registry) -> None:
                 edit_emotions = gr.CheckboxGroup(list(EMOTIONS), value=list(EMOTIONS), label="Emotions to edit into",
                                                  interactive=not cannot_edit, elem_id="generate-edit-emotions")
                 edit_detector = detector_dropdown(registry, interactive=not cannot_edit)
-                strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength",
-                                     info="0 keeps the face as it is, 1 shows the full target emotion",
+                strength = gr.Slider(0.0, MAX_STRENGTH, value=1.0, step=0.05, label="Strength",
+                                     info="0 keeps the face as it is, 1 a typical real face of the emotion; "
+                                          "up to 2 (mesh_warp) on toward its most intense real faces",
                                      interactive=not cannot_edit, elem_id="generate-edit-strength")
                 units = offered_units(registry, editors)
                 with gr.Accordion("Action units one by one (mesh_warp)", open=False, elem_id="generate-edit-units",

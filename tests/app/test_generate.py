@@ -109,8 +109,8 @@ def test_editing_needs_an_editing_generator_and_a_face(registry, astronaut_path,
     with pytest.raises(InputError, match="note.png is not an image"):
         edit_expression(registry, ["facs_renderer"], "", {"path": str(tmp_path / "note.png"), "orig_name": "note.png"},
                         ["happy"], 0, 0.5)
-    with pytest.raises(InputError, match="strength"):
-        edit_expression(registry, ["facs_renderer"], "", str(astronaut_path), ["happy"], 0, 1.5)
+    with pytest.raises(InputError, match="strength must be between 0 and 2, got 2.5"):
+        edit_expression(registry, ["facs_renderer"], "", str(astronaut_path), ["happy"], 0, 2.5)
 
 
 @pytest.fixture
@@ -283,6 +283,14 @@ def test_what_a_generator_was_trained_on_is_said_without_server_paths(registry):
     assert ("**facs_renderer** was trained on FER+ majority labels fer2013/ferplus_votes.csv (contempt dropped), "
             "train split.") in message
     assert "../" not in message
+
+
+def test_past_strength_1_mesh_warp_goes_on_and_stargan_stops_at_1_and_says_so(registry, astronaut_path):
+    faces, _, _, note = edit_expression(registry, ["mesh_warp", "stargan"], "", str(astronaut_path), ["surprise"],
+                                        0, 1.6, paste=False)
+    assert "**stargan** goes up to strength 1, so it edited at 1." in note and "mesh_warp** goes up" not in note
+    assert [caption for _, caption in faces] == ["mesh_warp · original", "mesh_warp · surprise",
+                                                 "stargan · original", "stargan · surprise"]
 
 
 def test_mesh_warp_edits_the_photo_at_its_resolution_with_units_one_by_one(registry, astronaut_path):
