@@ -36,6 +36,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                         f"photo (e.g. {DEFAULT_DETECTOR}; photos with no face are counted and left out; generators that "
                         "draw faces are refused)")
     p.add_argument("--align", action="store_true", help="with --detector: level the eyes before cropping")
+    p.add_argument("--edit-strength", type=float, default=1.0, metavar="S",
+                   help="face editors edit at this strength (default 1, the full target emotion; up to 2 for an "
+                        "editor that goes further, mesh_warp: its emotions' most intense real faces)")
     p.set_defaults(func=run)
 
 
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
         report = evaluate(args.classifier, args.generator, data=args.data, out=out, judge=args.judge,
                           split=args.split, n_per_emotion=args.n_per_emotion, seed=args.seed,
-                          progress=progress, plots=not args.no_plots, detector=args.detector, align=args.align)
+                          progress=progress, plots=not args.no_plots, detector=args.detector, align=args.align,
+                          edit_strength=args.edit_strength)
     print(leaderboard_markdown(report.leaderboard))
     print(f"wrote {report.markdown}, {report.csv}, {len(report.result_files)} result(s) in {out / 'results'}"
           + (f" and {len(report.plots)} plot(s) in {out / 'plots'}" if report.plots else ""))

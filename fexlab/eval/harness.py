@@ -176,6 +176,7 @@ def evaluate(
     registry: Registry | None = None, progress: ProgressCallback | None = None, n_resamples: int = 1000,
     kid_subsets: int = 100, plots: bool = True, detector: str | None = None, align: bool = False,
     features: Callable[[], Any] | None = None, edit_photo: Callable[..., Any] | None = None,
+    edit_strength: float = 1.0,
 ) -> EvaluationReport:
     """Score ``classifiers`` and ``generators`` (``name[.tag][:checkpoint]`` specs, checkpoint
     folders and training-run folders included) on ``split`` of ``data`` and write the results.
@@ -191,11 +192,17 @@ def evaluate(
     The pieces of higher layers come in as arguments: ``features()`` loads the editors' realism
     space (an object with ``embed(faces)``; none: no realism figure) and ``edit_photo`` is the
     pipeline's :func:`fexlab.pipeline.editing.edit_photo`, needed to score editors on whole photos.
+
+    Editors edit at ``edit_strength`` (1: the full target emotion), or at their own ``max_strength``
+    when that is lower (mesh_warp goes on to 2, its emotions' most intense real faces); a result at
+    a strength other than 1 is named ``"SPEC @ strength S"`` so it sits beside the same editor at 1.
     """
     from fexlab.preprocessing.readers import open_dataset
 
     if not classifiers and not generators:
         raise InputError("nothing to evaluate: name at least one --classifier or --generator")
+    if not 0.0 < edit_strength <= 2.0:
+        raise InputError(f"the editors' strength must be above 0 and at most 2, got {edit_strength}")
     if n_per_emotion < 2 and generators:
         raise InputError(f"n_per_emotion must be at least 2 to compare generated with real faces, got {n_per_emotion}")
     registry = registry or default_registry()
@@ -258,8 +265,9 @@ def evaluate(
     for spec, generator in loaded_generators.items():
         if generator.needs_image:
             photos = None if detector_plugin is None else _Photos(detector_plugin, faces, align, edit_photo)
+            strength = min(edit_strength, float(getattr(generator, "max_strength", 1.0)))
             result = _evaluate_editor(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples, ticker,
-                                      realism, photos)
+                                      realism, photos, strength)
         else:
             result = _evaluate_generator(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples,
                                          kid_subsets, ticker)
@@ -408,11 +416,12 @@ def _images(part: Any, indices: np.ndarray) -> Iterator[np.ndarray]:
 
 def _evaluate_editor(spec: str, editor: Any, judge: Any, part: Any, n_per_emotion: int, seed: int,
                      n_resamples: int, ticker: _Progress, features: Any,
-                     photos: _Photos | None = None) -> dict[str, Any]:
+                     photos: _Photos | None = None, strength: float = 1.0) -> dict[str, Any]:
     """An editor (a generator that needs a face): up to ``n_per_emotion`` real faces of each
     emotion from the split, each edited to every emotion: the face crops as they are
     (:func:`fexlab.eval.editing.editing_metrics`) or, with ``photos``, the whole photos through the
-    detector (:func:`fexlab.eval.editing.photo_editing_metrics`). ``features`` is the realism FID's space."""
+    detector (:func:`fexlab.eval.editing.photo_editing_metrics`). ``features`` is the realism FID's space;
+    every edit is made at ``strength``."""
     from .editing import editing_metrics, photo_editing_metrics
 
     drawn = _drawn(part, n_per_emotion, seed)
@@ -427,7 +436,10 @@ def _evaluate_editor(spec: str, editor: Any, judge: Any, part: Any, n_per_emotio
         ticker.advance((n_per_emotion + _EDIT_UNITS * len(EMOTIONS) * n_per_emotion) / total,
                        f"{spec}: edited {done}/{total} {what}")
 
-    common = {"features": features, "n_resamples": n_resamples, "seed": seed, "progress": progress}
+    if strength != 1.0 and "strength" not in editor.options:
+        raise InputError(f"{spec} has no strength to set; evaluate it at the editors' strength 1")
+    common = {"features": features, "n_resamples": n_resamples, "seed": seed, "progress": progress,
+              **({"strength": strength} if "strength" in editor.options else {})}
     if photos is None:
         metrics = editing_metrics(editor, judge, part.images(chosen), labels, **common)
     else:
@@ -440,8 +452,12 @@ def _evaluate_editor(spec: str, editor: Any, judge: Any, part: Any, n_per_emotio
         warnings.append(f"{metrics['n_skipped']} of {len(chosen)} {what} were left out, the editor could not edit "
                         f"them: {'; '.join(metrics['skipped'])}")
     edits = metrics["n_faces"] * len(EMOTIONS)
+    record = _model_record("editor", spec, editor)
+    if strength != 1.0:
+        record["model"] = f"{spec} @ strength {strength:g}"
     return {
-        **_model_record("editor", spec, editor),
+        **record,
+        "edit_strength": strength,
         "metrics": metrics,
         "warnings": warnings,
         "speed": {"latency_ms": 1000 * seconds / max(edits, 1), "throughput_per_s": edits / max(seconds, 1e-9),
