@@ -19,6 +19,7 @@ from fexlab.plugins.mesh_warp.mouth_bank import (
     MouthBank,
     canonical_points,
     descriptor,
+    facing_triangles,
     fit_bank,
     mouth_points,
     to_canonical,
@@ -171,3 +172,32 @@ def test_an_opening_mouth_gets_a_bank_mouth_and_nothing_else_changes(tiny_bank):
     assert paint_mouth(image, source, source, bank=tiny_bank) is image  # a zero edit touches no pixel
     # a mouth already open keeps its own teeth while it opens a little more
     assert paint_mouth(image, synthetic_mesh(open_by=1.0), synthetic_mesh(open_by=1.1), bank=tiny_bank) is image
+
+
+def test_triangles_turned_over_by_a_turned_face_are_seen_from_behind():
+    points = mouth_points(synthetic_mesh())
+    assert facing_triangles(points).all()
+    mirrored = points * [-1.0, 1.0]  # the mouth seen from behind
+    assert not facing_triangles(mirrored).any()
+    folded = points.copy()
+    folded[20:40] = np.where(points[20:40, :1] > points[:20, :1].mean(), points[:20] + (points[:20] - points[20:40]),
+                             points[20:40])  # the far half of the lips' ring pushed inside the inner contour
+    assert 0 < facing_triangles(folded).sum() < len(facing_triangles(folded))
+
+
+@pytest.mark.parametrize("poisson", [True, False])
+def test_a_mouth_seen_from_behind_gets_no_bank_mouth(poisson):
+    image = np.full((160, 200, 3), 150, np.uint8)
+    mesh = synthetic_mesh(open_by=1.2)
+    mesh[:, 0] = 200.0 - mesh[:, 0]  # mirrored: every triangle of the mouth turned over
+    assert blend_mouth(image, synthetic_texture(1), mesh, poisson=poisson).tobytes() == image.tobytes()
+
+
+@pytest.mark.parametrize("scale", [0.4, 2.0])
+def test_the_edge_of_a_mouth_reads_no_black_from_outside_the_texture(scale):
+    """Near its edge the warp samples (and a small mouth's smoothing reads) texels just outside the
+    canonical mask, which are black: a plain mouth must come out plain, with no dark dots."""
+    image = np.full((160, 200, 3), 150, np.uint8)
+    texture = np.repeat(np.where(MASK[..., None], 150.0, 0.0), 3, axis=2).astype(np.float32)
+    out = blend_mouth(image, texture, synthetic_mesh(scale=scale, open_by=1.2), poisson=False)
+    assert np.abs(out.astype(int) - 150).max() <= 2

@@ -192,15 +192,31 @@ def _blend_lightness(source: np.ndarray, destination: np.ndarray, mask: np.ndarr
     return np.clip(_rgb(lab), 0.0, 255.0).astype(np.float32)
 
 
+def _fill_outside(texture: np.ndarray) -> np.ndarray:
+    """The canonical ``texture`` with the texels outside :data:`.mouth_bank.MASK` (black) given the
+    mean of the masked texels near them (normalised convolution), so sampling or smoothing near the
+    mask's edge reads no black."""
+    import cv2
+
+    from .mouth_bank import MASK
+
+    inside = MASK.astype(np.float32)
+    near = cv2.GaussianBlur(texture * inside[..., None], (0, 0), 3.0)
+    weight = cv2.GaussianBlur(inside, (0, 0), 3.0)[..., None]
+    spread = near / np.maximum(weight, 1e-6)
+    return np.where(MASK[..., None], texture, np.where(weight > 1e-4, spread, texture[MASK].mean(axis=0)))
+
+
 def blend_mouth(image: np.ndarray, texture: np.ndarray, target_mesh: np.ndarray, amount: float = 1.0, *,
                 poisson: bool = True) -> np.ndarray:
     """``image`` with the canonical mouth ``texture`` (32, 64, 3) warped into the lips of
     ``target_mesh`` (piecewise affine, :func:`.mouth_bank.mouth_points`) and blended in (Poisson,
     unless ``poisson`` is False, then feathered), ``amount`` of the way. Only the inside of the
-    lips and a ring of a few pixels around it change."""
+    lips and a ring of a few pixels around it change, and none of the mouth's triangles that the
+    turn of the face shows from behind (:func:`.mouth_bank.facing_triangles`)."""
     import cv2
 
-    from .mouth_bank import TRIANGLES, canonical_points, mouth_points
+    from .mouth_bank import TRIANGLES, canonical_points, facing_triangles, mouth_points
     from .mouth_bank import _locate as locate
 
     points = mouth_points(target_mesh)
@@ -213,23 +229,31 @@ def blend_mouth(image: np.ndarray, texture: np.ndarray, target_mesh: np.ndarray,
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(image.shape[1], x1), min(image.shape[0], y1)
     if x1 - x0 < 4 or y1 - y0 < 4 or width < 2:
         return image
-    label, weights = locate(points, (y1 - y0, x1 - x0), (x0, y0))
+    # the far side of a turned face's lips hides part of the mouth: its turned-over triangles get no bank mouth
+    label, weights = locate(points, (y1 - y0, x1 - x0), (x0, y0), facing_triangles(points))
     canonical = canonical_points()
     where = (weights[..., None] * canonical[TRIANGLES[np.maximum(label, 0)]]).sum(axis=2).astype(np.float32)
-    warped = cv2.remap(np.asarray(texture, np.float32), where[..., 0], where[..., 1], cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
+    texture = _fill_outside(np.asarray(texture, np.float32))  # near its edge the warp reads past the mask
+    shrink = 0.82 * texture.shape[1] / width  # texels per pixel across the mouth
+    if shrink > 1.0:  # a mouth smaller than the texture: smoothed first, or its teeth alias into speckles
+        texture = cv2.GaussianBlur(texture, (0, 0), 0.5 * shrink)
+    warped = cv2.remap(texture, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     patch = image[y0:y1, x0:x1].astype(np.float32)
     covered = (label >= 0)[..., None]
     source = np.where(covered, warped, patch)
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mask, [np.round((edge - [x0, y0]) * 16).astype(np.int32)], 255, shift=4)
-    mask &= np.where(covered[..., 0], 255, 0).astype(np.uint8)
-    mask[[0, -1], :] = 0
-    mask[:, [0, -1]] = 0
+    mask_room = np.where(covered[..., 0], 255, 0).astype(np.uint8)
+    mask_room[[0, -1], :] = 0
+    mask_room[:, [0, -1]] = 0
+    mask &= mask_room
     if not mask.any():
         return image
-    blended = _blend_lightness(source, patch, mask > 0) if poisson else source
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(0.6, 0.012 * width))
+    feather = max(0.6, 0.012 * width)
+    # solved a little past the mask, so the feathered edge shows the blended mouth, not the texture's raw edge
+    solved = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=int(np.ceil(2 * feather))) & mask_room
+    blended = _blend_lightness(source, patch, solved > 0) if poisson else source
+    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), feather)
     alpha = (alpha * covered[..., 0] * float(amount))[..., None]
     out = image.copy()
     out[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + blended * alpha, 0, 255).round().astype(np.uint8)

@@ -96,15 +96,29 @@ def _triangles() -> np.ndarray:
 TRIANGLES = _triangles()
 
 
-def _locate(points: np.ndarray, shape: tuple[int, int], origin: Sequence[float] = (0.0, 0.0)
-            ) -> tuple[np.ndarray, np.ndarray]:
+def facing_triangles(points: np.ndarray) -> np.ndarray:
+    """Which :data:`TRIANGLES` on ``points`` (49, 2) face the camera: those turned as in the
+    canonical frame. A triangle turned over is the far side of the lips of a turned face, hidden
+    behind the near side, as a back face is in a rendering."""
+    def signed(q: np.ndarray) -> np.ndarray:
+        a, b, c = (q[TRIANGLES[:, k]] for k in range(3))
+        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+    return signed(np.asarray(points, np.float64)) * np.sign(signed(canonical_points())) > 0
+
+
+def _locate(points: np.ndarray, shape: tuple[int, int], origin: Sequence[float] = (0.0, 0.0),
+            visible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each pixel of a ``shape`` grid whose corner is at ``origin``: the triangle of
-    :data:`TRIANGLES` on ``points`` it lies in (-1: none) and its (rows, cols, 3) barycentric weights."""
+    :data:`TRIANGLES` on ``points`` it lies in (-1: none) and its (rows, cols, 3) barycentric weights;
+    only the triangles ``visible`` (bool per triangle; default all) are drawn."""
     import cv2
 
     label = np.zeros(shape, np.int32)
     local = np.asarray(points, np.float64) - np.asarray(origin, np.float64)
     for k, triangle in enumerate(TRIANGLES):
+        if visible is not None and not visible[k]:
+            continue
         cv2.fillConvexPoly(label, np.round(local[triangle] * 16).astype(np.int32), k + 1, lineType=cv2.LINE_8,
                            shift=4)
     label -= 1
