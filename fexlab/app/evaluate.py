@@ -28,6 +28,7 @@ from .common import (
     data_set_paths,
     default_comparison,
     folder,
+    number,
     output_folder,
     plain_names,
     plugin_choices,
@@ -282,10 +283,12 @@ def face_choices(registry: Registry) -> list[tuple[str, str]]:
 
 def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint: str | None,
                    generators: list[str] | None, judge: str | None, data: str | None, split: str,
-                   n_per_emotion: int, seed: int, detector: str | None = FACE_CROPS, progress: Any = None):
+                   n_per_emotion: int, seed: int, detector: str | None = FACE_CROPS, progress: Any = None,
+                   edit_strength: float = 1.0):
     """Handler: evaluate the chosen models on ``data`` into the results folder, then return
     :func:`leaderboard_view` of that data set. With ``detector`` the images are whole photos:
-    classifiers read, and editors edit, the largest face the detector finds in each."""
+    classifiers read, and editors edit, the largest face the detector finds in each. Editors edit at
+    ``edit_strength`` (each up to its own limit)."""
     from fexlab.pipeline.evaluation import evaluate
 
     source = resolve_data(data)
@@ -308,6 +311,7 @@ def run_evaluation(registry: Registry, classifiers: list[str] | None, checkpoint
     report = evaluate(specs, generators, data=source, out=folder("FEXLAB_RESULTS_DIR"), judge=judge,
                       split=split or "test", n_per_emotion=max(n_per_emotion, 2),
                       seed=int(seed or 0), registry=registry, plots=False, detector=detector,
+                      edit_strength=number(edit_strength, "the editors' strength"),
                       progress=(lambda fraction, text: progress(fraction, desc=text)) if progress else None)
     results = load_all_results()
     key = _data_key({"data": report.results[0]["data"]})
@@ -321,7 +325,8 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
     generators = plugin_choices(registry, "generator")
     with gr.Row():
         with gr.Column(scale=2, min_width=300):
-            chosen = gr.Dropdown(classifiers, value=default_comparison(classifiers)[:1], multiselect=True, label="Classifiers")
+            chosen = gr.Dropdown(classifiers, value=default_comparison(classifiers)[:1], multiselect=True,
+                                 label="Classifiers")
             checkpoint = checkpoint_box("Your classifier (optional)")
             chosen_generators = gr.Dropdown(generators, value=[], multiselect=True, label="Generators",
                                             info="scored by the judge: does it recognise the intended emotion? "
@@ -343,6 +348,10 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
             seed = gr.Number(0, precision=0, minimum=0, label="Seed")
             per_emotion = gr.Slider(2, MAX_PER_EMOTION, value=10, step=1, label="Generated faces per emotion",
                                     info="for an editor: real faces (or photos) of each emotion to edit")
+            strength = gr.Slider(0.05, 2.0, value=1.0, step=0.05, label="Editors' strength",
+                                 info="1: a typical real face of the target emotion; up to 2 (mesh_warp): toward its "
+                                      "most intense real faces; a result at another strength is its own row",
+                                 elem_id="evaluate-strength")
             run = gr.Button("Run evaluation", variant="primary")
             unavailable_accordion(registry, "classifier")
         with gr.Column(scale=4):
@@ -371,15 +380,15 @@ def build(registry: Registry, tab: Any = None, demo: Any = None) -> None:
 
     @user_errors
     def evaluate_models(classifiers, checkpoint, generators, judge, data, split, n, seed, detector=FACE_CROPS,
-                        progress=gr.Progress()):
+                        strength=1.0, progress=gr.Progress()):
         return run_evaluation(registry, classifiers, checkpoint, generators, judge, data, split, n, seed, detector,
-                              progress)
+                              progress, strength)
 
     triggers = [refresh.click, shown.input] + ([tab.select] if tab is not None else [])
     clear_on_error(gr.on(triggers, user_errors(leaderboard_view), [shown], outputs, api_name="leaderboard",
                          show_progress_on=[message]), results)
     clear_on_error(run.click(evaluate_models, [chosen, checkpoint, chosen_generators, judge, data, split, per_emotion,
-                                               seed, faces], outputs, api_name="evaluate", concurrency_limit=1,
+                                               seed, faces, strength], outputs, api_name="evaluate", concurrency_limit=1,
                              show_progress_on=[message]), results)
     data_triggers = [refresh_data.click] + ([tab.select] if tab is not None else []) + ([demo.load] if demo else [])
     gr.on(data_triggers, user_errors(data_sets), None, data, api_name="data_sets", show_progress="hidden")

@@ -177,6 +177,23 @@ def test_an_editor_is_scored_into_its_own_table_beside_the_judge(folders, monkey
     assert "Generators and editors are scored by the judge **mini_xception**" in note
 
 
+def test_an_editor_at_another_strength_gets_its_own_row(folders, monkeypatch):
+    from fexlab.plugins.stargan import StarGAN
+    from fexlab.registry import Registry
+    from tests.stargan_tiny import tiny_stargan
+
+    tiny_stargan().save_pretrained(folders["runs"] / "tiny-stargan", training_data="random weights (test)")
+    monkeypatch.setattr(StarGAN, "pretrained", {"fer2013": str(folders["runs"] / "tiny-stargan")})
+    for strength in (1.0, 0.5):
+        *_, editors = run_evaluation(Registry(), [], "", ["stargan"], "mini_xception", "synthetic:n=140,size=48",
+                                     "test", 2, 0, FACE_CROPS, None, strength)
+    assert sorted(editors["model"]) == ["stargan", "stargan @ strength 0.5"]
+    assert sorted(r["edit_strength"] for r in load_all_results()) == [0.5, 1.0]
+    with pytest.raises(InputError, match="at most 2"):
+        run_evaluation(Registry(), [], "", ["stargan"], "mini_xception", "synthetic:n=140,size=48", "test", 2, 0,
+                       FACE_CROPS, None, 2.5)
+
+
 def test_editors_edit_whole_photos_through_a_detector_chosen_in_the_tab(folders):
     import cv2
 
