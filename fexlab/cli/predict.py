@@ -27,8 +27,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="folders: also the images and videos in subfolders")
     p.add_argument("--classifier", action="append", metavar="NAME[:CHECKPOINT]",
                    help="classifier plugin, checkpoint or run folder (repeat to compare several; default "
-                        f"{DEFAULT_CLASSIFIER}, tag ferplus; with the face mesh {DEFAULT_MESH_CLASSIFIER}); +flip after it also "
-                        "averages each face with its mirror image")
+                        f"{DEFAULT_CLASSIFIER}, tag ferplus_muxspace; with the face mesh {DEFAULT_MESH_CLASSIFIER}); "
+                        "+flip after it also averages each face with its mirror image")
     p.add_argument("--checkpoint", metavar="DIR", help="checkpoint or run folder for the (single) classifier")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector plugin (full_frame for face crops)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=DEFAULT_ALIGN,
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _classifier_specs(args: argparse.Namespace) -> list[str]:
-    """The --classifier specs; by default efficientnet.ferplus, or, where the face mesh runs anyway,
+    """The --classifier specs; by default efficientnet.ferplus_muxspace, or, where the face mesh runs anyway,
     its fusion with the mesh's geometry (ensemble.geometry: better on every validation split, and
     the mesh it needs is already there)."""
     if args.classifier:

@@ -113,11 +113,11 @@ def test_the_shipped_tags_load_through_the_registry_and_fuse_with_appearance(ast
     geometry = registry.classifier("geometry.ferplus")
     assert geometry.config.no_mesh and geometry.metadata["training_data"].startswith("FER2013 training faces")
     fused = registry.classifier("ensemble.geometry")
-    assert list(fused.members) == ["efficientnet.ferplus", "geometry.ferplus"]
+    assert list(fused.members) == ["efficientnet.ferplus_muxspace", "geometry.ferplus"]
     blank = np.full((80, 80, 3), 128, np.uint8)
     probs = fused.predict([astronaut_crop, blank])
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-5) and EMOTIONS[int(probs[0].argmax())] == "happy"
-    appearance = fused.members["efficientnet.ferplus"].predict([astronaut_crop, blank])
+    appearance = fused.members["efficientnet.ferplus_muxspace"].predict([astronaut_crop, blank])
     np.testing.assert_allclose(probs[1], appearance[1], rtol=1e-4, atol=1e-6)  # no mesh: appearance alone
     w = fused.member_weights
     expected = w[0] * appearance[0] + w[1] * geometry.predict([astronaut_crop])[0]
@@ -135,7 +135,7 @@ def test_with_flip_the_analysis_is_not_read_and_the_mirror_is_averaged(astronaut
 def test_the_fusion_in_the_pipeline_reads_appearance_alone_where_the_mesh_finds_no_face(astronaut_crop, registry):
     fused = registry.classifier("ensemble.geometry")
     blank = np.full((80, 80, 3), 128, np.uint8)
-    appearance = fused.members["efficientnet.ferplus"].predict([blank])
+    appearance = fused.members["efficientnet.ferplus_muxspace"].predict([blank])
     # the pipeline without an analyzer passes no analysis: the geometry member runs its own mesh and abstains
     np.testing.assert_allclose(fused.predict_analysed([blank], [{}]), appearance, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(fused.predict_analysed([astronaut_crop, blank], [{}, {}]),

@@ -12,8 +12,8 @@ from fexlab.plugins.mini_xception import MiniXception
 from fexlab.registry import default_registry, onnx_runtime
 from fexlab.registry.onnx_runtime import OnnxModule, engine
 
-SHIPPED = ["mini_xception.fer2013", "mini_xception.ferplus", "efficientnet.ferplus", "efficientnet.fer2013",
-           "convnext.ferplus", "vit.ferplus", "ensemble.ferplus"]
+SHIPPED = ["mini_xception.fer2013", "mini_xception.ferplus", "efficientnet.ferplus_muxspace", "efficientnet.ferplus",
+           "efficientnet.fer2013", "convnext.ferplus", "vit.ferplus", "ensemble.ferplus"]
 
 
 def _faces(count: int = 5, seed: int = 0) -> list[np.ndarray]:

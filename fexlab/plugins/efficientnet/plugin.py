@@ -52,9 +52,11 @@ class EfficientNet(TimmClassifier):
     config_class: ClassVar[type] = EfficientNetConfig
     family: ClassVar[str] = "efficientnet"
     family_title: ClassVar[str] = "an EfficientNet"
-    #: fexlab's own, fine-tuned from ImageNet on FER2013's training faces (weights/*/README.md):
-    #: ``ferplus`` with FER+ vote distributions, ``fer2013`` with FER2013's original labels.
-    pretrained: ClassVar[dict[str, str]] = {"ferplus": str(WEIGHTS_DIR / "ferplus"),
+    #: fexlab's own, fine-tuned from ImageNet on real faces (weights/*/README.md): ``ferplus_muxspace``
+    #: (the default) on FER+ vote distributions and muxspace's training photos at 96 px, ``ferplus`` on
+    #: FER+ vote distributions at 80 px, ``fer2013`` with FER2013's original labels.
+    pretrained: ClassVar[dict[str, str]] = {"ferplus_muxspace": str(WEIGHTS_DIR / "ferplus_muxspace"),
+                                            "ferplus": str(WEIGHTS_DIR / "ferplus"),
                                             "fer2013": str(WEIGHTS_DIR / "fer2013")}
     # Google's EfficientNet-Lite weights were trained on (x - 127) / 128: timm's tf_efficientnet_lite mean / std
     input_mean: ClassVar[tuple[float, ...]] = (0.5, 0.5, 0.5)

@@ -10,7 +10,7 @@ when every member is.
 A member may abstain on a face (:meth:`~fexlab.registry.Classifier.predict_or_abstain` gives a NaN
 row: ``geometry`` where it finds no face mesh); that face then gets the weighted mean of the other
 members, the weights renormalised over them (:func:`weighted_mean`), so its probabilities still sum
-to one. Tag ``geometry`` fuses ``efficientnet.ferplus`` (appearance) with ``geometry.ferplus``
+to one. Tag ``geometry`` fuses ``efficientnet.ferplus_muxspace`` (appearance) with ``geometry.ferplus``
 (the face mesh's blendshapes and points) this way.
 
 Make one from Python and use it like any classifier::

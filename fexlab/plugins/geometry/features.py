@@ -30,7 +30,7 @@ UPSCALE = 96
 #: which is tighter than a face crop).
 REGION_SCALE = 1.2
 #: The band added around a detector's box before the crop the mesh reads, as a fraction of its side
-#: (``efficientnet.ferplus``'s margin, so the two read the same crop in a fusion).
+#: (the margin of ``efficientnet.ferplus`` and ``efficientnet.ferplus_muxspace``, so the two read the same crop in a fusion).
 CROP_MARGIN = 0.05
 #: Head pose angles in degrees, in this order.
 POSE_NAMES = ("yaw", "pitch", "roll")
