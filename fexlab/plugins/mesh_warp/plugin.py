@@ -38,6 +38,7 @@ from .warp import apply_field, closing_openings, edit_field, hold_turned_face, s
 
 __all__ = ["MAIN_UNITS", "MeshWarp", "MeshWarpConfig", "WEIGHTS_DIR", "parse_shapes"]
 
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: The action units offered one by one (options ``au1`` ... and the app's sliders).
 MAIN_UNITS = ("AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU12", "AU15", "AU17", "AU20", "AU25",
@@ -124,6 +125,7 @@ class MeshWarp(Generator):
         self._mesh = None
         self.bank = None  # the bank of real mouths (:mod:`.mouth_bank`); None: the one shipped
         self.wrinkles = None  # the ratio images of real faces' detail (:mod:`.wrinkles`); None: linear shading
+        self.reach = None  # per blendshape, how much further to ask so the edit reaches its aim (:mod:`.reach`)
 
     @classmethod
     def from_config(cls, config: Any = None, **overrides: Any) -> MeshWarp:
@@ -140,14 +142,20 @@ class MeshWarp(Generator):
             self.bank.save(directory)
         if self.wrinkles is not None:
             self.wrinkles.save(directory)
+        if self.reach is not None:
+            from .reach import save_reach
+
+            save_reach(self.reach, directory)
 
     def load_weights(self, directory: Path) -> None:
         self.model = ExpressionModel.load(directory)
         self.magnitudes = Magnitudes.load(directory)
         self.bank = load_bank(directory)  # a folder without mouth_bank.safetensors takes the shipped bank
-        from .wrinkles import load_wrinkles  # here: `python -m ...wrinkles` must not find it imported
+        from .reach import load_reach  # here: `python -m ...reach` and `...wrinkles` must not find them imported
+        from .wrinkles import load_wrinkles
 
         self.wrinkles = load_wrinkles(directory)  # a folder without wrinkles.safetensors shades linearly
+        self.reach = load_reach(directory)  # a folder without reach.safetensors moves the mesh as the model says
 
     @classmethod
     def status(cls) -> PluginStatus:
@@ -213,7 +221,8 @@ class MeshWarp(Generator):
                 continue
             mesh = np.asarray(analysis["mesh"], np.float64)
             pose = pose_frame(mesh, canonical)
-            moved = hold_turned_face(mesh, mesh + pose.to_image(self.model.displacement(current, target)),
+            aim = _reach_target(current, target, self.reach)  # brows and eyelids as far as the landmarker reads them
+            moved = hold_turned_face(mesh, mesh + pose.to_image(self.model.displacement(current, aim)),
                                      pose.rotation, normals, skin)
             glasses = find_glasses(image, mesh)
             frames = frame_points(image, glasses) if glasses is not None else None
@@ -314,3 +323,11 @@ class MeshWarp(Generator):
         return [Image.fromarray(frame) for frame in self._path(image, analyses, stops, frames,
                                                                 self.controls(options)[1])]
 
+
+def _reach_target(current: np.ndarray, target: np.ndarray, factors: np.ndarray | None) -> np.ndarray:
+    """:func:`.reach.scaled_target` (imported when first needed: the module is also a command)."""
+    if factors is None:
+        return np.asarray(target)
+    from .reach import scaled_target
+
+    return scaled_target(current, target, factors)
