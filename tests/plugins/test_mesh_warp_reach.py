@@ -117,3 +117,13 @@ def test_the_shipped_weights_hold_fitted_factors():
     assert factors is not None and factors.shape == (N,) and factors.max() > 1.0
     assert all(factors[INDEX[name]] == 1.0 for name in ARKIT_NAMES if name not in CORRECTED)
     assert len(EMOTIONS) + N == CODE_SIZE
+
+
+def test_a_scaled_blendshape_stays_in_the_range_the_model_learnt_from():
+    current, target = np.zeros(CODE_SIZE), np.zeros(CODE_SIZE)
+    current[INDEX["browInnerUp"]], target[INDEX["browInnerUp"]] = 0.1, 0.9  # an intense face
+    current[INDEX["browDownLeft"]], target[INDEX["browDownLeft"]] = 0.4, 0.0
+    factors = np.ones(N)
+    factors[INDEX["browInnerUp"]] = factors[INDEX["browDownLeft"]] = 3.0
+    aimed = scaled_target(current, target, factors)
+    assert aimed[INDEX["browInnerUp"]] == 1.0 and aimed[INDEX["browDownLeft"]] == 0.0

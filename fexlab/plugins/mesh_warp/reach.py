@@ -77,14 +77,18 @@ def reach_factors(asked: np.ndarray, read: np.ndarray, previous: np.ndarray | No
 
 def scaled_target(current: np.ndarray, target: np.ndarray, factors: np.ndarray | None) -> np.ndarray:
     """The expression code the model is asked for so that the face reaches ``target`` from
-    ``current``: the blendshapes' change times ``factors`` (None: ``target`` itself); the emotion
-    weights at the end of the code unchanged."""
+    ``current``: the blendshapes' change times ``factors`` (None: ``target`` itself), a scaled
+    blendshape kept within 0 to 1, the range the model learnt from (past it a linear model
+    stretches the skin into faces nobody makes: at strength 2 a forehead torn at the hairline);
+    the emotion weights at the end of the code unchanged."""
     if factors is None:
         return np.asarray(target)
     current, target = np.asarray(current, np.float64), np.asarray(target, np.float64)
-    scale = np.ones(len(target))
-    scale[: len(factors)] = factors
-    return current + (target - current) * scale
+    n = len(factors)
+    aimed = target.copy()
+    scaled = current[:n] + (target[:n] - current[:n]) * factors
+    aimed[:n] = np.where(factors != 1.0, np.clip(scaled, 0.0, 1.0), target[:n])
+    return aimed
 
 
 def save_reach(factors: np.ndarray, directory: str | Path) -> Path:
