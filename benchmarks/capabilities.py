@@ -106,7 +106,7 @@ def editors(long_side: int = 1024) -> list[Row]:
                                 min_seconds=3.0)
             rows.append(Row("edit face (mesh_warp)", size + ", mesh known", timing.per_second * len(faces), "faces/s",
                             timing.percentile_ms(50), timing.percentile_ms(95), timing.cpu_ms,
-                            note="the warp, the shading and the painted mouth"))
+                            note="the warp, the shading, the glasses and the bank mouth"))
     return rows
 
 
