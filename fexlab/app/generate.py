@@ -354,7 +354,7 @@ def edit_expression(registry: Registry, generators: list[str] | str | None, chec
     for label, generator in editors.items():
         slug = _slug(label)
         settings = {k: v for k, v in _options_for(generator, options).items() if k not in ("image", "strength")}
-        own = min(strength, float(getattr(generator, "max_strength", 1.0)))  # past 1: mesh_warp's most intense faces
+        own = generator.own_strength(strength)  # past 1: mesh_warp's most intense faces
         if own < strength:
             notes.append(f"**{label}** goes up to strength {own:g}, so it edited at {own:g}.")
         result = edit_photo(photo, generator, finder, names, strength=own, seed=seed, **settings)

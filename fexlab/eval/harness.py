@@ -265,9 +265,8 @@ def evaluate(
     for spec, generator in loaded_generators.items():
         if generator.needs_image:
             photos = None if detector_plugin is None else _Photos(detector_plugin, faces, align, edit_photo)
-            strength = min(edit_strength, float(getattr(generator, "max_strength", 1.0)))
             result = _evaluate_editor(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples, ticker,
-                                      realism, photos, strength)
+                                      realism, photos, generator.own_strength(edit_strength))
         else:
             result = _evaluate_generator(spec, generator, judge_plugin, part, n_per_emotion, seed, n_resamples,
                                          kid_subsets, ticker)

@@ -166,7 +166,7 @@ def edit_photo(photo: Any, editor: Generator, detector: FaceDetector, emotions: 
         raise InputError(f"{editor.name} does not edit faces (it takes no image); choose an editing generator "
                          "such as stargan")
     names = editor.check_inputs(emotions, {k: v for k, v in options.items() if k in editor.options})
-    top = float(getattr(editor, "max_strength", 1.0))  # mesh_warp goes on to its most intense real faces
+    top = float(editor.max_strength)  # mesh_warp goes on to its most intense real faces
     if not 0.0 <= strength <= top:
         raise InputError(f"strength must be between 0 and {top:g}, got {strength} ({editor.name})")
     image = load_image(photo)

@@ -32,6 +32,14 @@ class Generator(Plugin):
     #: True for an editor that edits whole photos at their own resolution (:meth:`edit_photo`):
     #: :func:`editing.edit_photo` then hands it the photo and the faces found, not face crops.
     edits_photos: ClassVar[bool] = False
+    #: The highest ``strength`` an editor takes: 1, the full target emotion (mesh_warp goes on to
+    #: 2, its emotions' most intense real faces).
+    max_strength: ClassVar[float] = 1.0
+
+    @classmethod
+    def own_strength(cls, strength: float) -> float:
+        """``strength`` as far as this editor goes: at most :attr:`max_strength`."""
+        return min(float(strength), float(cls.max_strength))
 
     @classmethod
     def edits(cls) -> bool:

@@ -38,7 +38,6 @@ from .warp import apply_field, closing_openings, edit_field, hold_turned_face, s
 
 __all__ = ["MAIN_UNITS", "MeshWarp", "MeshWarpConfig", "WEIGHTS_DIR", "parse_shapes"]
 
-
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: The action units offered one by one (options ``au1`` ... and the app's sliders).
 MAIN_UNITS = ("AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU12", "AU15", "AU17", "AU20", "AU25",
@@ -221,7 +220,7 @@ class MeshWarp(Generator):
                 continue
             mesh = np.asarray(analysis["mesh"], np.float64)
             pose = pose_frame(mesh, canonical)
-            aim = _reach_target(current, target, self.reach)  # brows and eyelids as far as the landmarker reads them
+            aim = _reach_target(current, target, self.reach)  # the brows as far as the landmarker reads them
             moved = hold_turned_face(mesh, mesh + pose.to_image(self.model.displacement(current, aim)),
                                      pose.rotation, normals, skin)
             glasses = find_glasses(image, mesh)

@@ -164,10 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         faces = detector.detect(photo)
         return max(faces, key=lambda f: f.box[2] * f.box[3]) if faces else None
 
-    factors = None
+    factors, mask = None, np.isin(ARKIT_NAMES, CORRECTED)
     for round_ in range(args.rounds + 1):
         asked, read = measure_edits(editor, photos, largest, factors)
-        mask = np.isin(ARKIT_NAMES, CORRECTED)
         overall = float((asked[:, mask] * read[:, mask]).sum() / max((asked[:, mask] ** 2).sum(), 1e-12))
         print(f"round {round_}: {len(asked)} edits of {len(photos)} training photos; the brows reach "
               f"{overall:.0%} of the change asked")
